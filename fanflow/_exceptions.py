@@ -1,0 +1,133 @@
+"""fanflow's exceptions: one tree, each class also subclassing the nearest builtin.
+
+```
+FanflowError(Exception)
+├── ConfigurationError(ValueError)        build time: bad workflow, unknown edge target, ...
+└── ExecutionError(RuntimeError)          run time
+    ├── AdapterError                      an LLM endpoint could not give an answer
+    │   ├── TransportError(ConnectionError)   connect/read failure, timeout, reset
+    │   ├── RateLimited                       HTTP 429; `.retry_after` seconds or None
+    │   └── ProviderError                     any other non-2xx or unusable body;
+    │                                         `.status_code`, `.body`
+    ├── ParseError(ValueError)            an answer that does not parse; `.raw` text
+    ├── WorkflowTimeout(TimeoutError)     a workflow ran past its `max_time`
+    └── StepFailed                        a task failed and had no fallback
+```
+
+Every exception pickles (they cross process and thread boundaries in the engine), and
+every message says what failed, where, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AdapterError",
+    "ConfigurationError",
+    "ExecutionError",
+    "FanflowError",
+    "ParseError",
+    "ProviderError",
+    "RateLimited",
+    "StepFailed",
+    "TransportError",
+    "WorkflowTimeout",
+]
+
+
+class FanflowError(Exception):
+    """Base class of every error fanflow raises."""
+
+    def __init__(self, message: str, **attributes: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self._attributes = attributes
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword attributes are not in `args`, so the default reduce would drop them.
+        return (_rebuild, (type(self), self.message, self._attributes))
+
+    def __str__(self) -> str:
+        return self.message
+
+    def with_context(self, prefix: str) -> FanflowError:
+        """A copy of this error, same class and attributes, its message led by `prefix`."""
+        return _rebuild(type(self), f"{prefix}{self.message}", self._attributes)
+
+
+def _rebuild(cls: type[FanflowError], message: str, attributes: dict[str, Any]) -> FanflowError:
+    return cls(message, **attributes)
+
+
+class ConfigurationError(FanflowError, ValueError):
+    """Something is wrong with what was built: fix the workflow or pipeline and build again."""
+
+
+class ExecutionError(FanflowError, RuntimeError):
+    """Something went wrong while running."""
+
+
+class AdapterError(ExecutionError):
+    """An adapter could not obtain an answer from its endpoint."""
+
+    endpoint: str | None
+
+    def __init__(self, message: str, *, endpoint: str | None = None, **attributes: Any) -> None:
+        super().__init__(message, endpoint=endpoint, **attributes)
+
+
+class TransportError(AdapterError, ConnectionError):
+    """The request did not complete: connection refused or reset, or a timeout."""
+
+
+class RateLimited(AdapterError):
+    """The endpoint answered 429; `retry_after` is the seconds it asked to wait, if any."""
+
+    retry_after: float | None
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, retry_after=retry_after)
+
+
+class ProviderError(AdapterError):
+    """The endpoint answered with an error status or a body that is not a usable answer."""
+
+    status_code: int | None
+    body: str
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code, body=body)
+
+
+class ParseError(ExecutionError, ValueError):
+    """An answer could not be parsed into what was asked for; `raw` holds the text."""
+
+    raw: str
+
+    def __init__(self, message: str, *, raw: str = "") -> None:
+        super().__init__(message, raw=raw)
+
+
+class WorkflowTimeout(ExecutionError, TimeoutError):
+    """A workflow ran longer than its `config.max_time`."""
+
+
+class StepFailed(ExecutionError):
+    """A task of a workflow failed and the workflow had no fallback for it."""
+
+    task_id: str | None
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message, task_id=task_id)

@@ -1,0 +1,117 @@
+"""The adapter protocol and the value types that cross it.
+
+These are plain slotted dataclasses rather than pydantic models: one of each is built per
+LLM call, and the engine's budget is a few hundred microseconds of CPU per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+from typing_extensions import Self
+
+__all__ = [
+    "AdapterBase",
+    "ChatMessage",
+    "Generation",
+    "GenerationRequest",
+    "LLMAdapter",
+    "ToolCall",
+    "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One chat message: `role` is "system", "user", "assistant" or "tool"."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for; `arguments` is the JSON text it produced."""
+
+    name: str
+    arguments: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts reported by the endpoint (zero where it reported none)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """What to ask a model.
+
+    `model` None means the adapter's default model. `json_schema`, when set, asks for
+    structured output matching that JSON schema. `tools` are OpenAI-style tool
+    definitions. `extra` holds further sampling parameters (`top_p`, `seed`, `stop`, ...)
+    passed through to the endpoint as they are.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    json_schema: dict[str, Any] | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What a model answered, and who answered it how fast."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    usage: Usage = Usage()
+    model: str | None = None
+    latency_s: float = 0.0
+    endpoint: str | None = None
+
+
+@runtime_checkable
+class LLMAdapter(Protocol):
+    """Anything that can answer a `GenerationRequest`: one method plus `aclose()`."""
+
+    async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AdapterBase:
+    """Optional base class giving an adapter `async with` support and a no-op `aclose()`."""
+
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,78 @@
+"""Structured output: ask for a JSON schema, validate the answer, repair once.
+
+A task with a `schema` sends it as the request's `json_schema`. The answer (code fences
+allowed) must parse as JSON and validate against the schema (jsonschema, draft 2020-12).
+On failure the model is asked once more, shown its answer and the validation error; a
+second failure is a `ParseError` carrying the raw text. The stored result is the answer
+re-encoded as compact JSON, so later steps get clean JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+
+from fanflow._exceptions import ParseError
+from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter
+
+__all__ = ["generate_structured"]
+
+_FENCE = re.compile(r"^\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
+
+
+async def generate_structured(
+    adapter: LLMAdapter, request: GenerationRequest, task_id: str
+) -> tuple[str, list[Generation]]:
+    """The validated JSON text and every generation it took (one or two)."""
+    assert request.json_schema is not None
+    first = await adapter.generate(request)
+    text, error = _validated(first.text, request.json_schema)
+    if error is None:
+        return text, [first]
+    repair = replace(request, messages=(*request.messages, *_repair_messages(first.text, error)))
+    second = await adapter.generate(repair)
+    text, error = _validated(second.text, request.json_schema)
+    if error is None:
+        return text, [first, second]
+    raise ParseError(
+        f"task {task_id!r}: the answer did not match the task's JSON schema, also after one "
+        f"repair attempt ({error}). Simplify the schema or prompt, or use a model with "
+        "structured-output support",
+        raw=second.text,
+    )
+
+
+def _repair_messages(answer: str, error: str) -> tuple[ChatMessage, ChatMessage]:
+    return (
+        ChatMessage(role="assistant", content=answer),
+        ChatMessage(
+            role="user",
+            content=f"That answer is not valid: {error}. Reply again with only a JSON value "
+            "that matches the required schema, and nothing else.",
+        ),
+    )
+
+
+def _validated(text: str, schema: dict[str, Any]) -> tuple[str, str | None]:
+    """(compact JSON, None) when valid, else (text, what is wrong)."""
+    match = _FENCE.match(text)
+    body = match.group(1) if match else text
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return text, f"it is not JSON ({exc})"
+    problem = next(iter(_validator(orjson.dumps(schema)).iter_errors(value)), None)
+    if problem is not None:
+        where = "/".join(str(p) for p in problem.absolute_path) or "the top level"
+        return text, f"at {where}: {problem.message}"
+    return orjson.dumps(value).decode(), None
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: bytes) -> Draft202012Validator:
+    return Draft202012Validator(orjson.loads(schema_json))

@@ -1,0 +1,185 @@
+"""Semantic checks of a workflow, run on every construction and load.
+
+Where Dria is loose, fanflow refuses before anything is sent:
+
+- task ids are unique and the `_end` task exists when any edge targets it;
+- every edge `source`, `target`, `fallback` and `target_if_not` names a task;
+- every `{{var}}` in a task's messages is the name of one of that task's inputs;
+- every required memory read is provided by the initial memory or by an output of a task
+  that can run before it (a task from which it is reachable, itself included in a loop);
+- every task can reach `_end`;
+- a numeric condition (`GreaterThan`, ...) has a numeric `expected`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from fanflow._exceptions import ConfigurationError
+from fanflow.steps._enums import InputValueType, Operator
+
+if TYPE_CHECKING:
+    from fanflow.steps._workflow import Edge, InputValue, Task, Workflow
+
+__all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
+
+TEMPLATE_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_MEMORY_FREE_READS = frozenset({InputValueType.STRING, InputValueType.SIZE})
+
+
+def template_variables(text: str) -> list[str]:
+    """The distinct `{{var}}` names in `text`, in order of first appearance."""
+    return list(dict.fromkeys(TEMPLATE_VARIABLE.findall(text)))
+
+
+def check_workflow(workflow: Workflow) -> None:
+    """Raise `ConfigurationError` naming the first problem found and how to fix it."""
+    ids = _unique_task_ids(workflow.tasks)
+    for edge in workflow.steps:
+        _check_edge(edge, ids)
+    successors = _successor_map(workflow.steps)
+    for task in workflow.tasks:
+        _check_template_variables(task)
+    _check_reads(workflow, successors)
+    _check_reaches_end(workflow, successors)
+
+
+def _unique_task_ids(tasks: Iterable[Task]) -> set[str]:
+    seen: set[str] = set()
+    for task in tasks:
+        if task.id in seen:
+            raise ConfigurationError(f"two tasks have the id {task.id!r}; give each a unique id")
+        seen.add(task.id)
+    return seen
+
+
+def _check_edge(edge: Edge, ids: set[str]) -> None:
+    named = {"source": edge.source, "target": edge.target, "fallback": edge.fallback}
+    if edge.condition is not None:
+        named["target_if_not"] = edge.condition.target_if_not
+    for role, task_id in named.items():
+        if task_id is not None and task_id not in ids:
+            raise ConfigurationError(
+                f"edge {edge.source!r} -> {edge.target!r}: its {role} {task_id!r} names no task; "
+                f"use one of: {', '.join(sorted(ids))}"
+            )
+    condition = edge.condition
+    if condition is not None and condition.expression.is_numeric:
+        try:
+            float(condition.expected)
+        except ValueError:
+            raise ConfigurationError(
+                f"edge {edge.source!r} -> {edge.target!r}: condition {condition.expression.value} "
+                f"compares numbers but expected is {condition.expected!r}; give a number or use "
+                "Equal/Contains for text"
+            ) from None
+
+
+def _successor_map(edges: Iterable[Edge]) -> dict[str, set[str]]:
+    successors: dict[str, set[str]] = defaultdict(set)
+    for edge in edges:
+        successors[edge.source].add(edge.target)
+        if edge.fallback is not None:
+            successors[edge.source].add(edge.fallback)
+        if edge.condition is not None:
+            successors[edge.source].add(edge.condition.target_if_not)
+    return successors
+
+
+def _check_template_variables(task: Task) -> None:
+    names = {item.name for item in task.inputs}
+    for message in task.messages:
+        for variable in template_variables(message.content):
+            if variable not in names:
+                raise ConfigurationError(
+                    f"task {task.id!r} uses {{{{{variable}}}}} but has no input named "
+                    f"{variable!r}; add one (e.g. Read.new({variable!r})) or put {variable!r} "
+                    "in the workflow's memory"
+                )
+
+
+def _check_reads(workflow: Workflow, successors: dict[str, set[str]]) -> None:
+    initial = set((workflow.external_memory or {}).keys())
+    writers = _writers_by_key(workflow.tasks)
+    predecessors = _predecessor_map(successors)
+    for task in workflow.tasks:
+        before = _reachable(task.id, predecessors)
+        for item in task.inputs:
+            if item.required and not _is_provided(item.value, initial, writers, before):
+                raise ConfigurationError(
+                    f"task {task.id!r} reads {item.value.key!r} ({item.value.type.value}) but "
+                    "neither the initial memory nor any task that runs before it writes that "
+                    f"key; add {item.value.key!r} to the memory, write it in an earlier task, "
+                    "or mark the input required=False"
+                )
+    _check_condition_reads(workflow, initial, writers, predecessors)
+
+
+def _check_condition_reads(
+    workflow: Workflow,
+    initial: set[str],
+    writers: dict[str, set[str]],
+    predecessors: dict[str, set[str]],
+) -> None:
+    for edge in workflow.steps:
+        if edge.condition is None or edge.condition.input.type == InputValueType.SIZE:
+            continue
+        before = _reachable(edge.source, predecessors) | {edge.source}
+        if not _is_provided(edge.condition.input, initial, writers, before):
+            raise ConfigurationError(
+                f"the condition on edge {edge.source!r} -> {edge.target!r} reads "
+                f"{edge.condition.input.key!r}, which nothing writes before it; write that key "
+                "first or test another one"
+            )
+
+
+def _writers_by_key(tasks: Iterable[Task]) -> dict[str, set[str]]:
+    writers: dict[str, set[str]] = defaultdict(set)
+    for task in tasks:
+        for output in task.outputs:
+            writers[output.key].add(task.id)
+    return writers
+
+
+def _is_provided(
+    value: InputValue, initial: set[str], writers: dict[str, set[str]], before: set[str]
+) -> bool:
+    if value.type in _MEMORY_FREE_READS:
+        return True
+    return value.key in initial or bool(writers.get(value.key, set()) & before)
+
+
+def _predecessor_map(successors: dict[str, set[str]]) -> dict[str, set[str]]:
+    predecessors: dict[str, set[str]] = defaultdict(set)
+    for source, targets in successors.items():
+        for target in targets:
+            predecessors[target].add(source)
+    return predecessors
+
+
+def _check_reaches_end(workflow: Workflow, successors: dict[str, set[str]]) -> None:
+    ends = {task.id for task in workflow.tasks if task.operator == Operator.END}
+    for task in workflow.tasks:
+        if task.id in ends:
+            continue
+        if not _reachable(task.id, successors) & ends:
+            raise ConfigurationError(
+                f"task {task.id!r} has no path to an end task; add an edge from it "
+                "(e.g. Edge(source=..., target='_end')) so the workflow can finish"
+            )
+
+
+def _reachable(start: str, successors: dict[str, set[str]]) -> set[str]:
+    """Everything reachable from `start` along `successors` (`start` only via a loop)."""
+    found: set[str] = set()
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for nxt in successors.get(current, ()):
+            if nxt not in found:
+                found.add(nxt)
+                queue.append(nxt)
+    return found

@@ -1,0 +1,215 @@
+"""The workflow document: pydantic models whose JSON is Dria's `dria_workflows` schema.
+
+A `Workflow` validates itself whenever it is constructed or loaded (see `_validation`), and
+every failure, structural or semantic, is a `ConfigurationError` naming the task and the fix.
+`model_dump_json()` writes the Dria document (aliases, e.g. `schema`) and is deterministic:
+memory keys are kept sorted, so the same workflow always gives the same bytes.
+`canonical_json()` is the form used for hashing and caching.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing_extensions import Self
+
+from fanflow._exceptions import ConfigurationError
+from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
+
+__all__ = [
+    "Condition",
+    "Config",
+    "Edge",
+    "Input",
+    "InputValue",
+    "Message",
+    "Output",
+    "ReturnValue",
+    "SearchQuery",
+    "Task",
+    "TaskPostProcess",
+    "Workflow",
+]
+
+END_TASK_ID = "_end"
+RESULT_PLACEHOLDER = "__result"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="forbid")
+
+
+class Config(_Model):
+    """Limits and tools of one workflow run."""
+
+    max_steps: int = Field(default=50, ge=1)
+    max_time: int | float = Field(default=200, gt=0)
+    tools: list[str] = Field(default_factory=lambda: ["ALL"])
+    custom_tools: list[dict[str, Any]] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class SearchQuery(_Model):
+    """Where a search input takes its query from."""
+
+    value_type: InputValueType
+    key: str
+
+
+class InputValue(_Model):
+    """One memory read: `type` says how, `key` says which key (the literal for `string`)."""
+
+    type: InputValueType
+    key: str
+    index: int | None = None
+    search_query: SearchQuery | None = None
+
+
+class Input(_Model):
+    """A named memory read; `{{name}}` in a task's messages renders it."""
+
+    name: str
+    value: InputValue
+    required: bool = True
+
+
+class Output(_Model):
+    """A memory write of the task's result (`value` "__result") or of a literal."""
+
+    type: OutputType
+    key: str
+    value: str = RESULT_PLACEHOLDER
+
+
+class Message(_Model):
+    """A chat message template."""
+
+    role: str
+    content: str
+
+
+class Task(_Model):
+    """One node of the workflow graph."""
+
+    id: str = Field(min_length=1)
+    name: str = "Task"
+    description: str = "Task Description"
+    messages: list[Message] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    inputs: list[Input] = Field(default_factory=list)
+    operator: Operator
+    outputs: list[Output] = Field(default_factory=list)
+
+
+class TaskPostProcess(_Model):
+    """A text transformation of the return value."""
+
+    process_type: PostProcessType
+    lhs: str | None = None
+    rhs: str | None = None
+
+
+class ReturnValue(_Model):
+    """Which memory value the workflow returns, and how."""
+
+    input: InputValue | list[InputValue]
+    to_json: bool | None = None
+    post_process: list[TaskPostProcess] | None = None
+
+
+class Condition(_Model):
+    """Routes to the edge's `target` when `input <expression> expected`, else `target_if_not`."""
+
+    input: InputValue
+    expected: str
+    expression: Expression
+    target_if_not: str
+
+
+class Edge(_Model):
+    """After `source` succeeds go to `target` (or as `condition` says); on failure `fallback`."""
+
+    source: str
+    target: str
+    condition: Condition | None = None
+    fallback: str | None = None
+
+
+class Workflow(_Model):
+    """A validated workflow document. Construct it with `WorkflowBuilder` or load Dria JSON."""
+
+    config: Config = Field(default_factory=Config)
+    external_memory: dict[str, str | list[str]] | None = None
+    tasks: list[Task] = Field(default_factory=list)
+    steps: list[Edge] = Field(default_factory=list)
+    return_value: ReturnValue | None = None
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _as_configuration_error(exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise _as_configuration_error(exc) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise _as_configuration_error(exc) from None
+
+    @field_validator("external_memory")
+    @classmethod
+    def _sort_memory(
+        cls, memory: dict[str, str | list[str]] | None
+    ) -> dict[str, str | list[str]] | None:
+        return None if memory is None else dict(sorted(memory.items()))
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        from fanflow.steps._validation import check_workflow
+
+        check_workflow(self)
+        return self
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        """The Dria document; nulls are left out (as Dria's `save` does) unless asked for."""
+        kwargs.setdefault("exclude_none", True)
+        return super().model_dump_json(**kwargs)
+
+    def task(self, task_id: str) -> Task:
+        """The task with this id; `ConfigurationError` if there is none."""
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        known = ", ".join(t.id for t in self.tasks)
+        raise ConfigurationError(f"workflow has no task {task_id!r}; its tasks are: {known}")
+
+    def canonical_json(self) -> bytes:
+        """Key-sorted JSON without nulls: the same workflow always hashes the same."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def _as_configuration_error(exc: ValidationError) -> ConfigurationError:
+    """Turn pydantic's report into one `ConfigurationError`, keeping our own unchanged."""
+    problems: list[str] = []
+    for error in exc.errors():
+        original = (error.get("ctx") or {}).get("error")
+        if isinstance(original, ConfigurationError):
+            return original
+        where = ".".join(str(part) for part in error["loc"]) or "workflow"
+        problems.append(f"{where}: {error['msg']}")
+    return ConfigurationError(
+        "invalid workflow document: "
+        + "; ".join(problems)
+        + ". Fix these fields and load it again."
+    )
