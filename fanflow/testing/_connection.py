@@ -1,0 +1,155 @@
+"""One client connection of the mock server: parse with httptools, answer in order.
+
+Knows HTTP, not OpenAI: what to answer is `MockServer._decide`'s job, so this file only
+changes when the wire behaviour does (e.g. a future "drop the connection" fault).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+import httptools
+
+from fanflow.testing._responses import Reply, Request, encode, error_reply, handler_error_reply
+
+if TYPE_CHECKING:
+    from fanflow.testing._server import MockServer
+
+__all__ = ["Connection"]
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parses requests and answers them in order, one at a time.
+
+    Requests that arrive while one is being answered (HTTP pipelining) wait in a queue,
+    so answers never overtake each other.
+    """
+
+    def __init__(self, server: MockServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._server = server
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._body = b""
+        self._busy = False
+        self._waiting: deque[tuple[Request, bool]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Reply] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # create_server: always a stream
+        self._server._connections.add(self)
+        if not self._server.running:  # accepted just as stop() ran
+            self.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._cancel_pending()
+        self._server._forget(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise  # a bug in this module, not the client's fault: let asyncio log it
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._reject(f"Malformed HTTP request: {exc}")
+
+    def abort(self) -> asyncio.Task[Reply] | None:
+        """Drop the connection now, cancelling any pending answer; returns a running handler."""
+        task = self._task
+        self._cancel_pending()
+        if self._transport is not None:
+            self._transport.abort()
+        return task
+
+    # httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._body = b""
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        request = Request(self._parser.get_method(), self._url.partition(b"?")[0], self._body)
+        keep_alive = self._parser.should_keep_alive()
+        self._server.requests_total += 1
+        if self._busy:
+            self._waiting.append((request, keep_alive))
+        else:
+            self._start(request, keep_alive)
+
+    # answering -------------------------------------------------------------------------
+
+    def _start(self, request: Request, keep_alive: bool) -> None:
+        self._busy = True
+        decision = self._server._decide(request)
+        if isinstance(decision, Reply):
+            self._schedule(decision, keep_alive)
+        else:
+            self._task = self._loop.create_task(decision)
+            self._task.add_done_callback(partial(self._on_decided, keep_alive=keep_alive))
+
+    def _on_decided(self, task: asyncio.Task[Reply], *, keep_alive: bool) -> None:
+        if task is not self._task or task.cancelled():  # abort(): the connection is gone
+            return
+        self._task = None
+        if (exc := task.exception()) is not None:
+            self._schedule(handler_error_reply(exc), keep_alive)
+        else:
+            self._schedule(task.result(), keep_alive)
+
+    def _schedule(self, reply: Reply, keep_alive: bool) -> None:
+        """Send now, or after the latency via `call_later`: a timer is far cheaper than a task."""
+        latency = self._server.latency
+        if latency > 0:
+            self._timer = self._loop.call_later(latency, self._send, reply, keep_alive)
+        else:
+            self._send(reply, keep_alive)
+
+    def _send(self, reply: Reply, keep_alive: bool) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None:
+            return
+        keep_alive = keep_alive and not reply.close
+        transport.write(encode(reply, keep_alive))
+        if not keep_alive:
+            self._cancel_pending()
+            transport.close()
+            return
+        self._busy = False
+        if self._waiting:  # via the loop, not recursion: a long pipeline cannot overflow
+            self._loop.call_soon(self._next)
+
+    def _next(self) -> None:
+        if self._waiting and not self._busy and self._transport is not None:
+            self._start(*self._waiting.popleft())
+
+    def _reject(self, message: str) -> None:
+        """Answer unparseable input with a 400 (if no answer is pending) and hang up."""
+        transport = self._transport
+        if transport is None:
+            return
+        if not self._busy:
+            transport.write(encode(error_reply(400, message, "malformed_http"), False))
+        self._cancel_pending()
+        transport.close()
+
+    def _cancel_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._waiting.clear()

@@ -1,0 +1,222 @@
+"""The in-process mock server: one `asyncio.Protocol` per connection, httptools to parse.
+
+No web framework on purpose: a request costs one parse, one orjson round trip and one
+socket write, so in benchmarks the server stays far cheaper than the client it serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import time
+from collections.abc import Awaitable, Coroutine, Sequence
+from functools import partial
+from typing import Any, TypeAlias
+
+import orjson
+
+from fanflow.testing._connection import Connection
+from fanflow.testing._responses import (
+    Handler,
+    HandlerResult,
+    Reply,
+    Request,
+    chat_completion_reply,
+    default_handler,
+    error_reply,
+    handler_error_reply,
+    models_reply,
+)
+
+__all__ = ["MockServer"]
+
+Decision: TypeAlias = "Reply | Coroutine[Any, Any, Reply]"
+"""A reply ready now, or a coroutine that produces one (an async handler is running)."""
+
+
+class MockServer:
+    """A fast OpenAI-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
+
+    `handler` gets the parsed chat-completions body and returns the assistant text (or
+    ``{"tool_calls": [...]}``), sync or async; `latency` seconds are added before every
+    answer. Counters `requests_total` and `completions_total` are always kept; the
+    request bodies go to `request_log` only with ``record=True``, to stay cheap.
+    """
+
+    def __init__(
+        self,
+        handler: Handler | None = None,
+        *,
+        latency: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record: bool = False,
+        models: Sequence[str] = ("mock-model",),
+    ) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(f"MockServer handler must be callable, got {type(handler).__name__}")
+        if not latency >= 0:
+            raise ValueError(f"MockServer latency must be >= 0 seconds, got {latency!r}")
+        if isinstance(models, str) or not models:
+            raise ValueError(f"MockServer models must be a non-empty list of ids, got {models!r}")
+        _require_loopback(host)
+        self.handler: Handler = handler if handler is not None else default_handler
+        self.latency = float(latency)
+        self.record = record
+        self.requests_total = 0
+        self.completions_total = 0
+        self.request_log: list[dict[str, Any]] = []
+        self._host = host
+        self._requested_port = port
+        self._bound_port: int | None = None
+        self._models = tuple(models)
+        self._models_reply = models_reply(self._models, int(time.time()))
+        self._server: asyncio.Server | None = None
+        self._connections: set[Connection] = set()
+        self._all_closed: asyncio.Future[None] | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (the one picked by the OS when created with ``port=0``)."""
+        if self._bound_port is None:
+            raise RuntimeError("MockServer has no port yet: call `await server.start()` first")
+        return self._bound_port
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI ``base_url`` to give clients, e.g. ``http://127.0.0.1:PORT/v1``."""
+        return f"http://{self._host}:{self.port}/v1"
+
+    async def start(self) -> None:
+        """Bind and start accepting connections; ``port=0`` picks a free port."""
+        if self._server is not None:
+            raise RuntimeError("MockServer is already running: call `await server.stop()` first")
+        loop = asyncio.get_running_loop()
+        factory = partial(Connection, self, loop)
+        server = await loop.create_server(factory, self._host, self._requested_port, backlog=1024)
+        self._server = server
+        self._bound_port = int(server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Close the listener and every open connection; pending answers are dropped."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        tasks = [task for conn in list(self._connections) if (task := conn.abort()) is not None]
+        if self._connections:
+            self._all_closed = asyncio.get_running_loop().create_future()
+            await self._all_closed
+            self._all_closed = None
+        await server.wait_closed()
+        if tasks:
+            # Cancelled async handlers: let them unwind so nothing outlives the server.
+            await asyncio.wait(tasks, timeout=5.0)
+
+    async def __aenter__(self) -> MockServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._server is not None
+
+    def _decide(self, request: Request) -> Decision:
+        """Choose the answer to one request: the single seam for routing and faults.
+
+        Fault knobs (a 5xx, a 429 with Retry-After, a malformed body) slot in here as
+        other `Reply` values; dropped connections and hangs as `Reply` flags that
+        `Connection._send` honours.
+        """
+        if request.path == b"/v1/chat/completions":
+            if request.method != b"POST":
+                return _method_not_allowed(request)
+            return self._chat(request.body)
+        if request.path == b"/v1/models":
+            if request.method != b"GET":
+                return _method_not_allowed(request)
+            return self._models_reply
+        return error_reply(
+            404,
+            f"Unknown request URL: {_describe(request)}. The mock server serves"
+            " POST /v1/chat/completions and GET /v1/models.",
+            "unknown_url",
+        )
+
+    def _chat(self, raw: bytes) -> Decision:
+        """Validate a chat-completions body and run the handler on it."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return error_reply(
+                400, f"We could not parse the JSON body of your request: {exc}", "invalid_json"
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return error_reply(
+                400,
+                "The request body must be a JSON object with a `messages` list.",
+                "invalid_request",
+            )
+        if body.get("stream"):
+            return error_reply(
+                400, "The mock server does not stream: send `stream: false`.", "unsupported_stream"
+            )
+        if self.record:
+            self.request_log.append(body)
+        try:
+            answer = self.handler(body)
+        except Exception as exc:
+            return handler_error_reply(exc)
+        if not isinstance(answer, str) and inspect.isawaitable(answer):
+            return self._chat_later(body, answer)
+        return self._complete(body, answer)
+
+    async def _chat_later(self, body: dict[str, Any], pending: Awaitable[HandlerResult]) -> Reply:
+        """Finish a request whose handler is async."""
+        try:
+            answer = await pending
+        except Exception as exc:
+            return handler_error_reply(exc)
+        return self._complete(body, answer)
+
+    def _complete(self, body: dict[str, Any], answer: object) -> Reply:
+        reply = chat_completion_reply(body, answer, self.completions_total + 1)
+        if reply.status == 200:
+            self.completions_total += 1
+        return reply
+
+    def _forget(self, conn: Connection) -> None:
+        """Called when a connection is gone; wakes `stop()` once the last one is."""
+        self._connections.discard(conn)
+        if not self._connections and self._all_closed is not None and not self._all_closed.done():
+            self._all_closed.set_result(None)
+
+
+def _method_not_allowed(request: Request) -> Reply:
+    return error_reply(
+        405,
+        f"{_describe(request)}: method not allowed on this path.",
+        "method_not_allowed",
+    )
+
+
+def _describe(request: Request) -> str:
+    """``METHOD /path`` for error messages; latin-1 never fails on odd bytes."""
+    return f"{request.method.decode('latin-1')} {request.path.decode('latin-1')}"
+
+
+def _require_loopback(host: str) -> None:
+    """The mock must never listen beyond this machine: only IPv4 loopback addresses."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or address.version != 4 or not address.is_loopback:
+        raise ValueError(
+            f"MockServer host must be an IPv4 loopback address such as 127.0.0.1, got {host!r}"
+        )
