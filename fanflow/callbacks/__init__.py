@@ -2,4 +2,25 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from fanflow.callbacks._callbacks import (
+    Aggregate,
+    Broadcast,
+    Callback,
+    Each,
+    Scatter,
+    TemplateCallback,
+    as_inputs,
+)
+from fanflow.callbacks._parsing import parse_json, parse_json_list
+
+__all__ = [
+    "Aggregate",
+    "Broadcast",
+    "Callback",
+    "Each",
+    "Scatter",
+    "TemplateCallback",
+    "as_inputs",
+    "parse_json",
+    "parse_json_list",
+]

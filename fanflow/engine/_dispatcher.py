@@ -1,0 +1,263 @@
+"""The streaming dispatcher: every task of every step, under one concurrency limit.
+
+`concurrency` workers run in one anyio task group. Each takes the deepest ready task (so
+finished rows appear early and pending work stays bounded), else reads the next input row,
+else waits. A finished task's result goes through its step's callback at once: a streaming
+callback's inputs are ready immediately; a barrier callback holds results until its group
+is complete, i.e. no task of that group's root (or of the whole run, for `by="all"`) is
+pending or running at that step or above. Every task ends with a status and a reason.
+Cancelling the run cancels the task group and so every task in flight.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from fanflow._exceptions import ConfigurationError, FanflowError, StepFailed
+from fanflow.adapters import LLMAdapter
+from fanflow.callbacks import as_inputs
+from fanflow.engine._executor import run_workflow
+from fanflow.engine._plan import StepPlan, bind_inputs
+from fanflow.steps import Lineage, TaskInput, TaskResult, TaskStatus, Workflow
+
+__all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "Listener"]
+
+ALL_ROOTS = -1
+"""The root index of tasks that descend from an `Aggregate(by="all")` group."""
+
+Listener = Callable[[str, int, TaskResult | None], None]
+"""Told of each event: ("created" | "started" | "finished", step index, result or None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    concurrency: int
+    task_timeout: float | None
+    on_error: str
+
+
+@dataclass(slots=True)
+class _Work:
+    step: int
+    fields: Mapping[str, Any]
+    context: Mapping[str, Any]
+    lineage: Lineage
+    root: int
+
+
+@dataclass(slots=True)
+class _Group:
+    """Per root: live tasks per step, and barrier groups not yet released."""
+
+    live: list[int]
+    row: Mapping[str, Any]
+    held: dict[int, list[TaskResult]] = field(default_factory=dict)
+    released: set[int] = field(default_factory=set)
+
+
+class Dispatcher:
+    """Runs a planned pipeline to completion; results go to `sink` as they finish."""
+
+    def __init__(
+        self,
+        plans: list[StepPlan],
+        adapter: LLMAdapter,
+        settings: DispatchSettings,
+        rows: Iterator[Mapping[str, Any]],
+        sink: Callable[[TaskResult], None],
+        listener: Listener | None = None,
+    ) -> None:
+        self.plans = plans
+        self.adapter = adapter
+        self.settings = settings
+        self.rows = rows
+        self.sink = sink
+        self.listener = listener or (lambda event, step, result: None)
+        self.pending: list[deque[_Work]] = [deque() for _ in plans]
+        self.groups: dict[int, _Group] = {ALL_ROOTS: _Group([0] * len(plans), {})}
+        self.running = 0
+        self.roots_read = 0
+        self.rows_done = False
+        self.wake = anyio.Event()
+        self.max_children: int | None = None
+
+    def limit_children_to_one(self) -> None:
+        """For dry runs: every callback passes on at most one input."""
+        self.max_children = 1
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(self.settings.concurrency):
+                group.start_soon(self._worker)
+
+    async def _worker(self) -> None:
+        while (work := await self._next()) is not None:
+            self.running += 1
+            self.listener("started", work.step, None)
+            try:
+                result = await self._execute(work)
+            finally:
+                self.running -= 1
+            self._complete(work, result)
+
+    async def _next(self) -> _Work | None:
+        while True:
+            for queue in reversed(self.pending):
+                if queue:
+                    return queue.popleft()
+            if not self.rows_done:
+                work = self._read_root()
+                if work is not None:
+                    return work
+                continue
+            if self.running == 0:
+                self._notify()
+                return None
+            await self.wake.wait()
+
+    def _read_root(self) -> _Work | None:
+        row = next(self.rows, None)
+        if row is None:
+            self.rows_done = True
+            self._release_barriers(ALL_ROOTS)
+            return None
+        root = self.roots_read
+        self.roots_read += 1
+        self.groups[root] = _Group([0] * len(self.plans), row)
+        return self._enqueue_work(_Work(0, row, {}, (root,), root), push=False)
+
+    async def _execute(self, work: _Work) -> TaskResult:
+        plan = self.plans[work.step]
+        models = plan.template.models
+        model = models[work.lineage[-1] % len(models)] if models else None
+        result = TaskResult(plan.name, work.lineage, dict(work.fields), dict(work.context))
+        result.model = model
+        timeout = self.settings.task_timeout
+        try:
+            workflow = self._workflow(plan, work)
+            with anyio.fail_after(timeout) if timeout else nullcontext():
+                outcome = await run_workflow(workflow, self.adapter, model)
+        except TimeoutError as exc:
+            _fail(result, TaskStatus.TIMED_OUT, exc, f"no answer within {timeout}s")
+        except Exception as exc:  # recorded on the result and surfaced in PipelineResult
+            _fail(result, TaskStatus.FAILED, exc)
+        else:
+            result.result, result.value = outcome.result, outcome.value
+            result.usage, result.requests = outcome.usage, outcome.generations
+        return result
+
+    def _workflow(self, plan: StepPlan, work: _Work) -> Workflow:
+        kwargs = bind_inputs(plan, work.fields, work.context)
+        workflow = plan.template.create_workflow(**kwargs)
+        if not isinstance(workflow, Workflow):
+            raise ConfigurationError(
+                f"step {plan.name!r}: create_workflow returned {type(workflow).__name__}, "
+                "not a Workflow; return builder.build()"
+            )
+        params = plan.template.workflow_params
+        if params:
+            config = workflow.config.model_copy(update=params)
+            workflow = workflow.model_copy(update={"config": config})
+        return workflow
+
+    def _complete(self, work: _Work, result: TaskResult) -> None:
+        children = self._children(work, result)
+        self.sink(result)
+        self.listener("finished", work.step, result)
+        if not result.ok and self.settings.on_error == "raise":
+            raise StepFailed(
+                f"task {result.task_id!r} {result.status.value}: {result.error} "
+                "(on_error='raise' stops the run; use on_error='skip' to record and go on)",
+                task_id=result.task_id,
+            )
+        for child in children:
+            self._enqueue_work(child)
+        self._finish_live(work)
+        self._release_barriers(work.root)
+        self._release_barriers(ALL_ROOTS)
+        self._notify()
+
+    def _children(self, work: _Work, result: TaskResult) -> list[_Work]:
+        plan = self.plans[work.step]
+        callback = plan.callback
+        if callback is None or not result.ok:
+            return []
+        if callback.is_barrier:
+            owner = ALL_ROOTS if callback.group_by == "all" else work.root
+            self.groups[owner].held.setdefault(work.step, []).append(result)
+            return []
+        try:
+            inputs = as_inputs(callback.map(result), f"step {plan.name!r}")[: self.max_children]
+        except Exception as exc:  # the callback failed this task only; recorded on it
+            _fail(result, TaskStatus.FAILED, exc)
+            return []
+        context = result.row()
+        return [
+            _Work(work.step + 1, item.fields, context, (*work.lineage, i), work.root)
+            for i, item in enumerate(inputs)
+        ]
+
+    def _enqueue_work(self, work: _Work, push: bool = True) -> _Work:
+        for owner in {work.root, ALL_ROOTS}:
+            self.groups[owner].live[work.step] += 1
+        self.listener("created", work.step, None)
+        if push:
+            self.pending[work.step].append(work)
+        return work
+
+    def _finish_live(self, work: _Work) -> None:
+        for owner in {work.root, ALL_ROOTS}:
+            self.groups[owner].live[work.step] -= 1
+
+    def _release_barriers(self, owner: int) -> None:
+        group = self.groups.get(owner)
+        if group is None:
+            return
+        for plan in self.plans:
+            callback = plan.callback
+            if callback is None or not callback.is_barrier or plan.index in group.released:
+                continue
+            # The ALL_ROOTS group also holds by-root barriers of tasks below a by="all" one.
+            by_all = callback.group_by == "all"
+            if (by_all and owner != ALL_ROOTS) or not self._settled(group, plan.index, owner):
+                continue
+            group.released.add(plan.index)
+            self._release(plan, owner, group, group.held.pop(plan.index, []))
+        if owner != ALL_ROOTS and not any(group.live):
+            del self.groups[owner]
+
+    def _settled(self, group: _Group, step: int, owner: int) -> bool:
+        if owner == ALL_ROOTS and not self.rows_done:
+            return False
+        return not any(group.live[: step + 1])
+
+    def _release(self, plan: StepPlan, owner: int, group: _Group, held: list[TaskResult]) -> None:
+        if not held:
+            return
+        assert plan.callback is not None
+        where = f"step {plan.name!r} callback"
+        try:
+            inputs: list[TaskInput] = as_inputs(plan.callback.reduce(held), where)
+            inputs = inputs[: self.max_children]
+        except FanflowError:
+            raise
+        except Exception as exc:
+            raise StepFailed(f"{where} raised {type(exc).__name__}: {exc}") from exc
+        prefix = (owner, *([0] * plan.index))
+        for i, item in enumerate(inputs):
+            self._enqueue_work(_Work(plan.index + 1, item.fields, group.row, (*prefix, i), owner))
+
+    def _notify(self) -> None:
+        self.wake.set()
+        self.wake = anyio.Event()
+
+
+def _fail(result: TaskResult, status: TaskStatus, exc: BaseException, reason: str = "") -> None:
+    result.status = status
+    result.error = reason or f"{type(exc).__name__}: {exc}"

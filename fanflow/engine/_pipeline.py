@@ -1,0 +1,174 @@
+"""`PipelineBuilder`, `Pipeline` and `PipelineConfig`: chain steps, run them, get rows.
+
+```python
+builder = PipelineBuilder(PipelineConfig(concurrency=64), network=adapter)
+builder.input(topic="physics")
+builder << Subtopics().scatter() << Questions() << Answers()
+result = await builder.build().execute()
+```
+
+`execute()` is the one implementation; `run()` is a thin synchronous wrapper for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Mapping
+from itertools import chain, islice
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+from fanflow._exceptions import ConfigurationError, ExecutionError
+from fanflow.adapters import LLMAdapter
+from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
+from fanflow.engine._inputs import RowSource, source_from
+from fanflow.engine._plan import StepPlan, plan_steps
+from fanflow.engine._progress import ProgressDisplay
+from fanflow.engine._results import PipelineResult, StepResults
+from fanflow.steps import StepTemplate, TaskResult
+
+__all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
+
+
+class PipelineConfig(BaseModel):
+    """How a pipeline runs.
+
+    `concurrency`: LLM requests in flight at most (each task runs its workflow's calls one
+    after another, so this is also the number of tasks in flight). `task_timeout`: seconds
+    one task may take, None for no limit. `on_error`: "skip" records a failed task and goes
+    on; "raise" stops the run at the first failure. `progress`: a live display on terminals.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    concurrency: int = Field(default=64, ge=1)
+    task_timeout: float | None = Field(default=600.0, gt=0)
+    on_error: Literal["skip", "raise"] = "skip"
+    progress: bool = True
+
+
+class PipelineBuilder:
+    """Collects inputs and steps; `build()` checks every binding before anything is sent."""
+
+    def __init__(self, config: PipelineConfig | None = None, network: LLMAdapter | None = None):
+        self.config = config or PipelineConfig()
+        self.network = network
+        self._sources: list[RowSource] = []
+        self._steps: list[StepTemplate] = []
+
+    def input(self, data: Any = None, /, **row: Any) -> PipelineBuilder:
+        """Add input rows: keywords (one row), a list of dicts, a Dataset, or a file path/glob."""
+        if data is None and not row:
+            raise ConfigurationError("input() needs rows: input(topic='...') or input(rows)")
+        if data is not None and row:
+            raise ConfigurationError("give input() either data or keyword columns, not both")
+        self._sources.append(source_from(row if data is None else data))
+        return self
+
+    def add_step(self, step: StepTemplate) -> PipelineBuilder:
+        if not isinstance(step, StepTemplate):
+            raise ConfigurationError(
+                f"pipeline steps are StepTemplate instances, got {type(step).__name__}"
+            )
+        self._steps.append(step)
+        return self
+
+    def __lshift__(self, step: StepTemplate) -> PipelineBuilder:
+        return self.add_step(step)
+
+    def build(self) -> Pipeline:
+        if self.network is None:
+            raise ConfigurationError(
+                "the pipeline has no network; pass an adapter: PipelineBuilder(config, network)"
+            )
+        if not self._sources:
+            raise ConfigurationError("the pipeline has no input; call .input(...) first")
+        columns = set(self._sources[0].first_row())
+        plans = plan_steps(self._steps, columns)
+        return Pipeline(plans, list(self._sources), self.network, self.config)
+
+
+class Pipeline:
+    """A built pipeline: `await execute()` (or `run()` from a script)."""
+
+    def __init__(
+        self,
+        plans: list[StepPlan],
+        sources: list[RowSource],
+        network: LLMAdapter,
+        config: PipelineConfig,
+    ) -> None:
+        self.plans = plans
+        self.sources = sources
+        self.network = network
+        self.config = config
+
+    async def execute(self) -> PipelineResult:
+        """Run every input row through every step and return the results."""
+        return await self._execute(self._rows(), self.config)
+
+    async def dry_run(self) -> PipelineResult:
+        """Run the first input row through every step, one task per step."""
+        single = self.config.model_copy(update={"concurrency": 1})
+        return await self._execute(islice(self._rows(), 1), single, first_only=True)
+
+    def run(self) -> PipelineResult:
+        """`execute()` for scripts; refuses inside a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.execute())
+        raise ExecutionError(
+            "Pipeline.run() was called inside a running event loop (a notebook or async "
+            "code); use `await pipeline.execute()` there instead"
+        )
+
+    def _rows(self) -> Iterator[Mapping[str, Any]]:
+        return chain.from_iterable(source.open() for source in self.sources)
+
+    async def _execute(
+        self, rows: Iterator[Mapping[str, Any]], config: PipelineConfig, first_only: bool = False
+    ) -> PipelineResult:
+        steps = [StepResults(plan.name) for plan in self.plans]
+        display = ProgressDisplay([p.name for p in self.plans], config.progress)
+        settings = DispatchSettings(config.concurrency, config.task_timeout, config.on_error)
+        dispatcher = Dispatcher(
+            self.plans, self.network, settings, rows, _sink(steps), display.event
+        )
+        if first_only:
+            dispatcher.limit_children_to_one()
+        started = time.perf_counter()
+        with display:
+            await _run_with_display(dispatcher, display)
+        return PipelineResult(steps, time.perf_counter() - started)
+
+
+def _sink(steps: list[StepResults]) -> Callable[[TaskResult], None]:
+    by_name = {s.name: s for s in steps}
+
+    def record(result: TaskResult) -> None:
+        by_name[result.step].results.append(result)
+
+    return record
+
+
+async def _run_with_display(dispatcher: Dispatcher, display: ProgressDisplay) -> None:
+    try:
+        async with anyio.create_task_group() as group:
+            if display.enabled:
+                group.start_soon(display.refresh_forever)
+            await dispatcher.run()
+            group.cancel_scope.cancel()
+    except BaseException as exc:
+        raise _single(exc) from None
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one real error inside (nested) exception groups, else the group itself."""
+    inner = getattr(exc, "exceptions", None)
+    if inner is not None and len(inner) == 1:
+        return _single(inner[0])
+    return exc

@@ -1,0 +1,119 @@
+"""What a pipeline run returns: rows, per-step results, failures, stats, datasets, files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from fanflow._exceptions import ConfigurationError
+from fanflow.adapters import Usage
+from fanflow.steps import TaskResult, TaskStatus
+
+if TYPE_CHECKING:
+    import datasets
+
+__all__ = ["PipelineResult", "RunStats", "StepResults"]
+
+LINEAGE_COLUMN = "_lineage"
+
+
+@dataclass(slots=True)
+class StepResults:
+    """Every task of one step, whatever its status."""
+
+    name: str
+    results: list[TaskResult] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        """The input fields each task was created from."""
+        return [r.inputs for r in self.results]
+
+    @property
+    def ok(self) -> list[TaskResult]:
+        return [r for r in self.results if r.ok]
+
+    @property
+    def failures(self) -> list[TaskResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def output(self) -> list[TaskResult]:
+        """The ok results (Dria's `step.output`)."""
+        return self.ok
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """Counts, tokens and speed of one run."""
+
+    tasks: dict[str, int]
+    steps: dict[str, dict[str, int]]
+    usage: Usage
+    requests: int
+    wall_time_s: float
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+
+class PipelineResult:
+    """The outcome of `Pipeline.execute()`."""
+
+    def __init__(self, steps: list[StepResults], wall_time_s: float) -> None:
+        self.steps: dict[str, StepResults] = {s.name: s for s in steps}
+        self._final = steps[-1]
+        self.stats = _stats(steps, wall_time_s)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per ok final-step result: its value and all its ancestors' fields."""
+        return [{**r.row(), LINEAGE_COLUMN: list(r.lineage)} for r in self._final.ok]
+
+    @property
+    def failures(self) -> list[TaskResult]:
+        """Every task, of any step, that did not end ok, with its reason in `.error`."""
+        return [r for step in self.steps.values() for r in step.failures]
+
+    def to_dataset(self) -> datasets.Dataset:
+        """The rows as a Hugging Face `datasets.Dataset`."""
+        import datasets
+
+        return datasets.Dataset.from_list(self.rows)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the rows to `.jsonl` or `.parquet`; returns the path written."""
+        target = Path(path)
+        suffix = target.suffix.lower()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".jsonl":
+            with target.open("wb") as handle:
+                for row in self.rows:
+                    handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        elif suffix == ".parquet":
+            self.to_dataset().to_parquet(str(target))
+        else:
+            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
+        return target
+
+    def __repr__(self) -> str:
+        return f"PipelineResult(rows={len(self._final.ok)}, tasks={self.stats.tasks})"
+
+
+def _stats(steps: list[StepResults], wall_time_s: float) -> RunStats:
+    total: Counter[str] = Counter({status.value: 0 for status in TaskStatus})
+    per_step: dict[str, dict[str, int]] = {}
+    usage, requests = Usage(), 0
+    for step in steps:
+        counts = Counter(r.status.value for r in step.results)
+        per_step[step.name] = dict(counts)
+        total.update(counts)
+        for result in step.results:
+            usage = usage + result.usage
+            requests += result.requests
+    return RunStats(dict(total), per_step, usage, requests, wall_time_s)

@@ -1,0 +1,134 @@
+"""`StepTemplate`: what users subclass to turn one task's inputs into a workflow.
+
+```python
+class Execute(StepTemplate):
+    def create_workflow(self, instruction: str) -> Workflow: ...
+
+builder << Variations().scatter() << Execute()
+```
+
+`create_workflow` is called once per task with that task's real inputs. The fluent methods
+say how this step's results become the next step's inputs: `.scatter(key)`,
+`.broadcast(n)`, `.aggregate(key)`, `.custom()` (this template's own `callback(step)`);
+without one, each result becomes one input of the next step. They are recorded as a
+`FlowSpec` here and turned into callbacks by the engine, since steps/ sits below callbacks/.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from typing_extensions import Self
+
+from fanflow._exceptions import ConfigurationError
+from fanflow.steps._values import StepOutput, TaskInput
+from fanflow.steps._workflow import Workflow
+
+__all__ = ["FlowSpec", "StepTemplate"]
+
+FlowKind = Literal["each", "scatter", "broadcast", "aggregate", "custom"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """How a step's results flow on: a callback kind and its parameters."""
+
+    kind: FlowKind = "each"
+    key: str | None = None
+    n: int = 1
+    by: Literal["root", "all"] = "root"
+
+
+class StepTemplate:
+    """Subclass and implement `create_workflow(self, **inputs) -> Workflow`.
+
+    `name` (default: the class name in snake_case) names this step's column in the rows.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or _snake_case(type(self).__name__)
+        self.flow = FlowSpec()
+        self.models: list[str] | None = None
+        self.workflow_params: dict[str, Any] = {}
+
+    def create_workflow(self, **inputs: Any) -> Workflow:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement create_workflow(self, ...) -> Workflow"
+        )
+
+    def callback(self, step: StepOutput) -> TaskInput | list[TaskInput]:
+        """Used by `.custom()`: turn all of this step's results into next-step inputs."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.custom() needs a callback(self, step) method that returns "
+            "TaskInput or a list of them"
+        )
+
+    def scatter(self, key: str | None = None) -> Self:
+        """Each JSON-list result becomes one next-step task per element (bound to `key`)."""
+        self.flow = FlowSpec("scatter", key=key)
+        return self
+
+    def broadcast(self, n: int) -> Self:
+        """Each result becomes `n` next-step tasks (e.g. n samples, or one per model)."""
+        if n < 1:
+            raise ConfigurationError(f"step {self.name!r}: broadcast(n) needs n >= 1, got {n}")
+        self.flow = FlowSpec("broadcast", n=n)
+        return self
+
+    def aggregate(self, key: str | None = None, by: Literal["root", "all"] = "root") -> Self:
+        """The results of one input row (or of the whole step) become one next-step task."""
+        self.flow = FlowSpec("aggregate", key=key, by=by)
+        return self
+
+    def custom(self) -> Self:
+        """This template's own `callback(step)` decides the next step's inputs."""
+        if type(self).callback is StepTemplate.callback:
+            raise ConfigurationError(
+                f"step {self.name!r}: custom() needs {type(self).__name__} to define "
+                "callback(self, step)"
+            )
+        self.flow = FlowSpec("custom", by="all")
+        return self
+
+    def set_models(self, models: Sequence[str]) -> Self:
+        """Models for this step's tasks, assigned round-robin by each task's sibling index."""
+        if not models:
+            raise ConfigurationError(f"step {self.name!r}: set_models needs at least one model")
+        self.models = list(models)
+        return self
+
+    def set_workflow_params(
+        self,
+        max_tokens: int | None = None,
+        max_steps: int | None = None,
+        max_time: float | None = None,
+    ) -> Self:
+        """Override limits of every workflow this step creates."""
+        given = {"max_tokens": max_tokens, "max_steps": max_steps, "max_time": max_time}
+        self.workflow_params = {k: v for k, v in given.items() if v is not None}
+        return self
+
+    def parameters(self) -> dict[str, bool]:
+        """`create_workflow`'s parameter names, each mapped to whether it is required."""
+        signature = inspect.signature(self.create_workflow)
+        return {
+            p.name: p.default is inspect.Parameter.empty
+            for p in signature.parameters.values()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        }
+
+    def accepts_any(self) -> bool:
+        """Whether `create_workflow` takes `**kwargs` (and so every available field)."""
+        signature = inspect.signature(self.create_workflow)
+        return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, flow={self.flow.kind})"
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -1,0 +1,91 @@
+"""Value types shared by steps, callbacks and the engine: task inputs and task results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from fanflow.adapters import Usage
+
+__all__ = ["Lineage", "StepOutput", "TaskInput", "TaskResult", "TaskStatus"]
+
+Lineage = tuple[int, ...]
+"""Where a task sits: (root row index, child index at step 1, ..., index at its step)."""
+
+
+class TaskInput(Mapping[str, Any]):
+    """The fields one task of the next step is created from: `TaskInput(question="...")`.
+
+    Fields bind to parameters of the step's `create_workflow` by name; parameters still
+    unbound are looked up in the task's ancestors (nearest first).
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        self.fields: dict[str, Any] = {**(fields or {}), **kwargs}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __repr__(self) -> str:
+        return f"TaskInput({self.fields!r})"
+
+
+class TaskStatus(str, Enum):
+    """How a task ended. Every task ends with one; none is dropped silently."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+
+
+@dataclass(slots=True)
+class TaskResult:
+    """One task's outcome, with its inputs and its place in the pipeline.
+
+    `result` is the workflow's return text, `value` the same parsed as JSON where it is
+    JSON. `context` holds the fields of its ancestors (the pipeline row so far).
+    """
+
+    step: str
+    lineage: Lineage
+    inputs: dict[str, Any]
+    context: dict[str, Any]
+    status: TaskStatus = TaskStatus.OK
+    result: str = ""
+    value: Any = None
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+    requests: int = 0
+
+    @property
+    def task_id(self) -> str:
+        """`step/lineage`, e.g. `answers/0.3.1`: unique within a run."""
+        return f"{self.step}/{'.'.join(map(str, self.lineage))}"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == TaskStatus.OK
+
+    def row(self) -> dict[str, Any]:
+        """This result as a pipeline row: ancestors' fields, inputs, result by step name."""
+        return {**self.context, **self.inputs, self.step: self.result}
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    """What a custom callback sees of a finished step (as Dria's `step.output`)."""
+
+    name: str
+    output: list[TaskResult]
