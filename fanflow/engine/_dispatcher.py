@@ -85,7 +85,9 @@ class Dispatcher:
         self.roots_read = 0
         self.rows_done = False
         self.wake = anyio.Event()
+        self.waiting = 0
         self.max_children: int | None = None
+        self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
     def limit_children_to_one(self) -> None:
         """For dry runs: every callback passes on at most one input."""
@@ -117,9 +119,13 @@ class Dispatcher:
                     return work
                 continue
             if self.running == 0:
-                self._notify()
+                self._notify()  # wake the other idle workers so they see the end too
                 return None
-            await self.wake.wait()
+            self.waiting += 1
+            try:
+                await self.wake.wait()
+            finally:
+                self.waiting -= 1
 
     def _read_root(self) -> _Work | None:
         row = next(self.rows, None)
@@ -136,7 +142,8 @@ class Dispatcher:
         plan = self.plans[work.step]
         models = plan.template.models
         model = models[work.lineage[-1] % len(models)] if models else None
-        result = TaskResult(plan.name, work.lineage, dict(work.fields), dict(work.context))
+        # Fields and context are shared, never mutated: copying them per task costs CPU.
+        result = TaskResult(plan.name, work.lineage, work.fields, work.context)
         result.model = model
         timeout = self.settings.task_timeout
         try:
@@ -179,9 +186,13 @@ class Dispatcher:
         for child in children:
             self._enqueue_work(child)
         self._finish_live(work)
-        self._release_barriers(work.root)
-        self._release_barriers(ALL_ROOTS)
-        self._notify()
+        if self.barriers:
+            self._release_barriers(work.root)
+            self._release_barriers(ALL_ROOTS)
+        elif not any(self.groups[work.root].live):
+            del self.groups[work.root]
+        if self.waiting:
+            self._notify()
 
     def _children(self, work: _Work, result: TaskResult) -> list[_Work]:
         plan = self.plans[work.step]
@@ -219,9 +230,10 @@ class Dispatcher:
         group = self.groups.get(owner)
         if group is None:
             return
-        for plan in self.plans:
+        for plan in self.barriers:
             callback = plan.callback
-            if callback is None or not callback.is_barrier or plan.index in group.released:
+            assert callback is not None
+            if plan.index in group.released:
                 continue
             # The ALL_ROOTS group also holds by-root barriers of tasks below a by="all" one.
             by_all = callback.group_by == "all"

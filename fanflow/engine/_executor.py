@@ -8,7 +8,8 @@ Semantics (each one tested in tests/engine/test_executor.py):
 - A task fails when a required input finds nothing in memory, the adapter raises, its
   answer does not fit its schema, or its condition cannot be evaluated. A failed task goes
   to its edge's `fallback`; with no fallback the workflow fails with that error, its
-  message led by the task id (`StepFailed` for errors that are not fanflow's).
+  message led by the task id (`StepFailed` for errors that are not fanflow's), and
+  `__cause__` the original error.
 - `{{var}}` renders the task's input `var` (see `_memory` for what each read returns).
 - `max_steps` is the number of tasks (the end task excluded) that may run; the next one
   would raise `ExecutionError`. `max_time` bounds the whole run, also inside a slow call,
@@ -114,8 +115,7 @@ class _Run:
                 next_id = self._fallback(task, exc)
             except Exception as exc:  # an adapter's or tool's own bug: still a task failure
                 failure = StepFailed(f"{type(exc).__name__}: {exc}", task_id=task.id)
-                failure.__cause__ = exc
-                next_id = self._fallback(task, failure)
+                next_id = self._fallback(task, failure, cause=exc)
             task = self.tasks[next_id]
 
     def result(self) -> WorkflowResult:
@@ -164,7 +164,7 @@ class _Run:
         if operator == Operator.SAMPLE:
             return ops.sample(values, self.rng, task.id)
         if operator == Operator.SEARCH:
-            return await ops.search(self._rendered(task, values)[-1].content, self.tools, task.id)
+            return await ops.search(task.messages[-1].content, values, self.tools, task.id)
         if operator == Operator.GENERATION:
             return await self._generate(task, values)
         request = self._request(task, values, ops.tool_definitions(self.workflow.config, task))
@@ -177,10 +177,7 @@ class _Run:
         request = self._request(task, values, None)
         if request.json_schema is None:
             return (await self._call(request)).text
-        text, generations = await generate_structured(self.adapter, request, task.id)
-        for generation in generations:
-            self._account(generation)
-        return text
+        return await generate_structured(self._call, request, task.id)
 
     def _request(
         self,
@@ -218,11 +215,13 @@ class _Run:
         holds = condition_holds(edge.condition, self.memory, where)
         return edge.target if holds else edge.condition.target_if_not
 
-    def _fallback(self, task: Task, error: FanflowError) -> str:
+    def _fallback(self, task: Task, error: FanflowError, cause: BaseException | None = None) -> str:
+        """The fallback's id, or raise `error` led by the task id, chained to `cause`."""
         edge = self.edges.get(task.id)
         if edge is not None and edge.fallback is not None:
             return edge.fallback
-        raise error.with_context(f"task {task.id!r} failed and has no fallback: ") from error
+        prefix = f"task {task.id!r} failed and has no fallback: "
+        raise error.with_context(prefix) from (error if cause is None else cause)
 
 
 def _parsed(text: str) -> Any:

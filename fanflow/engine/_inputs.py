@@ -76,7 +76,7 @@ def _dataset_source(data: Any) -> RowSource:
             "e.g. data['train']"
         )
     length = len(data) if isinstance(data, Sized) else None  # IterableDataset has none
-    return RowSource(lambda: iter(data), length, type(data).__name__)
+    return RowSource(lambda: iter(data), length, f"datasets.{type(data).__name__}")
 
 
 def _path_source(pattern: str) -> RowSource:

@@ -18,7 +18,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import Generation, ToolCall
-from fanflow.engine._memory import MemoryValue
+from fanflow.engine._memory import MemoryValue, render
 from fanflow.steps import Config, Task
 
 __all__ = ["ToolFunction", "call_tools", "raw_tool_calls", "sample", "search", "tool_definitions"]
@@ -66,13 +66,27 @@ async def call_tools(
     return "\n".join(results)
 
 
-async def search(query_json: str, tools: Mapping[str, ToolFunction], task_id: str) -> str:
-    """Run the `search` tool with the task's (rendered) query."""
+async def search(
+    template: str,
+    values: Mapping[str, MemoryValue],
+    tools: Mapping[str, ToolFunction],
+    task_id: str,
+) -> str:
+    """Run the `search` tool with the task's JSON query, its text fields rendered from `values`.
+
+    The query is parsed before rendering, so memory values (quotes, newlines) cannot break it.
+    """
     try:
-        query = orjson.loads(query_json)
+        query = orjson.loads(template)
     except orjson.JSONDecodeError as exc:
         raise ExecutionError(f"task {task_id!r}: the search query is not JSON: {exc}") from exc
-    return await _invoke(tools, "search", query, task_id)
+    if not isinstance(query, dict):
+        raise ExecutionError(
+            f"task {task_id!r}: the search query must be a JSON object such as "
+            '{"query": "..."} (WorkflowBuilder.search_step writes one)'
+        )
+    rendered = {k: render(v, values) if isinstance(v, str) else v for k, v in query.items()}
+    return await _invoke(tools, "search", rendered, task_id)
 
 
 def sample(values: Mapping[str, MemoryValue], rng: random.Random, task_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ class StepResults:
     results: list[TaskResult] = field(default_factory=list)
 
     @property
-    def inputs(self) -> list[dict[str, Any]]:
+    def inputs(self) -> list[Mapping[str, Any]]:
         """The input fields each task was created from."""
         return [r.inputs for r in self.results]
 
@@ -84,21 +85,25 @@ class PipelineResult:
         """The rows as a Hugging Face `datasets.Dataset`."""
         import datasets
 
-        return datasets.Dataset.from_list(self.rows)
+        rows = self.rows
+        # from_list takes its columns from the first row only and drops the rest; rows may
+        # differ (scattered JSON objects, several input files), so use every column.
+        columns = dict.fromkeys(column for row in rows for column in row)
+        return datasets.Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
 
     def save(self, path: str | Path) -> Path:
         """Write the rows to `.jsonl` or `.parquet`; returns the path written."""
         target = Path(path)
         suffix = target.suffix.lower()
+        if suffix not in (".jsonl", ".parquet"):
+            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".jsonl":
             with target.open("wb") as handle:
                 for row in self.rows:
                     handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        elif suffix == ".parquet":
-            self.to_dataset().to_parquet(str(target))
         else:
-            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
+            self.to_dataset().to_parquet(str(target))
         return target
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ re-encoded as compact JSON, so later steps get clean JSON.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -18,27 +19,31 @@ import orjson
 from jsonschema import Draft202012Validator
 
 from fanflow._exceptions import ParseError
-from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter
+from fanflow.adapters import ChatMessage, Generation, GenerationRequest
 
 __all__ = ["generate_structured"]
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 
 
-async def generate_structured(
-    adapter: LLMAdapter, request: GenerationRequest, task_id: str
-) -> tuple[str, list[Generation]]:
-    """The validated JSON text and every generation it took (one or two)."""
+Generate = Callable[[GenerationRequest], Awaitable[Generation]]
+
+
+async def generate_structured(generate: Generate, request: GenerationRequest, task_id: str) -> str:
+    """The validated JSON text, asking with `generate` once or twice.
+
+    `generate` does the caller's accounting, so the calls of a failed attempt still count.
+    """
     assert request.json_schema is not None
-    first = await adapter.generate(request)
+    first = await generate(request)
     text, error = _validated(first.text, request.json_schema)
     if error is None:
-        return text, [first]
+        return text
     repair = replace(request, messages=(*request.messages, *_repair_messages(first.text, error)))
-    second = await adapter.generate(repair)
+    second = await generate(repair)
     text, error = _validated(second.text, request.json_schema)
     if error is None:
-        return text, [first, second]
+        return text
     raise ParseError(
         f"task {task_id!r}: the answer did not match the task's JSON schema, also after one "
         f"repair attempt ({error}). Simplify the schema or prompt, or use a model with "

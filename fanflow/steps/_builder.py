@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType
@@ -82,7 +82,9 @@ class WorkflowBuilder:
                 f"step {id!r}: a schema needs operator GENERATION, not {operator.value}"
             )
         text = _prompt_text(prompt, path, id)
-        messages = [_message(m) for m in msg_history or ()] + [Message(role="user", content=text)]
+        messages = [_message(m, id) for m in msg_history or ()] + [
+            Message(role="user", content=text)
+        ]
         return self._add(id, operator, messages, inputs, outputs, _json_schema(schema))
 
     def function_calling_step(
@@ -124,7 +126,8 @@ class WorkflowBuilder:
         """Add edges; every name must be a task added so far or `_end`."""
         known = {task.id for task in self._tasks} | {END_TASK_ID}
         for edge in edges:
-            for name in (edge.source, edge.target, edge.fallback):
+            otherwise = edge.condition.target_if_not if edge.condition is not None else None
+            for name in (edge.source, edge.target, edge.fallback, otherwise):
                 if name is not None and name not in known:
                     raise ConfigurationError(
                         f"edge {edge.source!r} -> {edge.target!r} names {name!r}, which is no "
@@ -149,23 +152,31 @@ class WorkflowBuilder:
             self._return_value = ReturnValue(input=values, to_json=True)
 
     def set_max_tokens(self, max_tokens: int) -> None:
-        self._config = self._config.model_copy(update={"max_tokens": max_tokens})
+        self._configure(max_tokens=max_tokens)
 
     def set_max_steps(self, max_steps: int) -> None:
-        self._config = self._config.model_copy(update={"max_steps": max_steps})
+        self._configure(max_steps=max_steps)
 
     def set_max_time(self, max_time: float) -> None:
-        self._config = self._config.model_copy(update={"max_time": max_time})
+        self._configure(max_time=max_time)
+
+    def _configure(self, **update: Any) -> None:
+        """Change the config, validated now (`model_copy` would not validate)."""
+        try:
+            self._config = Config.model_validate({**self._config.model_dump(), **update})
+        except ValidationError as exc:
+            raise ConfigurationError(f"config: {_problems(exc)}") from None
 
     def build(self) -> Workflow:
-        """Validate and return the workflow, adding `_end` and `last -> _end` as Dria does."""
+        """Validate and return the workflow, adding `_end` and `last -> _end` as Dria does.
+
+        `last -> _end` is added only when the last step has no edge of its own.
+        """
         end = Task(
             id=END_TASK_ID, operator=Operator.END, messages=[Message(role="user", content="")]
         )
         edges = list(self._edges)
-        if self._tasks and not any(
-            e.source == self._tasks[-1].id and e.target == END_TASK_ID for e in edges
-        ):
+        if self._tasks and not any(e.source == self._tasks[-1].id for e in edges):
             edges.append(Edge(source=self._tasks[-1].id, target=END_TASK_ID))
         return Workflow(
             config=self._config,
@@ -189,14 +200,17 @@ class WorkflowBuilder:
             raise ConfigurationError(f"a step with id {task_id!r} exists already; pick another id")
         explicit = list(inputs or ())
         implicit = self._implicit_inputs(task_id, messages, {i.name for i in explicit})
-        task = Task(
-            id=task_id,
-            operator=operator,
-            messages=messages,
-            inputs=implicit + explicit,
-            outputs=list(outputs or ()),
-            schema=schema,
-        )
+        try:
+            task = Task(
+                id=task_id,
+                operator=operator,
+                messages=messages,
+                inputs=implicit + explicit,
+                outputs=list(outputs or ()),
+                schema=schema,
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(f"step {task_id!r}: {_problems(exc)}") from None
         self._tasks.append(task)
         for output in task.outputs:
             is_stack = output.type != OutputType.WRITE
@@ -252,8 +266,21 @@ def _prompt_text(prompt: str | None, path: str | Path | None, task_id: str | Non
         ) from exc
 
 
-def _message(message: Message | Mapping[str, str]) -> Message:
-    return message if isinstance(message, Message) else Message(**message)
+def _message(message: Message | Mapping[str, str], task_id: str | None) -> Message:
+    if isinstance(message, Message):
+        return message
+    try:
+        return Message(**message)
+    except ValidationError as exc:
+        raise ConfigurationError(f"step {task_id!r}: msg_history: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """pydantic's report in one line, ending with what to do."""
+    found = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+    )
+    return f"{found}; fix these arguments"
 
 
 def _json_schema(schema: SchemaLike | None) -> dict[str, Any] | None:

@@ -131,4 +131,5 @@ class StepTemplate:
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """`MyStep` -> `my_step`; an acronym stays one word: `GenerateQA` -> `generate_qa`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()

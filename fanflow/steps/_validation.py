@@ -3,7 +3,8 @@
 Where Dria is loose, fanflow refuses before anything is sent:
 
 - task ids are unique and the `_end` task exists when any edge targets it;
-- every edge `source`, `target`, `fallback` and `target_if_not` names a task;
+- every edge `source`, `target`, `fallback` and `target_if_not` names a task, and no task
+  is the source of two edges (the executor follows one edge; branch with a condition);
 - every `{{var}}` in a task's messages is the name of one of that task's inputs;
 - every required memory read is provided by the initial memory or by an output of a task
   that can run before it (a task from which it is reachable, itself included in a loop);
@@ -40,6 +41,7 @@ def check_workflow(workflow: Workflow) -> None:
     ids = _unique_task_ids(workflow.tasks)
     for edge in workflow.steps:
         _check_edge(edge, ids)
+    _check_one_edge_per_source(workflow.steps)
     successors = _successor_map(workflow.steps)
     for task in workflow.tasks:
         _check_template_variables(task)
@@ -76,6 +78,19 @@ def _check_edge(edge: Edge, ids: set[str]) -> None:
                 f"compares numbers but expected is {condition.expected!r}; give a number or use "
                 "Equal/Contains for text"
             ) from None
+
+
+def _check_one_edge_per_source(edges: Iterable[Edge]) -> None:
+    targets: dict[str, list[str]] = defaultdict(list)
+    for edge in edges:
+        targets[edge.source].append(edge.target)
+    for source, names in targets.items():
+        if len(names) > 1:
+            raise ConfigurationError(
+                f"task {source!r} has {len(names)} outgoing edges (to {', '.join(names)}) but a "
+                "task is followed by one edge; keep one and branch with its condition "
+                "(target / target_if_not)"
+            )
 
 
 def _successor_map(edges: Iterable[Edge]) -> dict[str, set[str]]:

@@ -59,8 +59,8 @@ class TaskResult:
 
     step: str
     lineage: Lineage
-    inputs: dict[str, Any]
-    context: dict[str, Any]
+    inputs: Mapping[str, Any]
+    context: Mapping[str, Any]
     status: TaskStatus = TaskStatus.OK
     result: str = ""
     value: Any = None

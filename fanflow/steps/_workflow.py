@@ -9,6 +9,7 @@ memory keys are kept sorted, so the same workflow always gives the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -150,21 +151,21 @@ class Workflow(_Model):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _as_configuration_error(exc) from None
+            raise _as_configuration_error(exc, data) from None
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
-            raise _as_configuration_error(exc) from None
+            raise _as_configuration_error(exc, obj) from None
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
         try:
             return super().model_validate_json(json_data, **kwargs)
         except ValidationError as exc:
-            raise _as_configuration_error(exc) from None
+            raise _as_configuration_error(exc, _loaded(json_data)) from None
 
     @field_validator("external_memory")
     @classmethod
@@ -199,17 +200,40 @@ class Workflow(_Model):
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
-def _as_configuration_error(exc: ValidationError) -> ConfigurationError:
+def _as_configuration_error(exc: ValidationError, data: Any) -> ConfigurationError:
     """Turn pydantic's report into one `ConfigurationError`, keeping our own unchanged."""
     problems: list[str] = []
     for error in exc.errors():
         original = (error.get("ctx") or {}).get("error")
         if isinstance(original, ConfigurationError):
             return original
-        where = ".".join(str(part) for part in error["loc"]) or "workflow"
-        problems.append(f"{where}: {error['msg']}")
+        problems.append(f"{_where(error['loc'], data)}: {error['msg']}")
     return ConfigurationError(
         "invalid workflow document: "
         + "; ".join(problems)
         + ". Fix these fields and load it again."
     )
+
+
+def _where(loc: tuple[int | str, ...], data: Any) -> str:
+    """The error's location, naming the task or edge by its ids rather than by position."""
+    where = ".".join(str(part) for part in loc) or "workflow"
+    if len(loc) < 2 or loc[0] not in ("tasks", "steps") or not isinstance(data, Mapping):
+        return where
+    items, index = data.get(loc[0]), loc[1]
+    if not isinstance(items, list) or not isinstance(index, int) or index >= len(items):
+        return where
+    item = items[index]
+    if not isinstance(item, Mapping):
+        return where
+    if loc[0] == "tasks":
+        return f"{where} (task {item.get('id')!r})"
+    return f"{where} (edge {item.get('source')!r} -> {item.get('target')!r})"
+
+
+def _loaded(json_data: str | bytes | bytearray) -> Any:
+    """The document as plain data, for error messages; None when it is not JSON at all."""
+    try:
+        return orjson.loads(json_data)
+    except orjson.JSONDecodeError:
+        return None

@@ -1,0 +1,1 @@
+"""Tests of the workflow language: documents, validation and the builder."""
