@@ -1,0 +1,86 @@
+"""The cookbook's QA pipeline at scale, against the mock server in a child process.
+
+topic -> 5 subtopics (scatter) -> a question each -> an answer each: 11 LLM calls per
+input row. Prints wall time against the ideal ceil(calls / concurrency) * latency, the
+client's CPU per LLM call (all of fanflow: dispatch, executor, workflow building, HTTP),
+and peak RSS. Each run is a fresh process, so RSS is per run.
+
+    python bench/pipeline.py --roots 2000 --latency 0.05 --concurrency 256 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "cookbook")]
+
+CALLS_PER_ROOT = 11
+
+
+async def one_run(roots: int, latency: float, concurrency: int) -> dict[str, float]:
+    from qa_from_topics import build_pipeline
+
+    from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig
+    from fanflow.testing import MockServerProcess
+
+    topics = [f"topic {n}" for n in range(roots)]
+    with MockServerProcess(latency=latency, handler="bench.qa_handler:answer") as server:
+        async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
+            config = PipelineConfig(concurrency=concurrency, progress=False)
+            pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            result = await pipeline.execute()
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    calls = result.stats.requests
+    if calls != roots * CALLS_PER_ROOT or result.failures:
+        raise SystemExit(f"expected {roots * CALLS_PER_ROOT} ok calls, got {result.stats}")
+    ideal = math.ceil(calls / concurrency) * latency
+    return {
+        "rows": len(result.rows),
+        "calls": calls,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "wall_over_ideal": wall / ideal if ideal else float("nan"),
+        "cpu_us_per_call": cpu / calls * 1e6,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--roots", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(one_run(args.roots, args.latency, args.concurrency))))
+        return
+    runs = [_child_run(args) for _ in range(args.runs)]
+    for number, run in enumerate(runs, start=1):
+        print(f"run {number}: " + ", ".join(f"{k}={v:.3g}" for k, v in run.items()))
+    print(
+        "median: " + ", ".join(f"{k}={statistics.median(r[k] for r in runs):.3g}" for k in runs[0])
+    )
+
+
+def _child_run(args: argparse.Namespace) -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", "--roots", str(args.roots)]
+    command += ["--latency", str(args.latency), "--concurrency", str(args.concurrency)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
