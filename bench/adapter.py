@@ -1,0 +1,258 @@
+"""Client CPU per request: OpenAIAdapter against a minimal aiohttp client.
+
+The engine's throughput on one process is bounded by client CPU per request, so the
+adapter must add little over the cheapest correct client. This sends the same chat
+completion requests to fanflow's mock server (in a child process, so its CPU is not
+counted) with
+
+  aiohttp  one ClientSession, TCPConnector(limit=concurrency), orjson in and out
+  adapter  OpenAIAdapter.generate over its default aiohttp transport
+  httpx    OpenAIAdapter over HttpxTransport(httpx.AsyncClient(limits=...)), for reference
+
+measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
+and prints the medians and the adapter/aiohttp ratio (target: at most 1.5).
+
+    python bench/adapter.py [--requests 5000] [--concurrency 256] [--rounds 5] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+
+from fanflow.adapters._openai import OpenAIAdapter
+from fanflow.adapters._transport import HTTPResponse, HttpxTransport
+from fanflow.adapters._types import ChatMessage, GenerationRequest
+from fanflow.testing import MockServerProcess
+
+MODEL = "bench-model"
+SYSTEM = "You write one short, factual sentence."
+USER = "Describe the city of Lyon in one sentence."
+
+Send = Callable[[], Awaitable[str]]
+
+
+async def drive(send: Send, requests: int, concurrency: int) -> None:
+    """Keep `concurrency` requests in flight until `requests` have completed."""
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await send()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+class PlainAiohttp:
+    """The fair minimal client: what a careful engineer writes by hand."""
+
+    def __init__(self, base_url: str, concurrency: int) -> None:
+        self.url = f"{base_url}/chat/completions"
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer bench"},
+        )
+
+    async def send(self) -> str:
+        payload = {
+            "model": MODEL,
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
+            "temperature": 0.7,
+            "max_tokens": 64,
+        }
+        async with self.session.post(self.url, data=orjson.dumps(payload)) as response:
+            data: Any = orjson.loads(await response.read())
+        text: str = data["choices"][0]["message"]["content"]
+        return text
+
+    async def aclose(self) -> None:
+        await self.session.close()
+
+
+class AdapterClient:
+    """OpenAIAdapter.generate, over whichever transport it was given."""
+
+    def __init__(self, adapter: OpenAIAdapter) -> None:
+        self.adapter = adapter
+        self.request = GenerationRequest(
+            messages=(ChatMessage("system", SYSTEM), ChatMessage("user", USER)),
+            temperature=0.7,
+            max_tokens=64,
+        )
+
+    async def send(self) -> str:
+        return (await self.adapter.generate(self.request)).text
+
+    async def aclose(self) -> None:
+        await self.adapter.aclose()
+
+
+def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | AdapterClient:
+    if name == "aiohttp":
+        return PlainAiohttp(base_url, concurrency)
+    if name == "adapter":
+        return AdapterClient(
+            OpenAIAdapter(base_url, api_key="bench", model=MODEL, max_connections=concurrency)
+        )
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = HttpxTransport(httpx.AsyncClient(limits=limits, timeout=600.0))
+    return AdapterClient(OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=transport))
+
+
+async def measure(send: Send, requests: int, concurrency: int) -> tuple[float, float]:
+    """(client CPU seconds per request, requests per wall-clock second)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    await drive(send, requests, concurrency)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return cpu / requests, requests / wall
+
+
+async def bench(args: argparse.Namespace, base_url: str) -> None:
+    clients = {name: make_client(name, base_url, args.concurrency) for name in args.clients}
+    cpu: dict[str, list[float]] = {name: [] for name in clients}
+    rate: dict[str, list[float]] = {name: [] for name in clients}
+    try:
+        for client in clients.values():
+            await drive(client.send, args.warmup, args.concurrency)
+        for round_number in range(1, args.rounds + 1):
+            # Interleave the clients so drift (thermal, noisy neighbours) hits all alike.
+            for name, client in clients.items():
+                per_request, per_second = await measure(
+                    client.send, args.requests, args.concurrency
+                )
+                cpu[name].append(per_request)
+                rate[name].append(per_second)
+            print(
+                f"round {round_number}: "
+                + "  ".join(f"{n} {cpu[n][-1] * 1e6:7.1f} us" for n in clients)
+            )
+        if args.profile:
+            for name, client in clients.items():
+                print(f"\n--- cProfile of one {name} run")
+                await profile(client.send, args)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    report(args, cpu, rate)
+    plain, adapter = await own_overhead()
+    print(
+        f"  without I/O (canned answer): hand-written {plain * 1e6:.1f} us, adapter "
+        f"{adapter * 1e6:.1f} us per call; the adapter adds {(adapter - plain) * 1e6:.1f} us"
+    )
+
+
+async def profile(send: Send, args: argparse.Namespace) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    await drive(send, args.requests, args.concurrency)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+
+
+class CannedTransport:
+    """Answers every POST at once with one fixed completion: no sockets, no event loop I/O."""
+
+    def __init__(self, body: bytes) -> None:
+        self.response = HTTPResponse(200, {}, body)
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HTTPResponse:
+        return self.response
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def own_overhead(calls: int = 100_000) -> tuple[float, float]:
+    """CPU per call of the adapter's own work vs the hand-written client's, without I/O.
+
+    The network runs are noisy on a shared machine (a few tens of microseconds either
+    way); this isolates what the adapter adds: building and encoding the payload,
+    decoding the answer, building a `Generation`.
+    """
+    answer = {
+        "model": MODEL,
+        "choices": [
+            {
+                "message": {"role": "assistant", "content": "Lyon is in France."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
+    }
+    transport = CannedTransport(orjson.dumps(answer))
+    adapter = AdapterClient(
+        OpenAIAdapter("http://127.0.0.1:1/v1", model=MODEL, transport=transport)
+    )
+
+    async def plain() -> str:
+        payload = {
+            "model": MODEL,
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}],
+            "temperature": 0.7,
+            "max_tokens": 64,
+        }
+        response = await transport.post("", orjson.dumps(payload), {})
+        text: str = orjson.loads(response.body)["choices"][0]["message"]["content"]
+        return text
+
+    results = []
+    for send in (plain, adapter.send):
+        started = time.process_time()
+        for _ in range(calls):
+            await send()
+        results.append((time.process_time() - started) / calls)
+    return results[0], results[1]
+
+
+def report(
+    args: argparse.Namespace, cpu: dict[str, list[float]], rate: dict[str, list[float]]
+) -> None:
+    print(
+        f"\n{args.requests} requests x {args.rounds} rounds at {args.concurrency} in flight, "
+        f"server latency {args.latency} s; medians:"
+    )
+    base = statistics.median(cpu["aiohttp"])
+    for name in cpu:
+        median = statistics.median(cpu[name])
+        print(
+            f"  {name:8} {median * 1e6:8.1f} us CPU/request  "
+            f"{statistics.median(rate[name]):8.0f} req/s  {median / base:5.2f}x aiohttp"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=5000, help="requests per run")
+    parser.add_argument("--concurrency", type=int, default=256, help="requests in flight")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=1000, help="requests per client first")
+    parser.add_argument("--latency", type=float, default=0.0, help="mock server latency, s")
+    parser.add_argument("--profile", action="store_true", help="cProfile one run of each")
+    parser.add_argument(
+        "--clients",
+        type=lambda text: text.split(","),
+        default=["aiohttp", "adapter", "httpx"],
+        help="comma-separated subset of aiohttp,adapter,httpx (aiohttp is the baseline)",
+    )
+    args = parser.parse_args()
+    unknown = set(args.clients) - {"aiohttp", "adapter", "httpx"}
+    if unknown or "aiohttp" not in args.clients:
+        parser.error("--clients must include aiohttp and name only aiohttp, adapter, httpx")
+    with MockServerProcess(latency=args.latency) as server:
+        asyncio.run(bench(args, server.base_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""An adapter for any OpenAI-compatible `/v1/chat/completions` endpoint.
+
+vLLM, SGLang, llama.cpp, TGI, LiteLLM and OpenAI itself all speak this dialect, so one
+adapter covers most inference networks. It is written for throughput: the request body
+is encoded with orjson straight from the request's dataclasses, the response decoded
+with orjson, and everything that does not change between calls (URL, headers) is built
+once in `__init__`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from fanflow._exceptions import ConfigurationError, ProviderError, RateLimited
+from fanflow.adapters._transport import (
+    AiohttpTransport,
+    HTTPResponse,
+    HTTPTransport,
+    HttpxTransport,
+)
+from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, ToolCall, Usage
+
+__all__ = ["OpenAIAdapter"]
+
+_BODY_EXCERPT = 500
+_BODY_KEPT = 4000
+_SCHEMA_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+_STATUS_HINTS: dict[int, str] = {
+    400: "Check the request: model name, messages, response_format, tools and extra.",
+    401: "Check the api_key given to OpenAIAdapter.",
+    403: "Check that the api_key given to OpenAIAdapter may use this model.",
+    404: "Check base_url (it should end in /v1) and the model name.",
+    413: "Shorten the prompt or lower max_tokens.",
+    422: "Check the request: model name, messages, response_format, tools and extra.",
+}
+
+
+class _Headers(dict[str, str]):
+    """Request headers whose repr hides the Authorization value.
+
+    Tracebacks with locals, debuggers and loggers print reprs; the API key must not
+    appear in any of them.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in self.items()}
+        return repr(shown)
+
+
+class OpenAIAdapter(AdapterBase):
+    """Send `GenerationRequest`s to an OpenAI-compatible server's chat completions API.
+
+    `base_url` is the API root, ending in `/v1`. `model` is used when a request names
+    none. `transport` replaces the HTTP layer (default: aiohttp, owned and closed by the
+    adapter); `http_client` wraps a caller's `httpx.AsyncClient` instead, which the
+    adapter never closes and whose own timeout applies. `timeout` (seconds, None for
+    none) bounds each request made through a transport the adapter creates.
+    `max_connections` caps connections held open by that transport.
+    """
+
+    __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        *,
+        transport: HTTPTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | None = 600.0,
+        headers: Mapping[str, str] | None = None,
+        max_connections: int = 1024,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"OpenAIAdapter(base_url={base_url!r}) needs an http:// or https:// URL "
+                "ending in /v1, e.g. 'http://127.0.0.1:8000/v1'."
+            )
+        if transport is not None and http_client is not None:
+            raise ConfigurationError(
+                "OpenAIAdapter got both transport= and http_client=; pass one of them."
+            )
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._url = f"{self.base_url}/chat/completions"
+        self._headers = _build_headers(api_key, headers)
+        self._owns_transport = transport is None and http_client is None
+        if transport is None:
+            transport = (
+                HttpxTransport(http_client)
+                if http_client is not None
+                else AiohttpTransport(max_connections=max_connections, timeout=timeout)
+            )
+        self._transport: HTTPTransport = transport
+
+    def __repr__(self) -> str:
+        return f"OpenAIAdapter(base_url={self.base_url!r}, model={self.model!r})"
+
+    def __reduce__(self) -> Any:
+        # Pickling would carry the key in the headers; adapters hold open connections and
+        # are not meant to cross process boundaries anyway.
+        raise TypeError(
+            "OpenAIAdapter cannot be pickled (it holds connections and the API key); "
+            "create one adapter in each process."
+        )
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """POST the request and turn the answer into a `Generation`."""
+        model = request.model or self.model
+        if model is None:
+            raise ConfigurationError(
+                f"No model for the request to {self.base_url}: pass model= to "
+                "OpenAIAdapter or set GenerationRequest.model."
+            )
+        try:
+            body = orjson.dumps(_payload(request, model))
+        except orjson.JSONEncodeError as exc:
+            raise ConfigurationError(
+                f"The request to {self.base_url} cannot be encoded as JSON ({exc}); "
+                "json_schema, tools and extra must hold only JSON types."
+            ) from exc
+        started = time.perf_counter()
+        response = await self._transport.post(self._url, body, self._headers)
+        latency = time.perf_counter() - started
+        if not 200 <= response.status < 300:
+            raise self._status_error(response)
+        return self._parse(response, model, latency)
+
+    async def aclose(self) -> None:
+        """Close the transport the adapter created; leave a caller's client or transport open."""
+        if self._owns_transport:
+            await self._transport.aclose()
+
+    def _parse(self, response: HTTPResponse, model: str, latency: float) -> Generation:
+        try:
+            data = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
+            raise self._bad_body(response, "is not JSON") from None
+        try:
+            choice = data["choices"][0]
+            message = choice["message"]
+            usage = data.get("usage")
+            return Generation(
+                text=message.get("content") or "",
+                tool_calls=_tool_calls(message.get("tool_calls")),
+                finish_reason=choice.get("finish_reason"),
+                usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+                if usage
+                else Usage(),
+                model=data.get("model") or model,
+                latency_s=latency,
+                endpoint=self.base_url,
+            )
+        except (KeyError, IndexError, TypeError, AttributeError):
+            said = _provider_message(data)
+            what = "has no usable choices[0].message" + (f" ({said})" if said else "")
+            raise self._bad_body(response, what) from None
+
+    def _bad_body(self, response: HTTPResponse, what: str) -> ProviderError:
+        text = _decode(response.body)
+        return ProviderError(
+            f"POST {self._url} answered {response.status} but the body {what}: "
+            f"{_excerpt(text)!r}. Check that base_url points at an OpenAI-compatible "
+            "server (ending in /v1).",
+            endpoint=self.base_url,
+            status_code=response.status,
+            body=text[:_BODY_KEPT],
+        )
+
+    def _status_error(self, response: HTTPResponse) -> RateLimited | ProviderError:
+        text = _decode(response.body)
+        said = _sentence(_provider_message_from_text(text) or _excerpt(text) or "(empty body)")
+        status = response.status
+        if status == 429:
+            retry_after = _retry_after(response.headers)
+            advice = (
+                f"Retry after {retry_after:g} s."
+                if retry_after is not None
+                else "No Retry-After given; back off and retry."
+            )
+            return RateLimited(
+                f"POST {self._url} answered 429 (rate limited): {said} {advice}",
+                endpoint=self.base_url,
+                retry_after=retry_after,
+            )
+        hint = _status_hint(status, response.headers)
+        return ProviderError(
+            f"POST {self._url} answered {status}: {said} {hint}",
+            endpoint=self.base_url,
+            status_code=status,
+            body=text[:_BODY_KEPT],
+        )
+
+
+def _status_hint(status: int, headers: Mapping[str, str]) -> str:
+    if status in _STATUS_HINTS:
+        return _STATUS_HINTS[status]
+    if 300 <= status < 400:
+        # Redirects are not followed: a POST would be replayed, and the key could follow.
+        location = headers.get("location")
+        return f"The server redirects to {location!r}; set base_url to the API root there."
+    if status >= 500:
+        return "The server failed; retry later or check its logs."
+    return "See the provider's message."
+
+
+def _build_headers(api_key: str | None, extra: Mapping[str, str] | None) -> _Headers:
+    headers = _Headers({"Content-Type": "application/json", "Accept": "application/json"})
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def _payload(request: GenerationRequest, model: str) -> dict[str, Any]:
+    """The JSON body; orjson serialises the `ChatMessage` dataclasses as {role, content}."""
+    payload: dict[str, Any] = {"model": model, "messages": request.messages}
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        payload["max_tokens"] = request.max_tokens
+    if request.json_schema is not None:
+        payload["response_format"] = _response_format(request.json_schema)
+    if request.tools:
+        payload["tools"] = request.tools
+    if request.extra:
+        payload.update(request.extra)
+    return payload
+
+
+def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    # OpenAI requires the name to match ^[a-zA-Z0-9_-]{1,64}$.
+    title = schema.get("title")
+    name = _SCHEMA_NAME_BAD_CHARS.sub("_", title)[:64] if isinstance(title, str) else ""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": name or "output", "schema": schema, "strict": False},
+    }
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    if not raw:
+        return ()
+    calls = []
+    for call in raw:
+        function = call["function"]
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            # A few servers send the arguments as an object rather than JSON text.
+            arguments = "" if arguments is None else orjson.dumps(arguments).decode()
+        calls.append(ToolCall(name=function["name"], arguments=arguments, id=call.get("id")))
+    return tuple(calls)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or HTTP-date)."""
+    millis = _seconds(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _seconds(value)
+    return seconds if seconds is not None else _seconds_until(value)
+
+
+def _seconds(text: str | None) -> float | None:
+    """A finite, non-negative number from a header, or None."""
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return max(0.0, number) if math.isfinite(number) else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _provider_message_from_text(text: str) -> str | None:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return _provider_message(data)
+
+
+def _provider_message(data: Any) -> str | None:
+    """The error text in OpenAI's `{"error": {"message": ...}}` and common variants."""
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict):
+        error = error.get("message")
+    for candidate in (error, data.get("message"), data.get("detail")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def _sentence(text: str) -> str:
+    """End `text` with exactly one full stop, so a hint can follow it."""
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _decode(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def _excerpt(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _BODY_EXCERPT else text[:_BODY_EXCERPT] + "..."
