@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +83,7 @@ class Dispatcher:
         self.running = 0
         self.roots_read = 0
         self.rows_done = False
-        self.wake = anyio.Event()
-        self.waiting = 0
+        self.idle: deque[anyio.Event] = deque()
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
@@ -119,13 +117,9 @@ class Dispatcher:
                     return work
                 continue
             if self.running == 0:
-                self._notify()  # wake the other idle workers so they see the end too
+                self._wake(len(self.idle))  # the others see the end too
                 return None
-            self.waiting += 1
-            try:
-                await self.wake.wait()
-            finally:
-                self.waiting -= 1
+            await self._idle()
 
     def _read_root(self) -> _Work | None:
         row = next(self.rows, None)
@@ -145,13 +139,13 @@ class Dispatcher:
         # Fields and context are shared, never mutated: copying them per task costs CPU.
         result = TaskResult(plan.name, work.lineage, work.fields, work.context)
         result.model = model
-        timeout = self.settings.task_timeout
         try:
             workflow = self._workflow(plan, work)
-            with anyio.fail_after(timeout) if timeout else nullcontext():
-                outcome = await run_workflow(workflow, self.adapter, model)
+            outcome = await run_workflow(
+                workflow, self.adapter, model, timeout=self.settings.task_timeout
+            )
         except TimeoutError as exc:
-            _fail(result, TaskStatus.TIMED_OUT, exc, f"no answer within {timeout}s")
+            _fail(result, TaskStatus.TIMED_OUT, exc)
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             _fail(result, TaskStatus.FAILED, exc)
         else:
@@ -191,8 +185,9 @@ class Dispatcher:
             self._release_barriers(ALL_ROOTS)
         elif not any(self.groups[work.root].live):
             del self.groups[work.root]
-        if self.waiting:
-            self._notify()
+        ready = sum(map(len, self.pending))
+        if ready and self.idle:
+            self._wake(ready)
 
     def _children(self, work: _Work, result: TaskResult) -> list[_Work]:
         plan = self.plans[work.step]
@@ -265,11 +260,21 @@ class Dispatcher:
         for i, item in enumerate(inputs):
             self._enqueue_work(_Work(plan.index + 1, item.fields, group.row, (*prefix, i), owner))
 
-    def _notify(self) -> None:
-        self.wake.set()
-        self.wake = anyio.Event()
+    async def _idle(self) -> None:
+        """Wait until woken: one waiter per ready task, so a completion wakes few workers."""
+        event = anyio.Event()
+        self.idle.append(event)
+        try:
+            await event.wait()
+        finally:
+            if not event.is_set():
+                self.idle.remove(event)
+
+    def _wake(self, count: int) -> None:
+        for _ in range(min(count, len(self.idle))):
+            self.idle.popleft().set()
 
 
-def _fail(result: TaskResult, status: TaskStatus, exc: BaseException, reason: str = "") -> None:
+def _fail(result: TaskResult, status: TaskStatus, exc: BaseException) -> None:
     result.status = status
-    result.error = reason or f"{type(exc).__name__}: {exc}"
+    result.error = f"{type(exc).__name__}: {exc}"

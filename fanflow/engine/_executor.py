@@ -62,15 +62,23 @@ async def run_workflow(
     temperature: float | None = None,
     tools: Mapping[str, ops.ToolFunction] | None = None,
     seed: int = 0,
+    timeout: float | None = None,
 ) -> WorkflowResult:
-    """Run `workflow` with `adapter` (and `model`, else the adapter's default)."""
+    """Run `workflow` with `adapter` (and `model`, else the adapter's default).
+
+    `timeout` (seconds) caps the run below the workflow's own `max_time`; the pipeline
+    passes its `task_timeout` here so one cancel scope bounds each task.
+    """
     run = _Run(workflow, adapter, model, temperature, tools or {}, seed)
-    with anyio.move_on_after(workflow.config.max_time) as scope:
+    max_time = workflow.config.max_time
+    limit = max_time if timeout is None else min(timeout, max_time)
+    with anyio.move_on_after(limit) as scope:
         await run.execute()
     if scope.cancelled_caught:
+        which = f"max_time={max_time}s" if limit == max_time else f"task_timeout={timeout}s"
         raise WorkflowTimeout(
-            f"workflow ran past max_time={workflow.config.max_time}s during task "
-            f"{run.current!r}; raise max_time (WorkflowBuilder.set_max_time) or use a faster "
+            f"workflow ran past {which} during task {run.current!r}; raise the limit "
+            "(WorkflowBuilder.set_max_time, PipelineConfig.task_timeout) or use a faster "
             "endpoint"
         )
     return run.result()
@@ -93,7 +101,8 @@ class _Run:
         self.model = model
         self.temperature = temperature
         self.tools = tools
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.rng: random.Random | None = None
         self.memory = Memory(workflow.external_memory)
         self.tasks = {task.id: task for task in workflow.tasks}
         self.edges: dict[str, Edge] = {}
@@ -159,10 +168,16 @@ class _Run:
             values[item.name] = "" if found is None else found
         return values
 
+    def _rng(self) -> random.Random:
+        """Made on first use: seeding a generator costs more than most tasks' other work."""
+        if self.rng is None:
+            self.rng = random.Random(self.seed)
+        return self.rng
+
     async def _operate(self, task: Task, values: dict[str, MemoryValue]) -> str:
         operator = task.operator
         if operator == Operator.SAMPLE:
-            return ops.sample(values, self.rng, task.id)
+            return ops.sample(values, self._rng(), task.id)
         if operator == Operator.SEARCH:
             return await ops.search(task.messages[-1].content, values, self.tools, task.id)
         if operator == Operator.GENERATION:

@@ -82,9 +82,7 @@ class WorkflowBuilder:
                 f"step {id!r}: a schema needs operator GENERATION, not {operator.value}"
             )
         text = _prompt_text(prompt, path, id)
-        messages = [_message(m, id) for m in msg_history or ()] + [
-            Message(role="user", content=text)
-        ]
+        messages = [_message(m, id) for m in msg_history or ()] + [_user(text)]
         return self._add(id, operator, messages, inputs, outputs, _json_schema(schema))
 
     def function_calling_step(
@@ -98,7 +96,7 @@ class WorkflowBuilder:
     ) -> Task:
         """Add a step that asks an LLM to call one of the workflow's tools."""
         operator = Operator.FUNCTION_CALLING_RAW if raw else Operator.FUNCTION_CALLING
-        messages = [Message(role="user", content=_prompt_text(prompt, path, id))]
+        messages = [_user(_prompt_text(prompt, path, id))]
         return self._add(id, operator, messages, inputs, outputs, None)
 
     def search_step(
@@ -118,8 +116,7 @@ class WorkflowBuilder:
             "lang": lang,
             "n_results": n_results,
         }
-        content = orjson.dumps(query).decode()
-        messages = [Message(role="user", content=content)]
+        messages = [_user(orjson.dumps(query).decode())]
         return self._add(id, Operator.SEARCH, messages, inputs, outputs, None)
 
     def flow(self, edges: Sequence[Edge]) -> None:
@@ -172,15 +169,13 @@ class WorkflowBuilder:
 
         `last -> _end` is added only when the last step has no edge of its own.
         """
-        end = Task(
-            id=END_TASK_ID, operator=Operator.END, messages=[Message(role="user", content="")]
-        )
+        end = Task(id=END_TASK_ID, operator=Operator.END, messages=[_user("")])
         edges = list(self._edges)
         if self._tasks and not any(e.source == self._tasks[-1].id for e in edges):
             edges.append(Edge(source=self._tasks[-1].id, target=END_TASK_ID))
-        return Workflow(
+        return Workflow.from_checked_parts(
             config=self._config,
-            external_memory=dict(self._memory),
+            external_memory=dict(sorted(self._memory.items())),
             tasks=[*self._tasks, end],
             steps=edges,
             return_value=self._return_value,
@@ -232,9 +227,14 @@ class WorkflowBuilder:
                         "it in an earlier step, or give an explicit input"
                     )
                 kind = self._kinds[variable]
-                found.append(Input(name=variable, value=InputValue(type=kind, key=variable)))
+                value = InputValue(type=kind, key=variable)
+                found.append(Input(name=variable, value=value))
                 named.add(variable)
         return found
+
+
+def _user(text: str) -> Message:
+    return Message(role="user", content=text)
 
 
 def _checked_memory_value(key: str, value: Any) -> str | list[str]:
@@ -256,6 +256,10 @@ def _prompt_text(prompt: str | None, path: str | Path | None, task_id: str | Non
     if (prompt is None) == (path is None):
         raise ConfigurationError(f"step {task_id!r}: give exactly one of prompt= or path=")
     if prompt is not None:
+        if not isinstance(prompt, str):
+            raise ConfigurationError(
+                f"step {task_id!r}: prompt must be text, not {type(prompt).__name__}"
+            )
         return prompt
     assert path is not None
     try:

@@ -181,6 +181,19 @@ class Workflow(_Model):
         check_workflow(self)
         return self
 
+    @classmethod
+    def from_checked_parts(cls, **parts: Any) -> Workflow:
+        """A workflow from already-validated parts: semantic checks only, no re-validation.
+
+        For builders: pydantic re-validating every nested model of every task's workflow
+        costs more CPU than running the task. `external_memory` must already be sorted.
+        """
+        from fanflow.steps._validation import check_workflow
+
+        workflow = cls.model_construct(**parts)
+        check_workflow(workflow)
+        return workflow
+
     def model_dump_json(self, **kwargs: Any) -> str:
         """The Dria document; nulls are left out (as Dria's `save` does) unless asked for."""
         kwargs.setdefault("exclude_none", True)
