@@ -239,7 +239,13 @@ class _Run:
         raise error.with_context(prefix) from (error if cause is None else cause)
 
 
+_JSON_STARTS = frozenset('[{"-0123456789tfn')
+
+
 def _parsed(text: str) -> Any:
+    # Most answers are prose; a failed parse raises, and raising costs more than this test.
+    if text.lstrip()[:1] not in _JSON_STARTS:
+        return text
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
