@@ -21,6 +21,7 @@ import anyio
 from fanflow._exceptions import ConfigurationError, FanflowError, StepFailed
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
+from fanflow.engine._accounting import Budget, Prices, UsageMeter, cost_of
 from fanflow.engine._executor import run_workflow
 from fanflow.engine._plan import StepPlan, bind_inputs
 from fanflow.steps import Lineage, TaskInput, TaskResult, TaskStatus, Workflow
@@ -39,6 +40,8 @@ class DispatchSettings:
     concurrency: int
     task_timeout: float | None
     on_error: str
+    budget: Budget | None = None
+    prices: Prices | None = None
 
 
 @dataclass(slots=True)
@@ -84,6 +87,7 @@ class Dispatcher:
         self.roots_read = 0
         self.rows_done = False
         self.idle: deque[anyio.Event] = deque()
+        self.stopped: str | None = None
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
@@ -108,10 +112,12 @@ class Dispatcher:
 
     async def _next(self) -> _Work | None:
         while True:
+            if self.stopped is not None:
+                self._skip_pending()
             for queue in reversed(self.pending):
                 if queue:
                     return queue.popleft()
-            if not self.rows_done:
+            if not self.rows_done and self.stopped is None:
                 work = self._read_root()
                 if work is not None:
                     return work
@@ -138,11 +144,11 @@ class Dispatcher:
         model = models[work.lineage[-1] % len(models)] if models else None
         # Fields and context are shared, never mutated: copying them per task costs CPU.
         result = TaskResult(plan.name, work.lineage, work.fields, work.context)
-        result.model = model
+        meter = UsageMeter()
         try:
             workflow = self._workflow(plan, work)
             outcome = await run_workflow(
-                workflow, self.adapter, model, timeout=self.settings.task_timeout
+                workflow, self.adapter, model, timeout=self.settings.task_timeout, meter=meter
             )
         except TimeoutError as exc:
             _fail(result, TaskStatus.TIMED_OUT, exc)
@@ -150,7 +156,9 @@ class Dispatcher:
             _fail(result, TaskStatus.FAILED, exc)
         else:
             result.result, result.value = outcome.result, outcome.value
-            result.usage, result.requests = outcome.usage, outcome.generations
+        result.usage, result.requests = meter.usage, meter.requests
+        result.model = model or meter.model
+        result.cost = cost_of(meter.usage, result.model, self.settings.prices)
         return result
 
     def _workflow(self, plan: StepPlan, work: _Work) -> Workflow:
@@ -171,6 +179,7 @@ class Dispatcher:
         children = self._children(work, result)
         self.sink(result)
         self.listener("finished", work.step, result)
+        self._charge(result)
         if not result.ok and self.settings.on_error == "raise":
             raise StepFailed(
                 f"task {result.task_id!r} {result.status.value}: {result.error} "
@@ -216,6 +225,26 @@ class Dispatcher:
         if push:
             self.pending[work.step].append(work)
         return work
+
+    def _charge(self, result: TaskResult) -> None:
+        budget = self.settings.budget
+        if budget is None or self.stopped is not None:
+            return
+        self.stopped = budget.charge(result.usage, result.requests, result.cost)
+        if self.stopped is not None:
+            self._wake(len(self.idle))
+
+    def _skip_pending(self) -> None:
+        """After a budget stop: every task not yet started ends as skipped, with the reason."""
+        for queue in self.pending:
+            while queue:
+                work = queue.popleft()
+                plan = self.plans[work.step]
+                skipped = TaskResult(plan.name, work.lineage, work.fields, work.context)
+                skipped.status, skipped.error = TaskStatus.SKIPPED, f"not run: {self.stopped}"
+                self.sink(skipped)
+                self.listener("finished", work.step, skipped)
+                self._finish_live(work)
 
     def _finish_live(self, work: _Work) -> None:
         for owner in {work.root, ALL_ROOTS}:

@@ -33,6 +33,7 @@ import orjson
 from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, WorkflowTimeout
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter, Usage
 from fanflow.engine import _operators as ops
+from fanflow.engine._accounting import UsageMeter
 from fanflow.engine._conditions import condition_holds, return_text
 from fanflow.engine._memory import Memory, MemoryValue, render
 from fanflow.engine._structured import generate_structured
@@ -52,6 +53,7 @@ class WorkflowResult:
     usage: Usage
     path: tuple[str, ...]
     generations: int
+    requests: int
 
 
 async def run_workflow(
@@ -63,13 +65,17 @@ async def run_workflow(
     tools: Mapping[str, ops.ToolFunction] | None = None,
     seed: int = 0,
     timeout: float | None = None,
+    meter: UsageMeter | None = None,
 ) -> WorkflowResult:
     """Run `workflow` with `adapter` (and `model`, else the adapter's default).
 
     `timeout` (seconds) caps the run below the workflow's own `max_time`; the pipeline
-    passes its `task_timeout` here so one cancel scope bounds each task.
+    passes its `task_timeout` here so one cancel scope bounds each task. `meter`, if
+    given, is charged with every request as it happens, so a caller still knows what a
+    run that raised had spent.
     """
     run = _Run(workflow, adapter, model, temperature, tools or {}, seed)
+    run.meter = meter or run.meter
     max_time = workflow.config.max_time
     limit = max_time if timeout is None else min(timeout, max_time)
     with anyio.move_on_after(limit) as scope:
@@ -109,8 +115,7 @@ class _Run:
         for edge in workflow.steps:
             self.edges.setdefault(edge.source, edge)
         self.path: list[str] = []
-        self.usage = Usage()
-        self.generations = 0
+        self.meter = UsageMeter()
         self.current = workflow.tasks[0].id if workflow.tasks else ""
 
     async def execute(self) -> None:
@@ -134,9 +139,10 @@ class _Run:
             value=_parsed(text),
             memory=self.memory.snapshot(),
             steps_taken=len(self.path),
-            usage=self.usage,
+            usage=self.meter.usage,
             path=tuple(self.path),
-            generations=self.generations,
+            generations=self.meter.generations,
+            requests=self.meter.requests,
         )
 
     def _count_step(self, task: Task) -> None:
@@ -214,13 +220,13 @@ class _Run:
         return tuple(ChatMessage(m.role, render(m.content, values)) for m in task.messages)
 
     async def _call(self, request: GenerationRequest) -> Generation:
-        generation = await self.adapter.generate(request)
-        self._account(generation)
+        try:
+            generation = await self.adapter.generate(request)
+        except Exception as exc:
+            self.meter.add_failure(exc)
+            raise
+        self.meter.add(generation)
         return generation
-
-    def _account(self, generation: Generation) -> None:
-        self.generations += 1
-        self.usage = self.usage + generation.usage
 
     def _route(self, task: Task) -> str:
         edge = self.edges[task.id]

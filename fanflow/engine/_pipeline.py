@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import LLMAdapter
+from fanflow.engine._accounting import Budget
 from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine._inputs import RowSource, source_from
 from fanflow.engine._plan import StepPlan, plan_steps
@@ -40,6 +41,9 @@ class PipelineConfig(BaseModel):
     after another, so this is also the number of tasks in flight). `task_timeout`: seconds
     one task may take, None for no limit. `on_error`: "skip" records a failed task and goes
     on; "raise" stops the run at the first failure. `progress`: a live display on terminals.
+    `prices`: US dollars per million tokens by model, `{"model": (input, output)}`, for
+    `stats.cost`. `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run
+    has spent this much; tasks not started then end as skipped, and `stats.stopped` says why.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -48,6 +52,9 @@ class PipelineConfig(BaseModel):
     task_timeout: float | None = Field(default=600.0, gt=0)
     on_error: Literal["skip", "raise"] = "skip"
     progress: bool = True
+    prices: dict[str, tuple[float, float]] | None = None
+    max_cost: float | None = Field(default=None, gt=0)
+    max_tokens_total: int | None = Field(default=None, gt=0)
 
 
 class PipelineBuilder:
@@ -134,16 +141,23 @@ class Pipeline:
     ) -> PipelineResult:
         steps = [StepResults(plan.name) for plan in self.plans]
         display = ProgressDisplay([p.name for p in self.plans], config.progress)
-        settings = DispatchSettings(config.concurrency, config.task_timeout, config.on_error)
         dispatcher = Dispatcher(
-            self.plans, self.network, settings, rows, _sink(steps), display.event
+            self.plans, self.network, _settings(config), rows, _sink(steps), display.event
         )
         if first_only:
             dispatcher.limit_children_to_one()
         started = time.perf_counter()
         with display:
             await _run_with_display(dispatcher, display)
-        return PipelineResult(steps, time.perf_counter() - started)
+        return PipelineResult(steps, time.perf_counter() - started, dispatcher.stopped)
+
+
+def _settings(config: PipelineConfig) -> DispatchSettings:
+    limited = config.max_cost is not None or config.max_tokens_total is not None
+    budget = Budget(config.max_cost, config.max_tokens_total) if limited else None
+    return DispatchSettings(
+        config.concurrency, config.task_timeout, config.on_error, budget, config.prices
+    )
 
 
 def _sink(steps: list[StepResults]) -> Callable[[TaskResult], None]:

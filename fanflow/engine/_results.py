@@ -12,6 +12,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import Usage
+from fanflow.engine._accounting import UsageTotals
 from fanflow.steps import TaskResult, TaskStatus
 
 if TYPE_CHECKING:
@@ -50,13 +51,21 @@ class StepResults:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """Counts, tokens and speed of one run."""
+    """Counts, tokens, requests (retries included), cost and speed of one run.
+
+    `usage_by_step` and `usage_by_model` break the totals down; `cost` is 0.0 without
+    a price table. `stopped` says why dispatching stopped early (a budget), else None.
+    """
 
     tasks: dict[str, int]
     steps: dict[str, dict[str, int]]
     usage: Usage
     requests: int
     wall_time_s: float
+    cost: float = 0.0
+    usage_by_step: dict[str, UsageTotals] = field(default_factory=dict)
+    usage_by_model: dict[str, UsageTotals] = field(default_factory=dict)
+    stopped: str | None = None
 
     @property
     def requests_per_s(self) -> float:
@@ -66,10 +75,12 @@ class RunStats:
 class PipelineResult:
     """The outcome of `Pipeline.execute()`."""
 
-    def __init__(self, steps: list[StepResults], wall_time_s: float) -> None:
+    def __init__(
+        self, steps: list[StepResults], wall_time_s: float, stopped: str | None = None
+    ) -> None:
         self.steps: dict[str, StepResults] = {s.name: s for s in steps}
         self._final = steps[-1]
-        self.stats = _stats(steps, wall_time_s)
+        self.stats = _stats(steps, wall_time_s, stopped)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -110,15 +121,30 @@ class PipelineResult:
         return f"PipelineResult(rows={len(self._final.ok)}, tasks={self.stats.tasks})"
 
 
-def _stats(steps: list[StepResults], wall_time_s: float) -> RunStats:
+def _stats(steps: list[StepResults], wall_time_s: float, stopped: str | None) -> RunStats:
     total: Counter[str] = Counter({status.value: 0 for status in TaskStatus})
     per_step: dict[str, dict[str, int]] = {}
-    usage, requests = Usage(), 0
+    by_step: dict[str, UsageTotals] = {}
+    by_model: dict[str, UsageTotals] = {}
+    run = UsageTotals()
     for step in steps:
         counts = Counter(r.status.value for r in step.results)
         per_step[step.name] = dict(counts)
         total.update(counts)
+        step_totals = by_step.setdefault(step.name, UsageTotals())
         for result in step.results:
-            usage = usage + result.usage
-            requests += result.requests
-    return RunStats(dict(total), per_step, usage, requests, wall_time_s)
+            model = by_model.setdefault(result.model or "(default)", UsageTotals())
+            for totals in (run, step_totals, model):
+                totals.add(result.usage, result.requests, result.cost)
+    usage = Usage(run.prompt_tokens, run.completion_tokens)
+    return RunStats(
+        dict(total),
+        per_step,
+        usage,
+        run.requests,
+        wall_time_s,
+        run.cost,
+        by_step,
+        by_model,
+        stopped,
+    )

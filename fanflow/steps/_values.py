@@ -68,6 +68,7 @@ class TaskResult:
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
     requests: int = 0
+    cost: float = 0.0
 
     @property
     def task_id(self) -> str:

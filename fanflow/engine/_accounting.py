@@ -1,0 +1,86 @@
+"""Usage, cost and budgets: what a run spent, per step and per model, and when to stop.
+
+Requests count every HTTP request sent, retries and failed attempts included (adapters
+report them as `Generation.attempts`, or as an `attempts` attribute on the error they
+raise). Tokens are what endpoints reported. Cost comes from an optional price table in
+US dollars per million tokens: `{"gpt-4o-mini": (0.15, 0.60)}` (input, output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fanflow.adapters import Generation, Usage
+
+__all__ = ["Budget", "Prices", "UsageMeter", "UsageTotals", "cost_of"]
+
+Prices = Mapping[str, tuple[float, float]]
+_PER_MILLION = 1_000_000
+
+
+def cost_of(usage: Usage, model: str | None, prices: Prices | None) -> float:
+    """Dollars for `usage` on `model`; 0.0 when the model has no price."""
+    if not prices or model is None or model not in prices:
+        return 0.0
+    per_input, per_output = prices[model]
+    return (usage.prompt_tokens * per_input + usage.completion_tokens * per_output) / _PER_MILLION
+
+
+@dataclass(slots=True)
+class UsageMeter:
+    """What one task has spent so far; kept even when the task fails midway."""
+
+    usage: Usage = field(default_factory=Usage)
+    requests: int = 0
+    generations: int = 0
+    model: str | None = None
+
+    def add(self, generation: Generation) -> None:
+        self.generations += 1
+        self.requests += generation.attempts
+        self.usage = self.usage + generation.usage
+        self.model = generation.model or self.model
+
+    def add_failure(self, error: BaseException) -> None:
+        attempts = getattr(error, "attempts", 1)
+        self.requests += attempts if isinstance(attempts, int) else 1
+
+
+@dataclass(slots=True)
+class UsageTotals:
+    """Summed usage of a group of tasks (a step, a model, or the run)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    cost: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, usage: Usage, requests: int, cost: float) -> None:
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.requests += requests
+        self.cost += cost
+
+
+@dataclass(slots=True)
+class Budget:
+    """Stops dispatching once the run's cost or tokens reach a limit."""
+
+    max_cost: float | None = None
+    max_tokens_total: int | None = None
+    spent: UsageTotals = field(default_factory=UsageTotals)
+
+    def charge(self, usage: Usage, requests: int, cost: float) -> str | None:
+        """Add one task's spending; the reason to stop, if a limit is now reached."""
+        self.spent.add(usage, requests, cost)
+        if self.max_cost is not None and self.spent.cost >= self.max_cost:
+            return f"max_cost ${self.max_cost:g} reached (spent ${self.spent.cost:.4f})"
+        total = self.spent.total_tokens
+        if self.max_tokens_total is not None and total >= self.max_tokens_total:
+            return f"max_tokens_total {self.max_tokens_total} reached (spent {total} tokens)"
+        return None
