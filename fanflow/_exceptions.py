@@ -53,9 +53,14 @@ class FanflowError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def with_context(self, prefix: str) -> FanflowError:
-        """A copy of this error, same class and attributes, its message led by `prefix`."""
-        return _rebuild(type(self), f"{prefix}{self.message}", self._attributes)
+    def with_context(self, prefix: str, **attributes: Any) -> FanflowError:
+        """A copy of this error, same class and attributes, its message led by `prefix`.
+
+        Keyword `attributes` are added to (or replace) the copy's, so a wrapper can say
+        more about a failure (how many attempts it took) without losing what was known.
+        """
+        merged = {**self._attributes, **attributes} if attributes else self._attributes
+        return _rebuild(type(self), f"{prefix}{self.message}", merged)
 
 
 def _rebuild(cls: type[FanflowError], message: str, attributes: dict[str, Any]) -> FanflowError:
@@ -78,9 +83,18 @@ class AdapterError(ExecutionError):
     def __init__(self, message: str, *, endpoint: str | None = None, **attributes: Any) -> None:
         super().__init__(message, endpoint=endpoint, **attributes)
 
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same request again may succeed; False unless a subclass knows."""
+        return False
+
 
 class TransportError(AdapterError, ConnectionError):
     """The request did not complete: connection refused or reset, or a timeout."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class RateLimited(AdapterError):
@@ -89,9 +103,18 @@ class RateLimited(AdapterError):
     retry_after: float | None
 
     def __init__(
-        self, message: str, *, endpoint: str | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
+        **attributes: Any,
     ) -> None:
-        super().__init__(message, endpoint=endpoint, retry_after=retry_after)
+        super().__init__(message, endpoint=endpoint, retry_after=retry_after, **attributes)
+
+    @property
+    def retryable(self) -> bool:
+        return True
 
 
 class ProviderError(AdapterError):
@@ -107,8 +130,21 @@ class ProviderError(AdapterError):
         endpoint: str | None = None,
         status_code: int | None = None,
         body: str = "",
+        **attributes: Any,
     ) -> None:
-        super().__init__(message, endpoint=endpoint, status_code=status_code, body=body)
+        super().__init__(
+            message, endpoint=endpoint, status_code=status_code, body=body, **attributes
+        )
+
+    @property
+    def retryable(self) -> bool:
+        """True for server failures (5xx, 408, no status) and for a 2xx with an unusable body.
+
+        A malformed 2xx body is usually a proxy or an overloaded server cutting an answer
+        short, so a second try tends to work; any other 4xx will fail the same way again.
+        """
+        status = self.status_code
+        return status is None or status >= 500 or status == 408 or 200 <= status < 300
 
 
 class ParseError(ExecutionError, ValueError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._mock import MockAdapter, MockHandler
 from fanflow.adapters._openai import OpenAIAdapter
+from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
+from fanflow.adapters._retry import RetryingAdapter, RetryPolicy
 from fanflow.adapters._transport import (
     AiohttpTransport,
     HTTPResponse,
@@ -16,6 +19,7 @@ from fanflow.adapters._types import (
     Generation,
     GenerationRequest,
     LLMAdapter,
+    RateLimitInfo,
     ToolCall,
     Usage,
 )
@@ -24,6 +28,9 @@ __all__ = [
     "AdapterBase",
     "AiohttpTransport",
     "ChatMessage",
+    "Endpoint",
+    "EndpointPool",
+    "EndpointStats",
     "Generation",
     "GenerationRequest",
     "HTTPResponse",
@@ -33,6 +40,10 @@ __all__ = [
     "MockAdapter",
     "MockHandler",
     "OpenAIAdapter",
+    "RateLimitInfo",
+    "RateLimiter",
+    "RetryPolicy",
+    "RetryingAdapter",
     "ToolCall",
     "Usage",
 ]

@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from fanflow._exceptions import ConfigurationError, ProviderError, RateLimited
+from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import (
     AiohttpTransport,
     HTTPResponse,
@@ -66,8 +67,10 @@ class OpenAIAdapter(AdapterBase):
     none. `transport` replaces the HTTP layer (default: aiohttp, owned and closed by the
     adapter); `http_client` wraps a caller's `httpx.AsyncClient` instead, which the
     adapter never closes and whose own timeout applies. `timeout` (seconds, None for
-    none) bounds each request made through a transport the adapter creates.
-    `max_connections` caps connections held open by that transport.
+    none) bounds each request made through a transport the adapter creates, and
+    `connect_timeout` only its connecting (so a dead host fails fast while long
+    generations may run). `max_connections` caps connections held open by that transport.
+    Responses carrying `x-ratelimit-*` headers fill `Generation.rate_limits`.
     """
 
     __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
@@ -83,6 +86,7 @@ class OpenAIAdapter(AdapterBase):
         timeout: float | None = 600.0,
         headers: Mapping[str, str] | None = None,
         max_connections: int = 1024,
+        connect_timeout: float | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
@@ -102,7 +106,11 @@ class OpenAIAdapter(AdapterBase):
             transport = (
                 HttpxTransport(http_client)
                 if http_client is not None
-                else AiohttpTransport(max_connections=max_connections, timeout=timeout)
+                else AiohttpTransport(
+                    max_connections=max_connections,
+                    timeout=timeout,
+                    connect_timeout=connect_timeout,
+                )
             )
         self._transport: HTTPTransport = transport
 
@@ -163,6 +171,7 @@ class OpenAIAdapter(AdapterBase):
                 model=data.get("model") or model,
                 latency_s=latency,
                 endpoint=self.base_url,
+                rate_limits=parse_rate_limits(response.headers),
             )
         except (KeyError, IndexError, TypeError, AttributeError):
             said = _provider_message(data)

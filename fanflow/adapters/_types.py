@@ -18,6 +18,7 @@ __all__ = [
     "Generation",
     "GenerationRequest",
     "LLMAdapter",
+    "RateLimitInfo",
     "ToolCall",
     "Usage",
 ]
@@ -78,8 +79,29 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitInfo:
+    """An endpoint's own account of its rate limits, from `x-ratelimit-*` response headers.
+
+    Limits and remaining counts are per the provider's window (per minute for OpenAI);
+    `reset_*_s` are the seconds until that count is back to its limit. None where the
+    endpoint did not say.
+    """
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Generation:
-    """What a model answered, and who answered it how fast."""
+    """What a model answered, and who answered it how fast.
+
+    `attempts` counts the requests sent for this answer, retries included (a retrying
+    wrapper sets it); `rate_limits` is what the endpoint said about its limits, if anything.
+    """
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
@@ -88,6 +110,8 @@ class Generation:
     model: str | None = None
     latency_s: float = 0.0
     endpoint: str | None = None
+    attempts: int = 1
+    rate_limits: RateLimitInfo | None = None
 
 
 @runtime_checkable

@@ -1,0 +1,277 @@
+"""Keep one endpoint within its limits: requests in flight, per minute, tokens per minute.
+
+Hosted APIs answer 429 once a key goes over its rate, and then every request sent in the
+meantime is wasted and counted against the key. Pacing requests on the client side, and
+pausing the whole endpoint as soon as it says "slow down", keeps the fan-out just under
+the limit instead of bouncing off it. A self-hosted server (vLLM and the like) has no
+rates and sends no rate headers, so with the defaults nothing here ever waits.
+
+Wrap order: `RetryingAdapter(RateLimiter(adapter))`, so that every retry queues behind
+the limiter (and behind a 429 pause) like a fresh request.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+from fanflow._exceptions import ConfigurationError, RateLimited
+from fanflow.adapters._types import (
+    AdapterBase,
+    Generation,
+    GenerationRequest,
+    LLMAdapter,
+    RateLimitInfo,
+)
+
+__all__ = ["RateLimiter"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+_DEFAULT_PAUSE_S = 1.0  # after a 429 that did not say how long to wait
+_DEFAULT_MAX_TOKENS = 256  # completion tokens assumed when a request sets no max_tokens
+_CHARS_PER_TOKEN = 4
+_EPSILON = 1e-9  # float slack, so a bucket refilled to 0.999999999 counts as 1
+
+
+class _Bucket:
+    """A token bucket holding up to `capacity`, refilled at `capacity` per minute.
+
+    The level may go below zero: a request larger than the estimate charged for it puts
+    the bucket in debt, which later requests wait out.
+    """
+
+    __slots__ = ("capacity", "level", "updated")
+
+    def __init__(self, capacity: float, now: float, level: float | None = None) -> None:
+        self.capacity = capacity
+        self.level = capacity if level is None else min(level, capacity)
+        self.updated = now
+
+    def available(self, now: float) -> float:
+        self.level = min(self.capacity, self.level + max(0.0, now - self.updated) * self._rate)
+        self.updated = now
+        return self.level
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until `amount` can be taken; one larger than the bucket waits for it full."""
+        missing = min(amount, self.capacity) - self.available(now)
+        return 0.0 if missing <= _EPSILON else missing / self._rate
+
+    def adjust(self, delta: float, now: float) -> None:
+        """Take (negative `delta`) or give back (positive) tokens."""
+        self.level = min(self.capacity, self.available(now) + delta)
+
+    def resize(self, capacity: float, now: float) -> None:
+        self.available(now)
+        self.capacity = capacity
+        self.level = min(self.level, capacity)
+
+    @property
+    def _rate(self) -> float:
+        return self.capacity / 60.0
+
+
+class RateLimiter(AdapterBase):
+    """Pace requests to one endpoint; one limiter per endpoint, shared by all its callers.
+
+    `max_in_flight` caps concurrent requests. `requests_per_minute` and
+    `tokens_per_minute` are token buckets refilled continuously; a request is charged its
+    prompt characters / 4 plus `max_tokens` (or 256) tokens, corrected to the reported
+    usage once answered. None means no limit (the default for all three).
+
+    With `use_headers`, `x-ratelimit-*` headers on answers set the per-minute limits not
+    given here, and a remaining count of 0 pauses the endpoint until its reset time. A 429
+    pauses every request not yet sent through this limiter for its `Retry-After` (1 s if
+    it gave none) and is re-raised unchanged; requests already sent are not affected.
+    Waiting requests go in arrival order and may be cancelled at any point.
+
+    `clock` and `sleep` replace `time.monotonic` and `anyio.sleep`, for tests.
+    """
+
+    def __init__(
+        self,
+        adapter: LLMAdapter,
+        *,
+        max_in_flight: int | None = None,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        use_headers: bool = True,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        _check_limits(max_in_flight, requests_per_minute, tokens_per_minute)
+        self.adapter = adapter
+        self.max_in_flight = max_in_flight
+        self.requests_per_minute = requests_per_minute
+        self.tokens_per_minute = tokens_per_minute
+        self.use_headers = use_headers
+        self.in_flight = 0
+        self._clock = clock
+        self._sleep = sleep
+        now = clock()
+        self._requests = _Bucket(requests_per_minute, now) if requests_per_minute else None
+        self._tokens = _Bucket(tokens_per_minute, now) if tokens_per_minute else None
+        self._slots = anyio.Semaphore(max_in_flight) if max_in_flight else None
+        self._gate = anyio.Lock()  # FIFO: the head of the queue waits, the rest line up
+        self._paused_until = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter({self.adapter!r}, max_in_flight={self.max_in_flight}, "
+            f"requests_per_minute={self.requests_per_minute}, "
+            f"tokens_per_minute={self.tokens_per_minute}, use_headers={self.use_headers})"
+        )
+
+    @property
+    def paused_until(self) -> float:
+        """The `clock()` time before which no request is sent (after a 429 or remaining=0)."""
+        return self._paused_until
+
+    @property
+    def is_paused(self) -> bool:
+        """Whether new requests are held back now, so a pool can prefer another endpoint."""
+        return self._clock() < self._paused_until
+
+    @property
+    def requests_available(self) -> float | None:
+        """Requests the per-minute bucket would let through now; None when unlimited."""
+        return None if self._requests is None else self._requests.available(self._clock())
+
+    @property
+    def tokens_available(self) -> float | None:
+        """Tokens the per-minute bucket would let through now; None when unlimited."""
+        return None if self._tokens is None else self._tokens.available(self._clock())
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """Wait for a slot and for the rates to allow it, then send `request`."""
+        slots = self._slots
+        if slots is None:
+            return await self._send(request)
+        try:
+            slots.acquire_nowait()  # a free slot costs no trip through the event loop
+        except anyio.WouldBlock:
+            await slots.acquire()
+        try:
+            return await self._send(request)
+        finally:
+            slots.release()
+
+    async def aclose(self) -> None:
+        """Close the wrapped adapter."""
+        await self.adapter.aclose()
+
+    async def _send(self, request: GenerationRequest) -> Generation:
+        charged = await self._admit(request)
+        self.in_flight += 1
+        try:
+            generation = await self.adapter.generate(request)
+        except RateLimited as exc:
+            self._pause(exc.retry_after if exc.retry_after is not None else _DEFAULT_PAUSE_S)
+            raise
+        finally:
+            self.in_flight -= 1
+        self._settle(generation, charged)
+        return generation
+
+    async def _admit(self, request: GenerationRequest) -> int:
+        """Wait until the request may be sent and charge it; the tokens charged.
+
+        When nobody is queued and the limits allow it now, this charges and returns
+        without an await, so an endpoint with headroom (or no limits) costs no wait.
+        """
+        if not self._gate.locked():
+            cost = self._cost(request)
+            if self._delay(cost) <= 0:
+                self._charge(cost)
+                return cost
+        async with self._gate:
+            while True:
+                cost = self._cost(request)  # the token bucket may have appeared meanwhile
+                delay = self._delay(cost)
+                if delay <= 0:
+                    break
+                await self._sleep(delay)
+            self._charge(cost)
+        return cost
+
+    def _cost(self, request: GenerationRequest) -> int:
+        return _estimate(request) if self._tokens is not None else 0
+
+    def _delay(self, cost: int) -> float:
+        now = self._clock()
+        delay = self._paused_until - now
+        if self._requests is not None:
+            delay = max(delay, self._requests.wait_for(1, now))
+        if self._tokens is not None:
+            delay = max(delay, self._tokens.wait_for(cost, now))
+        return delay
+
+    def _charge(self, cost: int) -> None:
+        now = self._clock()
+        if self._requests is not None:
+            self._requests.adjust(-1, now)
+        if self._tokens is not None:
+            self._tokens.adjust(-cost, now)
+
+    def _settle(self, generation: Generation, charged: int) -> None:
+        """Correct the token charge to the reported usage; learn from rate headers."""
+        now = self._clock()
+        used = generation.usage.total_tokens
+        if charged and used and self._tokens is not None:
+            self._tokens.adjust(charged - used, now)
+        if self.use_headers and generation.rate_limits is not None:
+            self._learn(generation.rate_limits, now)
+
+    def _learn(self, info: RateLimitInfo, now: float) -> None:
+        if self.requests_per_minute is None and info.limit_requests:
+            self._requests = _seeded(
+                self._requests, info.limit_requests, info.remaining_requests, now
+            )
+        if self.tokens_per_minute is None and info.limit_tokens:
+            self._tokens = _seeded(self._tokens, info.limit_tokens, info.remaining_tokens, now)
+        for remaining, reset in (
+            (info.remaining_requests, info.reset_requests_s),
+            (info.remaining_tokens, info.reset_tokens_s),
+        ):
+            if remaining == 0 and reset is not None:
+                self._paused_until = max(self._paused_until, now + reset)
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def _seeded(bucket: _Bucket | None, limit: int, remaining: int | None, now: float) -> _Bucket:
+    """A bucket learnt from headers: created at `remaining`, or resized to a new limit."""
+    if bucket is None:
+        return _Bucket(limit, now, level=remaining)
+    if bucket.capacity != limit:
+        bucket.resize(limit, now)
+    return bucket
+
+
+def _estimate(request: GenerationRequest) -> int:
+    """Tokens a request will use at most, roughly: prompt characters / 4 plus max_tokens."""
+    prompt = sum(len(message.content) for message in request.messages) // _CHARS_PER_TOKEN
+    return prompt + (request.max_tokens or _DEFAULT_MAX_TOKENS)
+
+
+def _check_limits(
+    max_in_flight: int | None, requests_per_minute: float | None, tokens_per_minute: float | None
+) -> None:
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ConfigurationError(
+            f"RateLimiter(max_in_flight={max_in_flight}) must be at least 1, or None for no limit."
+        )
+    for name, value in (
+        ("requests_per_minute", requests_per_minute),
+        ("tokens_per_minute", tokens_per_minute),
+    ):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigurationError(
+                f"RateLimiter({name}={value!r}) must be a positive number, or None for no limit."
+            )
