@@ -21,6 +21,7 @@ from typing import Any
 
 from fanflow._exceptions import AdapterError, ConfigurationError, FanflowError, TransportError
 from fanflow.adapters._health import Health, Member, pick
+from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, LLMAdapter
 
 __all__ = ["Endpoint", "EndpointPool", "EndpointStats"]
@@ -304,15 +305,30 @@ def _members(
 ) -> list[Member]:
     members: list[Member] = []
     taken: set[str] = set()
+    limiters: dict[int, LLMAdapter] = {}
     for index, item in enumerate(endpoints):
         endpoint = item if isinstance(item, Endpoint) else Endpoint(item)
         name = _name(endpoint, index, taken)
         taken.add(name)
         health = Health(failure_threshold, probe_after)
+        adapter = _pausing(endpoint.adapter, limiters)
         members.append(
-            Member(index, name, endpoint.adapter, endpoint.models, endpoint.max_in_flight, health)
+            Member(index, name, adapter, endpoint.models, endpoint.max_in_flight, health)
         )
     return members
+
+
+def _pausing(adapter: LLMAdapter, limiters: dict[int, LLMAdapter]) -> LLMAdapter:
+    """The adapter behind a `RateLimiter`, so a 429 pauses that endpoint for everyone.
+
+    A default `RateLimiter` sets no limits; it only holds new requests back while the
+    endpoint's Retry-After runs. An adapter shared by several endpoints shares one.
+    """
+    if isinstance(adapter, RateLimiter) or hasattr(adapter, "is_paused"):
+        return adapter  # it already reports its own pauses
+    if id(adapter) not in limiters:
+        limiters[id(adapter)] = RateLimiter(adapter)
+    return limiters[id(adapter)]
 
 
 def _name(endpoint: Endpoint, index: int, taken: set[str]) -> str:

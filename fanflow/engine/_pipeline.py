@@ -22,7 +22,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow.adapters import LLMAdapter
+from fanflow.adapters import EndpointPool, LLMAdapter, RateLimiter, RetryingAdapter, RetryPolicy
 from fanflow.engine._accounting import Budget
 from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine._inputs import RowSource, source_from
@@ -41,9 +41,11 @@ class PipelineConfig(BaseModel):
     after another, so this is also the number of tasks in flight). `task_timeout`: seconds
     one task may take, None for no limit. `on_error`: "skip" records a failed task and goes
     on; "raise" stops the run at the first failure. `progress`: a live display on terminals.
-    `prices`: US dollars per million tokens by model, `{"model": (input, output)}`, for
-    `stats.cost`. `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run
-    has spent this much; tasks not started then end as skipped, and `stats.stopped` says why.
+    `retry`: how failed requests are retried (429, 5xx, timeouts, connection errors,
+    malformed bodies; never other 4xx); None sends each request once. `prices`: US dollars
+    per million tokens by model, `{"model": (input, output)}`, for `stats.cost`.
+    `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
+    much; tasks not started then end as skipped, and `stats.stopped` says why.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -52,6 +54,7 @@ class PipelineConfig(BaseModel):
     task_timeout: float | None = Field(default=600.0, gt=0)
     on_error: Literal["skip", "raise"] = "skip"
     progress: bool = True
+    retry: RetryPolicy | None = RetryPolicy()
     prices: dict[str, tuple[float, float]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, gt=0)
@@ -110,7 +113,7 @@ class Pipeline:
     ) -> None:
         self.plans = plans
         self.sources = sources
-        self.network = network
+        self.network = with_defaults(network, config.retry)
         self.config = config
 
     async def execute(self) -> PipelineResult:
@@ -150,6 +153,20 @@ class Pipeline:
         with display:
             await _run_with_display(dispatcher, display)
         return PipelineResult(steps, time.perf_counter() - started, dispatcher.stopped)
+
+
+def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter:
+    """The network as the pipeline uses it: retried by `policy`, paused after a 429.
+
+    An adapter the user already wrapped in `RetryingAdapter` is used as it is. A pool's
+    endpoints pause on their own; a single endpoint gets a `RateLimiter` (no limits, only
+    the endpoint-wide pause) under the retries, so every task waits out a Retry-After.
+    """
+    if policy is None or isinstance(network, RetryingAdapter):
+        return network
+    if not isinstance(network, (EndpointPool, RateLimiter)):
+        network = RateLimiter(network)
+    return RetryingAdapter(network, policy)
 
 
 def _settings(config: PipelineConfig) -> DispatchSettings:

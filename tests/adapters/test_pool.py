@@ -568,3 +568,13 @@ async def test_requests_survive_a_server_stopped_mid_run() -> None:
     assert sum(getattr(g, "attempts", 1) for g in results) == 40 + dropped.failed
     assert {g.endpoint for g in results} == {server_b.base_url}
     assert server_b.completions_total == 40
+
+
+async def test_a_429_pauses_that_endpoint_for_the_whole_pool() -> None:
+    def limited(request: GenerationRequest) -> str:
+        raise RateLimited("slow down", endpoint="a", retry_after=30.0)
+
+    pool = EndpointPool([Endpoint(MockAdapter(limited), name="a"), answering("b")])
+    assert (await pool.generate(ask())).text == "b"  # a answered 429, failover to b
+    assert [s.paused for s in pool.snapshot()] == [True, False]
+    assert [(await pool.generate(ask())).text for _ in range(3)] == ["b"] * 3

@@ -10,6 +10,7 @@ from fanflow import (
     MockAdapter,
     PipelineBuilder,
     PipelineConfig,
+    RetryPolicy,
     TaskStatus,
     TransportError,
     Usage,
@@ -50,10 +51,12 @@ async def test_failed_attempts_count_as_requests() -> None:
             raise TransportError("connection reset", endpoint="mock")
         return priced_llm(request)
 
-    result = await build(MockAdapter(flaky)).build().execute()
+    quick = RetryPolicy(attempts=3, initial_backoff=0.001, jitter=0.0)
+    result = await build(MockAdapter(flaky), retry=quick).build().execute()
     [failure] = result.failures
-    assert failure.requests == 1
-    assert result.stats.requests == 2 + 6 + 5  # the failed question has no answer task
+    assert failure.requests == 3
+    assert "after 3 attempts" in (failure.error or "")
+    assert result.stats.requests == 2 + 5 + 3 + 5  # the failed question has no answer task
 
 
 async def test_max_tokens_total_stops_dispatch_and_says_so() -> None:
