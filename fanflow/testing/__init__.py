@@ -3,13 +3,18 @@
 ```python
 async with MockServer(lambda body: "hi", latency=0.05) as server:
     client = openai.AsyncOpenAI(base_url=server.base_url, api_key="unused")
+
+async with MockServer(faults=Faults(script=["server_error", "rate_limit"])) as server:
+    ...  # the first chat request gets a 5xx, the second a 429, the rest normal answers
+    assert server.early_retries() == []  # nobody came back before Retry-After elapsed
 ```
 """
 
 from __future__ import annotations
 
+from fanflow.testing._faults import Arrival, Faults
 from fanflow.testing._process import MockServerProcess
 from fanflow.testing._responses import Handler, HandlerResult
 from fanflow.testing._server import MockServer
 
-__all__ = ["Handler", "HandlerResult", "MockServer", "MockServerProcess"]
+__all__ = ["Arrival", "Faults", "Handler", "HandlerResult", "MockServer", "MockServerProcess"]

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+from fanflow.testing._faults import Faults
 from fanflow.testing._responses import Handler
 from fanflow.testing._server import MockServer
 
@@ -25,12 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         handler = _import_handler(args.handler) if args.handler else None
+        faults = Faults.from_json(args.faults) if args.faults else None
         server = MockServer(
             handler,
             latency=args.latency,
             host=args.host,
             port=args.port,
             models=args.model or ("mock-model",),
+            faults=faults,
         )
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         parser.error(str(exc))
@@ -64,6 +67,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="ID",
         help="model id listed by GET /v1/models (repeatable; default mock-model)",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="JSON",
+        help="fault injection as a JSON object of fanflow.testing.Faults fields, e.g. "
+        '\'{"server_error": 0.1, "seed": 1}\' or \'{"script": ["rate_limit", null]}\'',
     )
     parser.add_argument(
         "--no-uvloop", action="store_true", help="use the stdlib event loop even if uvloop exists"

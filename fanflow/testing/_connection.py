@@ -1,7 +1,7 @@
 """One client connection of the mock server: parse with httptools, answer in order.
 
 Knows HTTP, not OpenAI: what to answer is `MockServer._decide`'s job, so this file only
-changes when the wire behaviour does (e.g. a future "drop the connection" fault).
+changes when the wire behaviour does (the drop, hang and slow-body faults live here).
 """
 
 from __future__ import annotations
@@ -13,9 +13,18 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from fanflow.testing._responses import Reply, Request, encode, error_reply, handler_error_reply
+from fanflow.testing._responses import (
+    NOW,
+    Delivery,
+    Reply,
+    Request,
+    encode,
+    error_reply,
+    handler_error_reply,
+)
 
 if TYPE_CHECKING:
+    from fanflow.testing._faults import Arrival
     from fanflow.testing._server import MockServer
 
 __all__ = ["Connection"]
@@ -39,6 +48,7 @@ class Connection(asyncio.Protocol):
         self._waiting: deque[tuple[Request, bool]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[Reply] | None = None
+        self._arrival: Arrival | None = None  # of the request being answered, if a chat one
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # create_server: always a stream
@@ -93,6 +103,7 @@ class Connection(asyncio.Protocol):
     def _start(self, request: Request, keep_alive: bool) -> None:
         self._busy = True
         decision = self._server._decide(request)
+        self._arrival = request.arrival
         if isinstance(decision, Reply):
             self._schedule(decision, keep_alive)
         else:
@@ -111,7 +122,7 @@ class Connection(asyncio.Protocol):
     def _schedule(self, reply: Reply, keep_alive: bool) -> None:
         """Send now, or after the latency via `call_later`: a timer is far cheaper than a task."""
         latency = self._server.latency
-        if latency > 0:
+        if latency > 0 and reply.delivery is not NOW:
             self._timer = self._loop.call_later(latency, self._send, reply, keep_alive)
         else:
             self._send(reply, keep_alive)
@@ -121,6 +132,13 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
+        delivery = reply.delivery
+        if delivery is not None and delivery is not NOW:
+            self._deliver(reply, delivery, keep_alive, transport)
+            return
+        if (arrival := self._arrival) is not None:
+            self._arrival = None
+            arrival.status = reply.status
         keep_alive = keep_alive and not reply.close
         transport.write(encode(reply, keep_alive))
         if not keep_alive:
@@ -130,6 +148,43 @@ class Connection(asyncio.Protocol):
         self._busy = False
         if self._waiting:  # via the loop, not recursion: a long pipeline cannot overflow
             self._loop.call_soon(self._next)
+
+    def _finish(self, transport: asyncio.Transport, keep_alive: bool) -> None:
+        """`_send`'s ending, for a slow body: hang up, or move on to the next request."""
+        if not keep_alive:
+            self._cancel_pending()
+            transport.close()
+            return
+        self._busy = False
+        if self._waiting:  # via the loop, not recursion: a long pipeline cannot overflow
+            self._loop.call_soon(self._next)
+
+    def _deliver(
+        self, reply: Reply, delivery: Delivery, keep_alive: bool, transport: asyncio.Transport
+    ) -> None:
+        """The faulty deliveries: hang up, never answer, or send the body in two halves."""
+        arrival, self._arrival = self._arrival, None
+        if delivery.kind == "drop":
+            self._cancel_pending()
+            transport.close()
+            return
+        if delivery.kind == "hang":
+            return  # stay busy: queued requests wait too, until the client or stop() hangs up
+        if arrival is not None:
+            arrival.status = reply.status
+        keep_alive = keep_alive and not reply.close
+        data = encode(reply, keep_alive)
+        split = len(data) - (len(reply.body) + 1) // 2  # the head and the first half of the body
+        transport.write(data[:split])
+        self._timer = self._loop.call_later(
+            delivery.delay, self._send_rest, data[split:], keep_alive
+        )
+
+    def _send_rest(self, rest: bytes, keep_alive: bool) -> None:
+        self._timer = None
+        if (transport := self._transport) is not None:
+            transport.write(rest)
+            self._finish(transport, keep_alive)
 
     def _next(self) -> None:
         if self._waiting and not self._busy and self._transport is not None:

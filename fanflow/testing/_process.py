@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from fanflow.testing._faults import Faults
+
 __all__ = ["MockServerProcess"]
 
 _LISTENING = re.compile(rb"^listening (http://127\.0\.0\.1:(\d+)/v1)\s*$")
@@ -31,7 +33,8 @@ class MockServerProcess:
 
     `handler` is an import string ``"module:function"`` (the child imports it); the
     child gets this `fanflow` on its ``PYTHONPATH`` so it runs the same code as the
-    parent. `__enter__` returns once the child accepts connections.
+    parent. `faults` go to the child as ``--faults JSON``; its arrivals stay in the child.
+    `__enter__` returns once the child accepts connections.
     """
 
     def __init__(
@@ -42,11 +45,15 @@ class MockServerProcess:
         port: int = 0,
         startup_timeout: float = 30.0,
         stop_grace: float = 5.0,
+        faults: Faults | None = None,
     ) -> None:
         if not latency >= 0:
             raise ValueError(f"MockServerProcess latency must be >= 0 seconds, got {latency!r}")
+        if faults is not None and not isinstance(faults, Faults):
+            raise TypeError(f"MockServerProcess faults must be a Faults or None, got {faults!r}")
         self.latency = latency
         self.handler = handler
+        self.faults = faults
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace
         self._requested_port = port
@@ -88,6 +95,8 @@ class MockServerProcess:
         cmd += ["--latency", repr(float(self.latency))]
         if self.handler is not None:
             cmd += ["--handler", self.handler]
+        if self.faults is not None:
+            cmd += ["--faults", self.faults.to_json()]
         return cmd
 
     def __enter__(self) -> MockServerProcess:

@@ -1,19 +1,26 @@
 """What the mock server puts on the wire: requests, replies and OpenAI-shaped bodies.
 
 Nothing here touches sockets or the event loop, so every body can be built and checked
-in isolation, and a future fault knob (a 429 with Retry-After, a 5xx, a malformed body)
-is just another `Reply` value.
+in isolation; a fault (a 429 with Retry-After, a 5xx, a malformed body) is just another
+`Reply` value, and one that needs odd wire behaviour carries a `Delivery`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
+if TYPE_CHECKING:
+    from fanflow.testing._faults import Arrival
+
 __all__ = [
+    "DROP",
+    "HANG",
+    "NOW",
+    "Delivery",
     "Handler",
     "HandlerResult",
     "Reply",
@@ -24,6 +31,7 @@ __all__ = [
     "error_reply",
     "handler_error_reply",
     "models_reply",
+    "redeliver",
 ]
 
 HandlerResult: TypeAlias = "str | Mapping[str, Any]"
@@ -35,30 +43,59 @@ Handler: TypeAlias = "Callable[[dict[str, Any]], HandlerResult | Awaitable[Handl
 _REASONS: dict[int, bytes] = {
     200: b"OK",
     400: b"Bad Request",
+    401: b"Unauthorized",
     404: b"Not Found",
     405: b"Method Not Allowed",
     429: b"Too Many Requests",
     500: b"Internal Server Error",
     502: b"Bad Gateway",
     503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 
 
 class Request:
-    """One parsed HTTP request; the path has its query string removed."""
+    """One parsed HTTP request; the path has its query string removed.
 
-    __slots__ = ("body", "method", "path")
+    `arrival` is set by the server on chat requests, for `Connection` to record the status.
+    """
+
+    __slots__ = ("arrival", "body", "method", "path")
 
     def __init__(self, method: bytes, path: bytes, body: bytes) -> None:
         self.method = method
         self.path = path
         self.body = body
+        self.arrival: Arrival | None = None
+
+
+class Delivery:
+    """How `Connection` puts a reply on the wire when not simply "write it after the latency".
+
+    `kind` is ``"now"`` (skip the latency: a gateway rejection), ``"drop"`` (hang up
+    without answering), ``"hang"`` (never answer) or ``"slow_body"`` (headers and half the
+    body, the rest `delay` seconds later). Use the `NOW`, `DROP` and `HANG` constants.
+    """
+
+    __slots__ = ("delay", "kind")
+
+    def __init__(self, kind: str, delay: float = 0.0) -> None:
+        self.kind = kind
+        self.delay = delay
+
+    def __repr__(self) -> str:
+        return f"Delivery({self.kind!r}, {self.delay!r})"
+
+
+NOW = Delivery("now")
+DROP = Delivery("drop")
+HANG = Delivery("hang")
 
 
 class Reply:
-    """One HTTP answer: JSON body, extra header lines, and whether to close afterwards."""
+    """One HTTP answer: JSON body, extra header lines, whether to close, how to deliver."""
 
-    __slots__ = ("body", "close", "headers", "status")
+    __slots__ = ("body", "close", "delivery", "headers", "status")
 
     def __init__(
         self,
@@ -67,11 +104,18 @@ class Reply:
         headers: Sequence[tuple[bytes, bytes]] = (),
         *,
         close: bool = False,
+        delivery: Delivery | None = None,
     ) -> None:
         self.status = status
         self.body = body
         self.headers = headers
         self.close = close
+        self.delivery = delivery
+
+
+def redeliver(reply: Reply, delivery: Delivery) -> Reply:
+    """A copy of `reply` delivered as `delivery` (replies may be shared, so never mutated)."""
+    return Reply(reply.status, reply.body, reply.headers, close=reply.close, delivery=delivery)
 
 
 def encode(reply: Reply, keep_alive: bool) -> bytes:
@@ -91,14 +135,17 @@ def encode(reply: Reply, keep_alive: bool) -> bytes:
 def error_reply(
     status: int,
     message: str,
-    code: str,
+    code: str | None,
     *,
     kind: str = "invalid_request_error",
     close: bool = False,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    delivery: Delivery | None = None,
 ) -> Reply:
     """An OpenAI-style error body, so SDK clients raise their usual typed errors."""
     error = {"message": message, "type": kind, "param": None, "code": code}
-    return Reply(status, orjson.dumps({"error": error}), close=close)
+    body = orjson.dumps({"error": error})
+    return Reply(status, body, headers, close=close, delivery=delivery)
 
 
 def models_reply(models: Sequence[str], created: int) -> Reply:

@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import ipaddress
 import time
+from collections import Counter
 from collections.abc import Awaitable, Coroutine, Sequence
 from functools import partial
 from typing import Any, TypeAlias
@@ -17,7 +18,9 @@ from typing import Any, TypeAlias
 import orjson
 
 from fanflow.testing._connection import Connection
+from fanflow.testing._faults import Arrival, FaultPicker, Faults, early_retries
 from fanflow.testing._responses import (
+    Delivery,
     Handler,
     HandlerResult,
     Reply,
@@ -27,6 +30,7 @@ from fanflow.testing._responses import (
     error_reply,
     handler_error_reply,
     models_reply,
+    redeliver,
 )
 
 __all__ = ["MockServer"]
@@ -42,6 +46,12 @@ class MockServer:
     ``{"tool_calls": [...]}``), sync or async; `latency` seconds are added before every
     answer. Counters `requests_total` and `completions_total` are always kept; the
     request bodies go to `request_log` only with ``record=True``, to stay cheap.
+
+    `faults` (a `Faults`, settable while running: assigning re-seeds it and restarts its
+    script) injects errors, drops, hangs and slow or broken bodies into chat answers.
+    Every chat request is recorded in `arrivals` (an `Arrival`: time, fault, status; about
+    100 bytes each, so clear the list in very long runs), and `faults_applied` counts the
+    faults by name.
     """
 
     def __init__(
@@ -53,6 +63,7 @@ class MockServer:
         port: int = 0,
         record: bool = False,
         models: Sequence[str] = ("mock-model",),
+        faults: Faults | None = None,
     ) -> None:
         if handler is not None and not callable(handler):
             raise TypeError(f"MockServer handler must be callable, got {type(handler).__name__}")
@@ -67,6 +78,11 @@ class MockServer:
         self.requests_total = 0
         self.completions_total = 0
         self.request_log: list[dict[str, Any]] = []
+        self.arrivals: list[Arrival] = []
+        self.faults_applied: Counter[str] = Counter()
+        self._faults: Faults | None = None
+        self._picker: FaultPicker | None = None
+        self.faults = faults
         self._host = host
         self._requested_port = port
         self._bound_port: int | None = None
@@ -75,6 +91,31 @@ class MockServer:
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
         self._all_closed: asyncio.Future[None] | None = None
+
+    @property
+    def faults(self) -> Faults | None:
+        """The faults in force; assign a new `Faults` (or None) at any time."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults | None) -> None:
+        if faults is not None and not isinstance(faults, Faults):
+            raise TypeError(f"MockServer faults must be a Faults or None, got {faults!r}")
+        self._faults = faults
+        self._picker = FaultPicker(faults) if faults is not None and faults.active else None
+
+    def early_retries(self, tolerance: float = 0.0, *, grace: float = 0.0) -> list[Arrival]:
+        """Chat requests that arrived while a 429's Retry-After was still running.
+
+        The server cannot tell which request retries which, so the rule is server-wide:
+        after a 429 sent at `t` asking `r` seconds, no chat request may arrive in
+        ``(t + grace, t + r - tolerance)``. It suits tests where all clients share this
+        one endpoint and pause together after a 429 (as the engine pauses every task
+        bound to an endpoint). `tolerance` forgives clients that resume slightly early;
+        `grace` forgives requests already on their way when the 429 was sent, which
+        concurrent clients always have.
+        """
+        return early_retries(self.arrivals, tolerance, grace=grace)
 
     @property
     def port(self) -> int:
@@ -129,13 +170,19 @@ class MockServer:
     def _decide(self, request: Request) -> Decision:
         """Choose the answer to one request: the single seam for routing and faults.
 
-        Fault knobs (a 5xx, a 429 with Retry-After, a malformed body) slot in here as
-        other `Reply` values; dropped connections and hangs as `Reply` flags that
-        `Connection._send` honours.
+        Faults (a 5xx, a 429 with Retry-After, a malformed body) are other `Reply`
+        values; dropped connections, hangs and slow bodies are `Reply.delivery` values
+        that `Connection._send` honours. Only chat requests are recorded and faulted.
         """
         if request.path == b"/v1/chat/completions":
             if request.method != b"POST":
                 return _method_not_allowed(request)
+            arrival = Arrival(time.monotonic())
+            self.arrivals.append(arrival)
+            request.arrival = arrival
+            picker = self._picker
+            if picker is not None and (fault := picker.pick()) is not None:
+                return self._fault(picker, fault, arrival, request)
             return self._chat(request.body)
         if request.path == b"/v1/models":
             if request.method != b"GET":
@@ -147,6 +194,16 @@ class MockServer:
             " POST /v1/chat/completions and GET /v1/models.",
             "unknown_url",
         )
+
+    def _fault(
+        self, picker: FaultPicker, fault: str, arrival: Arrival, request: Request
+    ) -> Decision:
+        """The answer for a faulted chat request; only ``slow_body`` runs the handler."""
+        arrival.fault = fault
+        self.faults_applied[fault] += 1
+        if fault == "slow_body":
+            return _deliver_as(self._chat(request.body), picker.slow)
+        return picker.reply(fault, arrival)
 
     def _chat(self, raw: bytes) -> Decision:
         """Validate a chat-completions body and run the handler on it."""
@@ -195,6 +252,16 @@ class MockServer:
         self._connections.discard(conn)
         if not self._connections and self._all_closed is not None and not self._all_closed.done():
             self._all_closed.set_result(None)
+
+
+def _deliver_as(decision: Decision, delivery: Delivery) -> Decision:
+    if isinstance(decision, Reply):
+        return redeliver(decision, delivery)
+    return _deliver_later_as(decision, delivery)
+
+
+async def _deliver_later_as(pending: Coroutine[Any, Any, Reply], delivery: Delivery) -> Reply:
+    return redeliver(await pending, delivery)
 
 
 def _method_not_allowed(request: Request) -> Reply:
