@@ -1,0 +1,59 @@
+"""The QA pipeline through a mix of every fault the mock server injects; prints what happened.
+
+    python bench/faults.py --topics 400 --concurrency 64
+
+Each task must end ok or failed with a reason; the figures show how many requests each
+fault cost and how many tasks still failed after retries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from fanflow import OpenAIAdapter, RetryPolicy  # noqa: E402
+from fanflow.testing import Faults, MockServer  # noqa: E402
+from tests.integration.test_faults import model_answer, qa_pipeline  # noqa: E402
+
+MIX = Faults(
+    server_error=0.04,
+    rate_limit=0.02,
+    drop=0.03,
+    hang=0.005,
+    malformed=0.03,
+    slow_body=0.02,
+    rate_limit_retry_after=0.05,
+    slow_body_delay=0.05,
+    seed=7,
+)
+
+
+async def main(topics: int, concurrency: int) -> None:
+    policy = RetryPolicy(attempts=5, initial_backoff=0.01, max_backoff=0.2, jitter=0.01)
+    async with MockServer(model_answer, faults=MIX) as server:
+        async with OpenAIAdapter(server.base_url, model="m", timeout=1.0) as adapter:
+            started = time.perf_counter()
+            pipeline = qa_pipeline(adapter, topics, concurrency=concurrency, retry=policy)
+            result = await pipeline.build().execute()
+            wall = time.perf_counter() - started
+    tasks = sum(len(step.results) for step in result.steps.values())
+    print(f"{tasks} tasks in {wall:.1f}s; statuses {result.stats.tasks}")
+    print(f"{len(server.arrivals)} requests (client counted {result.stats.requests})")
+    print(f"faults injected: {dict(server.faults_applied)}")
+    reasons = Counter((f.error or "").split(":")[0] for f in result.failures)
+    print(f"rows {len(result.rows)}; failures by kind: {dict(reasons)}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topics", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    asyncio.run(main(args.topics, args.concurrency))
