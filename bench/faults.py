@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from fanflow import OpenAIAdapter, RetryPolicy  # noqa: E402
-from fanflow.testing import Faults, MockServer  # noqa: E402
-from tests.integration.test_faults import model_answer, qa_pipeline  # noqa: E402
+from fanflow import RetryPolicy  # noqa: E402
+from fanflow.testing import Faults  # noqa: E402
+from tests.integration.test_faults import qa_pipeline, serve  # noqa: E402
 
 MIX = Faults(
     server_error=0.04,
@@ -37,12 +37,11 @@ MIX = Faults(
 
 async def main(topics: int, concurrency: int) -> None:
     policy = RetryPolicy(attempts=5, initial_backoff=0.01, max_backoff=0.2, jitter=0.01)
-    async with MockServer(model_answer, faults=MIX) as server:
-        async with OpenAIAdapter(server.base_url, model="m", timeout=1.0) as adapter:
-            started = time.perf_counter()
-            pipeline = qa_pipeline(adapter, topics, concurrency=concurrency, retry=policy)
-            result = await pipeline.build().execute()
-            wall = time.perf_counter() - started
+    async with serve(MIX, timeout=1.0) as (server, adapter):
+        started = time.perf_counter()
+        pipeline = qa_pipeline(adapter, topics, concurrency=concurrency, retry=policy)
+        result = await pipeline.build().execute()
+        wall = time.perf_counter() - started
     tasks = sum(len(step.results) for step in result.steps.values())
     print(f"{tasks} tasks in {wall:.1f}s; statuses {result.stats.tasks}")
     print(f"{len(server.arrivals)} requests (client counted {result.stats.requests})")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -40,6 +42,18 @@ def model_answer(body: dict[str, Any]) -> str:
     if match := re.fullmatch(r"question on (.+) in (.+)", prompt):
         return f"Q({match[1]})"
     return f"A({prompt})"
+
+
+@asynccontextmanager
+async def serve(
+    faults: Faults | None = None, latency: float = 0.0, timeout: float = 600.0
+) -> AsyncIterator[tuple[MockServer, OpenAIAdapter]]:
+    """A mock server on 127.0.0.1 and an adapter for it."""
+    async with (
+        MockServer(model_answer, faults=faults, latency=latency) as server,
+        OpenAIAdapter(server.base_url, model="m", timeout=timeout) as adapter,
+    ):
+        yield server, adapter
 
 
 def qa_pipeline(network: Any, topics: int, **config: Any) -> PipelineBuilder:
@@ -78,10 +92,9 @@ async def test_a_mix_of_every_fault_loses_and_duplicates_nothing() -> None:
         seed=7,
     )
     topics = 400  # 400 + 2000 + 2000 tasks
-    async with MockServer(model_answer, faults=faults) as server:
-        async with OpenAIAdapter(server.base_url, model="m", timeout=1.0) as adapter:
-            builder = qa_pipeline(adapter, topics, concurrency=64, retry=QUICK)
-            result = await builder.build().execute()
+    async with serve(faults, timeout=1.0) as (server, adapter):
+        builder = qa_pipeline(adapter, topics, concurrency=64, retry=QUICK)
+        result = await builder.build().execute()
 
     assert_every_task_accounted_for(result, topics)
     applied = server.faults_applied
@@ -93,10 +106,9 @@ async def test_a_mix_of_every_fault_loses_and_duplicates_nothing() -> None:
 
 async def test_no_request_arrives_before_a_retry_after_runs_out() -> None:
     faults = Faults(rate_limit=0.05, rate_limit_retry_after=0.3, seed=3)
-    async with MockServer(model_answer, faults=faults) as server:
-        async with OpenAIAdapter(server.base_url, model="m") as adapter:
-            builder = qa_pipeline(adapter, 40, concurrency=16, retry=QUICK)
-            result = await builder.build().execute()
+    async with serve(faults) as (server, adapter):
+        builder = qa_pipeline(adapter, 40, concurrency=16, retry=QUICK)
+        result = await builder.build().execute()
 
     assert server.faults_applied["rate_limit"] > 0
     assert not result.failures
@@ -107,11 +119,8 @@ async def test_401_is_not_retried_and_500_is_retried_at_most_the_attempts() -> N
     script = ["unauthorized", "server_error", "server_error", "server_error"]
     faults = Faults(script=script, server_error_statuses=[500])
     policy = RetryPolicy(attempts=3, initial_backoff=0.001, jitter=0.0)
-    async with MockServer(model_answer, faults=faults) as server:
-        async with OpenAIAdapter(server.base_url, model="m") as adapter:
-            builder = qa_pipeline(adapter, 2, concurrency=1, retry=policy)
-            builder_steps = builder.build()
-            result = await builder_steps.execute()
+    async with serve(faults) as (server, adapter):
+        result = await qa_pipeline(adapter, 2, concurrency=1, retry=policy).build().execute()
 
     first, second = result.steps["subtopics"].results
     assert first.status is TaskStatus.FAILED and first.requests == 1
@@ -152,12 +161,11 @@ async def test_a_pool_survives_losing_an_endpoint_mid_run() -> None:
 
 async def test_cancelling_a_run_returns_promptly_and_leaves_nothing_running() -> None:
     before = len(asyncio.all_tasks())
-    async with MockServer(model_answer, latency=30.0) as server:
-        async with OpenAIAdapter(server.base_url, model="m") as adapter:
-            run = asyncio.create_task(qa_pipeline(adapter, 100, concurrency=16).build().execute())
-            while server.requests_total < 16:
-                await asyncio.sleep(0.005)
-            run.cancel()
-            with anyio.fail_after(2), pytest.raises(asyncio.CancelledError):
-                await run
-            assert len(asyncio.all_tasks()) == before
+    async with serve(latency=30.0) as (server, adapter):
+        run = asyncio.create_task(qa_pipeline(adapter, 100, concurrency=16).build().execute())
+        while server.requests_total < 16:
+            await asyncio.sleep(0.005)
+        run.cancel()
+        with anyio.fail_after(2), pytest.raises(asyncio.CancelledError):
+            await run
+        assert len(asyncio.all_tasks()) == before
