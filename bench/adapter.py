@@ -7,6 +7,7 @@ counted) with
 
   aiohttp  one ClientSession, TCPConnector(limit=concurrency), orjson in and out
   adapter  OpenAIAdapter.generate over its default aiohttp transport
+  fast     OpenAIAdapter over FastTransport (asyncio.Protocol + httptools)
   httpx    OpenAIAdapter over HttpxTransport(httpx.AsyncClient(limits=...)), for reference
 
 measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
@@ -30,6 +31,7 @@ import aiohttp
 import httpx
 import orjson
 
+from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._openai import OpenAIAdapter
 from fanflow.adapters._transport import HTTPResponse, HttpxTransport
 from fanflow.adapters._types import ChatMessage, GenerationRequest
@@ -106,6 +108,9 @@ def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | Ad
         return AdapterClient(
             OpenAIAdapter(base_url, api_key="bench", model=MODEL, max_connections=concurrency)
         )
+    if name == "fast":
+        fast = FastTransport(max_connections=concurrency)
+        return AdapterClient(OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=fast))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     transport = HttpxTransport(httpx.AsyncClient(limits=limits, timeout=600.0))
     return AdapterClient(OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=transport))
@@ -243,13 +248,13 @@ def main() -> None:
     parser.add_argument(
         "--clients",
         type=lambda text: text.split(","),
-        default=["aiohttp", "adapter", "httpx"],
-        help="comma-separated subset of aiohttp,adapter,httpx (aiohttp is the baseline)",
+        default=["aiohttp", "adapter", "fast", "httpx"],
+        help="comma-separated subset of aiohttp,adapter,fast,httpx (aiohttp is the baseline)",
     )
     args = parser.parse_args()
-    unknown = set(args.clients) - {"aiohttp", "adapter", "httpx"}
+    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx"}
     if unknown or "aiohttp" not in args.clients:
-        parser.error("--clients must include aiohttp and name only aiohttp, adapter, httpx")
+        parser.error("--clients must include aiohttp and name only aiohttp, adapter, fast, httpx")
     with MockServerProcess(latency=args.latency) as server:
         asyncio.run(bench(args, server.base_url))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._mock import MockAdapter, MockHandler
 from fanflow.adapters._openai import OpenAIAdapter
@@ -31,6 +32,7 @@ __all__ = [
     "Endpoint",
     "EndpointPool",
     "EndpointStats",
+    "FastTransport",
     "Generation",
     "GenerationRequest",
     "HTTPResponse",

@@ -27,11 +27,16 @@ __all__ = ["AiohttpTransport", "HTTPResponse", "HTTPTransport", "HttpxTransport"
 
 @dataclass(frozen=True, slots=True)
 class HTTPResponse:
-    """A complete HTTP response; `headers` looks names up case-insensitively."""
+    """A complete HTTP response; `headers` looks names up case-insensitively.
+
+    `attempts` is how many times the request went on the wire (a transport may resend
+    once on a kept-alive connection the server had closed), so usage counts stay true.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    attempts: int = 1
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ from fanflow._exceptions import (
     RateLimited,
     TransportError,
 )
+from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._openai import OpenAIAdapter
 from fanflow.adapters._transport import AiohttpTransport, HTTPResponse
 from fanflow.adapters._types import ChatMessage, GenerationRequest, ToolCall, Usage
@@ -524,8 +525,8 @@ async def test_aclose_closes_the_transport_it_created() -> None:
         adapter = OpenAIAdapter(base, model="m")
         await adapter.generate(request())
         transport = adapter._transport
-        assert isinstance(transport, AiohttpTransport)
-        session = transport._session
-        assert session is not None and not session.closed
+        assert isinstance(transport, FastTransport)
+        assert transport._pool is not None and not transport._pool.closed
+        pool = transport._pool
         await adapter.aclose()
-        assert session.closed
+        assert pool.closed

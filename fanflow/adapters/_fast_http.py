@@ -1,0 +1,187 @@
+"""`FastTransport`: a minimal HTTP/1.1 client for the one thing fanflow does, POSTing JSON.
+
+Client CPU per request bounds a single process's throughput. aiohttp's client spends
+most of its ~150-250 us per request on generality fanflow never uses (cookies,
+redirects, tracing, multidicts, stream readers); this transport keeps only what a POST
+of a small JSON body needs: a keep-alive pool (`_fast_http_conn`), the request written
+in one piece, and the answer parsed by httptools.
+
+Left out on purpose: proxies, redirects, cookies, compression (it asks for `identity`)
+and HTTP/2. Callers behind a proxy pass ``http_client=httpx.AsyncClient(proxy=...)`` to
+`OpenAIAdapter` (or their own `HTTPTransport`): neither this transport nor the default
+`AiohttpTransport` reads proxy settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import httptools
+
+from fanflow._exceptions import ConfigurationError, TransportError
+from fanflow.adapters._fast_http_conn import ConnectionPool, Key, ResentAndFailed
+from fanflow.adapters._transport import HTTPResponse, _connection_error, _timeout_error
+
+__all__ = ["FastTransport"]
+
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+_DEFAULTS = (("content-type", "application/json"), ("accept-encoding", "identity"))
+_TARGETS_KEPT = 256  # distinct URLs whose request head is cached
+
+
+class FastTransport:
+    """An `HTTPTransport` over a keep-alive connection pool on the running event loop.
+
+    `max_connections` caps open connections across all hosts (callers beyond it wait,
+    first come, first served); `timeout` bounds a whole request including the wait for
+    a connection, `connect_timeout` only opening one; None means unbounded. HTTPS uses
+    `ssl_context`, by default `ssl.create_default_context()`.
+
+    The pool is bound to the loop of the first `post()`; used from another loop, it
+    starts a fresh pool there and abandons the old one, whose loop cannot run it. After
+    `aclose()` the transport refuses further requests.
+    """
+
+    __slots__ = (
+        "_connect_timeout", "_head_fields", "_headers_seen", "_max_connections",
+        "_pool", "_ssl_context", "_targets", "_timeout",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 1024,
+        timeout: float | None = 600.0,
+        connect_timeout: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if max_connections < 1:
+            raise ConfigurationError(
+                f"FastTransport(max_connections={max_connections}) must be at least 1; "
+                "it caps the connections open to all hosts."
+            )
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+            if value is not None and not value > 0:
+                raise ConfigurationError(
+                    f"FastTransport({name}={value!r}) must be a positive number of seconds "
+                    "or None for no limit."
+                )
+        self._max_connections = max_connections
+        self._timeout, self._connect_timeout = timeout, connect_timeout
+        self._ssl_context = ssl_context
+        self._pool: ConnectionPool | None = None
+        self._headers_seen: dict[str, str] | None = None
+        self._head_fields = ""  # the encoded header lines of `_headers_seen`
+        self._targets: dict[str, tuple[Key, bytes]] = {}  # url -> (origin, request head)
+
+    def __repr__(self) -> str:
+        return (
+            f"FastTransport(max_connections={self._max_connections}, "
+            f"timeout={self._timeout}, connect_timeout={self._connect_timeout})"
+        )
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HTTPResponse:
+        pool = self._pool
+        if pool is None or pool.loop is not asyncio.get_running_loop():
+            pool = self._bind()
+        if headers != self._headers_seen:
+            self._use_headers(headers)
+        key, head = self._targets.get(url) or self._target(url)
+        try:
+            return await pool.send(key, b"%s%d\r\n\r\n%s" % (head, len(body), body))
+        except ResentAndFailed as exc:
+            cause = exc.__cause__ or exc
+            raise self._error(url, cause).with_context("", attempts=2) from cause
+        except (OSError, asyncio.TimeoutError, httptools.HttpParserError) as exc:
+            raise self._error(url, exc) from exc
+
+    async def aclose(self) -> None:
+        """Close every connection; a later `post()` opens fresh ones (as aiohttp's does).
+
+        Reopening rather than refusing lets an adapter be used in `async with` again.
+        """
+        pool, self._pool = self._pool, None
+        if pool is not None and pool.loop is asyncio.get_running_loop():
+            await pool.close()
+
+    def _bind(self) -> ConnectionPool:
+        """A pool for the running loop: on first use, and when the loop changed."""
+        self._pool = ConnectionPool(
+            asyncio.get_running_loop(),
+            self._max_connections,
+            self._timeout,
+            self._connect_timeout,
+            self._ssl_context,
+        )
+        return self._pool
+
+    def _use_headers(self, headers: Mapping[str, str]) -> None:
+        """Validate and encode the header lines once; reused while the headers are equal."""
+        given = {name.lower() for name in headers}
+        lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+        lines += [f"{name}: {value}\r\n" for name, value in _DEFAULTS if name not in given]
+        bad = [n for n in headers if not n or any(c in n for c in ":\r\n") or n.lower() in _FRAMING]
+        if bad or any("\r" in v or "\n" in v for v in headers.values()):
+            raise ConfigurationError(
+                f"FastTransport cannot send the headers {sorted(map(repr, bad))} (or a value "
+                "holding a line break): names need no ':' or line breaks, values no line "
+                "breaks, and Content-Length/Transfer-Encoding are set by the transport."
+            )
+        self._head_fields = "".join(lines)
+        self._headers_seen = dict(headers)
+        self._targets.clear()
+
+    def _target(self, url: str) -> tuple[Key, bytes]:
+        """The origin and the request head up to the Content-Length value, for `url`."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            default_port = {"http": 80, "https": 443}[scheme]
+            port = parts.port or default_port
+            host = (parts.hostname or "").encode("idna").decode("ascii")
+        except (KeyError, ValueError) as exc:  # UnicodeError is a ValueError
+            raise _bad_url("it needs http:// or https://, a host and a valid port") from exc
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        if not host or parts.username is not None or any(c in path for c in " \t\r\n"):
+            raise _bad_url("it needs a host, no user:password@ and no spaces in the path")
+        authority = f"[{host}]" if ":" in host else host
+        if port != default_port:
+            authority += f":{port}"
+        given = self._headers_seen or {}
+        head = f"POST {path} HTTP/1.1\r\n"
+        if not any(name.lower() == "host" for name in given):  # a given Host wins
+            head += f"Host: {authority}\r\n"
+        try:
+            encoded = (head + self._head_fields + "Content-Length: ").encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ConfigurationError(
+                f"FastTransport can only send Latin-1 paths and headers to {url}; "
+                "percent-encode the path and keep header values ASCII."
+            ) from exc
+        if len(self._targets) >= _TARGETS_KEPT:
+            self._targets.clear()
+        self._targets[url] = target = ((scheme, host, port), encoded)
+        return target
+
+    def _error(self, url: str, exc: BaseException) -> TransportError:
+        """The one place a failed request becomes a `TransportError` (never with headers)."""
+        if isinstance(exc, asyncio.TimeoutError):
+            limits = f"timeout={self._timeout} s, connect_timeout={self._connect_timeout} s"
+            return _timeout_error(url, limits, exc)
+        if isinstance(exc, httptools.HttpParserError):
+            return TransportError(
+                f"POST {url} got a malformed HTTP answer ({exc}). Check that base_url names "
+                "an HTTP/1.1 server with the right scheme (http:// or https://).",
+                endpoint=url,
+            )
+        return _connection_error(url, exc)
+
+
+def _bad_url(why: str) -> ConfigurationError:
+    # The URL is not echoed: a malformed one may hold credentials (user:password@).
+    return ConfigurationError(f"FastTransport cannot POST to that URL: {why}.")

@@ -1,0 +1,372 @@
+"""The connections under `FastTransport`: one `asyncio.Protocol` each, and their pool.
+
+Protocol callbacks resolve one future per request, so a request costs one future, one
+`transport.write` and one timer handle: no tasks, no stream objects. httptools parses
+the responses, so Content-Length, chunked bodies and `Connection: close` are handled by
+a real HTTP parser, not by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import defaultdict, deque
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeAlias
+
+import httptools
+
+from fanflow.adapters._transport import HTTPResponse
+
+__all__ = ["Connection", "ConnectionPool", "Key", "ResponseHeaders", "StaleConnection"]
+
+Key: TypeAlias = "tuple[str, str, int]"
+"""(scheme, host, port): connections are only reused for the same origin."""
+
+_CLOSED = "the FastTransport was closed by aclose()"
+
+
+class StaleConnection(ConnectionError):
+    """A kept-alive connection failed before any byte of the answer: safe to retry once."""
+
+
+class ResentAndFailed(ConnectionError):
+    """The resend after a stale connection failed too; its cause is the second failure."""
+
+
+class ResponseHeaders(Mapping[str, str]):
+    """Response headers, looked up case-insensitively, decoded on first lookup.
+
+    Decoding waits for the first lookup, so a caller that reads no header pays nothing.
+    """
+
+    __slots__ = ("_parsed", "_raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._parsed: dict[str, str] | None = None
+
+    def _decoded(self) -> dict[str, str]:
+        if self._parsed is None:
+            raw = self._raw
+            parsed = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in raw}
+            if len(parsed) < len(raw):  # a repeated name: join its values, as HTTP allows
+                parsed = {}
+                for name, value in raw:
+                    key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+                    parsed[key] = f"{parsed[key]}, {text}" if key in parsed else text
+            self._parsed = parsed
+        return self._parsed
+
+    def __getitem__(self, name: str) -> str:
+        return self._decoded()[name.lower()]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping.get would raise and catch KeyError for every absent name; the adapter
+        # looks up several rate-limit headers that most servers never send.
+        return self._decoded().get(name.lower(), default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({self._decoded()!r})"
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    """The timer callback: a request or a wait for a slot ran out of time."""
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
+
+
+class Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection carrying one request at a time (no pipelining)."""
+
+    __slots__ = (
+        "body", "headers", "headers_done", "keep_alive", "key", "parser", "pool",
+        "received", "served", "transport", "waiter",
+    )  # fmt: skip
+
+    def __init__(self, pool: ConnectionPool, key: Key) -> None:
+        self.pool, self.key = pool, key
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[HTTPResponse] | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.headers_done = self.received = self.keep_alive = False
+        self.served = 0  # answers completed: above 0, this connection was reused
+
+    def request(self, data: bytes) -> asyncio.Future[HTTPResponse]:
+        """Send one whole request; the future resolves with the whole answer."""
+        waiter = self.waiter = self.pool.loop.create_future()
+        self.received = False
+        if self.transport is None:  # lost between being pooled and being picked
+            waiter.set_exception(self._lost_error(None))
+        else:
+            self.transport.write(data)
+        return waiter
+
+    def abort(self) -> None:
+        """Drop the socket now; `connection_lost` follows and fails a pending request."""
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.abort()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # create_connection: a stream
+        self.pool.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        peer_closed = exc is None and self.transport is not None  # not our abort()
+        self.transport = None
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            if peer_closed and self.headers_done and not self._framed():
+                self._answer(waiter)  # a body delimited by the end of the connection
+            else:
+                waiter.set_exception(self._lost_error(exc))
+        self.pool.forget(self)
+
+    def _lost_error(self, exc: Exception | None) -> ConnectionError:
+        if self.served and not self.received:
+            return StaleConnection("the server had closed this kept-alive connection")
+        if isinstance(exc, ConnectionError):
+            return exc
+        return ConnectionError("the connection closed before a complete answer")
+
+    def _framed(self) -> bool:
+        framing = (b"content-length", b"transfer-encoding")
+        return any(name.lower() in framing for name, _ in self.headers)
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.abort()
+
+    def _answer(self, waiter: asyncio.Future[HTTPResponse]) -> None:
+        status = self.parser.get_status_code()
+        body = b"".join(self.body)
+        waiter.set_result(HTTPResponse(status, ResponseHeaders(self.headers), body))
+
+    # httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.headers, self.body, self.headers_done = [], [], False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.parser.get_status_code() < 200:
+            return  # an interim 1xx answer: the real one follows on the same connection
+        waiter, self.waiter = self.waiter, None
+        self.keep_alive = self.parser.should_keep_alive()
+        self.served += 1
+        if waiter is None:
+            self._fail(ConnectionError("unsolicited answer"))
+        elif not waiter.done():
+            self._answer(waiter)
+
+
+class ConnectionPool:
+    """Keep-alive connections of one event loop, at most `limit` open across all origins.
+
+    Every open connection, busy or idle, holds a slot. Idle connections are reused last
+    in, first out (the warmest socket, and the rest can time out server-side); callers
+    that find no slot wait in a FIFO queue and are handed a connection or a slot.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limit: int,
+        timeout: float | None,
+        connect_timeout: float | None,
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.loop, self.limit, self.timeout = loop, limit, timeout
+        self.connect_timeout, self.ssl_context = connect_timeout, ssl_context
+        self.connections: set[Connection] = set()
+        self.idle: defaultdict[Key, dict[Connection, None]] = defaultdict(dict)
+        self.waiters: deque[tuple[Key, asyncio.Future[Connection | None]]] = deque()
+        self.slots_used = 0
+        self.closed = False
+        self._drained: asyncio.Future[None] | None = None
+
+    async def send(self, key: Key, data: bytes) -> HTTPResponse:
+        """One request/answer exchange, on a pooled connection if one is idle."""
+        deadline = None if self.timeout is None else self.loop.time() + self.timeout
+        idle = self.idle.get(key)
+        conn = idle.popitem()[0] if idle else await self._acquire(key, deadline)
+        try:
+            return await self._exchange(conn, data, deadline)
+        except StaleConnection:
+            # The server closed it while it idled and received nothing of this request,
+            # so the request is sent once more, on a fresh connection in the same slot.
+            try:
+                fresh = await self._connect(key, deadline)
+                response = await self._exchange(fresh, data, deadline)
+            except Exception as exc:
+                raise ResentAndFailed(str(exc)) from exc
+            return replace(response, attempts=2)
+
+    async def _exchange(
+        self, conn: Connection, data: bytes, deadline: float | None
+    ) -> HTTPResponse:
+        waiter = conn.request(data)
+        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        try:
+            response = await waiter
+        except StaleConnection:
+            conn.abort()  # the caller keeps the slot for its retry
+            raise
+        except BaseException:  # failed, timed out or cancelled: never reuse the socket
+            self._discard(conn)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if conn.keep_alive and conn.transport is not None:
+            self._release(conn)
+        else:
+            self._discard(conn)
+        return response
+
+    async def _acquire(self, key: Key, deadline: float | None) -> Connection:
+        if self.closed:
+            raise ConnectionError(_CLOSED)
+        if self.slots_used < self.limit:
+            self.slots_used += 1
+        elif not self._evict_idle():
+            handed = await self._wait(key, deadline)
+            if handed is not None:
+                return handed
+        return await self._connect(key, deadline)
+
+    async def _wait(self, key: Key, deadline: float | None) -> Connection | None:
+        """Queue for a slot: resolves to an idle connection for `key`, or None (a free slot)."""
+        waiter: asyncio.Future[Connection | None] = self.loop.create_future()
+        self.waiters.append((key, waiter))
+        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()  # handed over just as we were cancelled: give back
+                if handed is None or handed.transport is None:
+                    self._free_slot()
+                else:
+                    self._release(handed)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def _connect(self, key: Key, deadline: float | None) -> Connection:
+        """Open a connection in a slot already held; the slot is freed if that fails."""
+        try:
+            if self.closed:
+                raise ConnectionError(_CLOSED)
+            scheme, host, port = key
+            tls = self._tls() if scheme == "https" else None
+            opening = self.loop.create_connection(
+                partial(Connection, self, key), host, port, ssl=tls,
+                server_hostname=host if tls else None,
+            )  # fmt: skip
+            limit = self.connect_timeout
+            if deadline is not None:
+                left = deadline - self.loop.time()
+                limit = left if limit is None else min(limit, left)
+            # Once per new connection, not per request, so wait_for's cost is acceptable.
+            _, conn = await (opening if limit is None else asyncio.wait_for(opening, limit))
+            if self.closed:
+                conn.abort()
+                raise ConnectionError(_CLOSED)
+        except BaseException:
+            self._free_slot()
+            raise
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self.ssl_context is None:  # loading the CA store costs ms: only if HTTPS is used
+            self.ssl_context = ssl.create_default_context()
+        return self.ssl_context
+
+    def _release(self, conn: Connection) -> None:
+        """Hand a healthy connection to the first waiter, or park it idle."""
+        while self.waiters:
+            key, waiter = self.waiters.popleft()
+            if waiter.done():  # timed out or cancelled while queued
+                continue
+            if key == conn.key:
+                waiter.set_result(conn)
+            else:  # another origin: close this one and pass its slot on
+                conn.abort()
+                waiter.set_result(None)
+            return
+        self.idle[conn.key][conn] = None
+
+    def _discard(self, conn: Connection) -> None:
+        conn.abort()
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        while self.waiters:
+            _, waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to the waiter
+                return
+        self.slots_used -= 1
+
+    def _evict_idle(self) -> bool:
+        """Close the oldest idle connection to another origin, keeping its slot."""
+        for idle in self.idle.values():
+            if idle:
+                conn = next(iter(idle))
+                del idle[conn]
+                conn.abort()
+                return True
+        return False
+
+    def forget(self, conn: Connection) -> None:
+        """`connection_lost` bookkeeping: an idle connection's slot is freed here."""
+        self.connections.discard(conn)
+        idle = self.idle.get(conn.key)
+        if idle is not None and conn in idle:
+            del idle[conn]
+            self._free_slot()
+        if not self.connections and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    async def close(self) -> None:
+        """Abort every connection, fail every waiter, and wait until all sockets are shut."""
+        self.closed = True
+        self.idle.clear()
+        for _, waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(_CLOSED))
+        self.waiters.clear()
+        for conn in list(self.connections):
+            conn.abort()
+        if self.connections:
+            self._drained = self.loop.create_future()
+            await self._drained
