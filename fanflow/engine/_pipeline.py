@@ -25,6 +25,7 @@ from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import EndpointPool, LLMAdapter, RateLimiter, RetryingAdapter, RetryPolicy
 from fanflow.engine._accounting import Budget
 from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
+from fanflow.engine._gc import relaxed_gc
 from fanflow.engine._inputs import RowSource, source_from
 from fanflow.engine._plan import StepPlan, plan_steps
 from fanflow.engine._progress import ProgressDisplay
@@ -46,6 +47,8 @@ class PipelineConfig(BaseModel):
     per million tokens by model, `{"model": (input, output)}`, for `stats.cost`.
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
+    `tune_gc`: make Python's garbage collector cheaper while the run lasts (see
+    `fanflow/engine/_gc.py` for why and what; it is restored afterwards).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +57,7 @@ class PipelineConfig(BaseModel):
     task_timeout: float | None = Field(default=600.0, gt=0)
     on_error: Literal["skip", "raise"] = "skip"
     progress: bool = True
+    tune_gc: bool = True
     retry: RetryPolicy | None = RetryPolicy()
     prices: dict[str, tuple[float, float]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
@@ -150,7 +154,7 @@ class Pipeline:
         if first_only:
             dispatcher.limit_children_to_one()
         started = time.perf_counter()
-        with display:
+        with display, relaxed_gc(config.tune_gc):
             await _run_with_display(dispatcher, display)
         return PipelineResult(steps, time.perf_counter() - started, dispatcher.stopped)
 
