@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import InputValueType, Operator
 
 if TYPE_CHECKING:
-    from fanflow.steps._workflow import Edge, InputValue, Task, Workflow
+    from fanflow.steps._workflow import Condition, Edge, InputValue, Task, Workflow
 
 __all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
 
@@ -37,7 +37,55 @@ def template_variables(text: str) -> list[str]:
 
 
 def check_workflow(workflow: Workflow) -> None:
-    """Raise `ConfigurationError` naming the first problem found and how to fix it."""
+    """Raise `ConfigurationError` naming the first problem found and how to fix it.
+
+    A pipeline builds one workflow per task, nearly all of the same shape, so shapes that
+    passed are remembered (`_shape` holds everything the checks read) and not checked again.
+    """
+    shape = _shape(workflow)
+    if shape in _PASSED:
+        return
+    _check(workflow)
+    if len(_PASSED) >= _PASSED_LIMIT:
+        _PASSED.clear()
+    _PASSED.add(shape)
+
+
+_PASSED: set[Hashable] = set()
+_PASSED_LIMIT = 4096
+
+
+def _shape(workflow: Workflow) -> Hashable:
+    tasks = tuple(
+        (
+            task.id,
+            task.operator,
+            tuple((i.name, i.value.type, i.value.key, i.required) for i in task.inputs),
+            tuple(m.content for m in task.messages),
+            tuple(o.key for o in task.outputs),
+        )
+        for task in workflow.tasks
+    )
+    edges = tuple(
+        (e.source, e.target, e.fallback, _condition_shape(e.condition)) for e in workflow.steps
+    )
+    return tasks, edges, tuple(workflow.external_memory or ())
+
+
+def _condition_shape(condition: Condition | None) -> Hashable:
+    if condition is None:
+        return None
+    value = condition.input
+    return (
+        value.type,
+        value.key,
+        condition.expected,
+        condition.expression,
+        condition.target_if_not,
+    )
+
+
+def _check(workflow: Workflow) -> None:
     ids = _unique_task_ids(workflow.tasks)
     for edge in workflow.steps:
         _check_edge(edge, ids)
