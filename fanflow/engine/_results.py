@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -18,7 +18,14 @@ from fanflow.steps import TaskResult, TaskStatus
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["PipelineResult", "RunStats", "StepResults"]
+__all__ = [
+    "MemorySource",
+    "PipelineResult",
+    "ResultSource",
+    "RunStats",
+    "StatsCollector",
+    "StepResults",
+]
 
 LINEAGE_COLUMN = "_lineage"
 
@@ -72,20 +79,78 @@ class RunStats:
         return self.requests / self.wall_time_s if self.wall_time_s > 0 else 0.0
 
 
+class ResultSource(Protocol):
+    """Where a `PipelineResult` reads tasks from: memory, or the store (lazily)."""
+
+    names: list[str]
+
+    def step(self, name: str) -> StepResults: ...
+
+    def final_ok(self) -> Iterator[TaskResult]: ...
+
+
+class MemorySource:
+    """Results held in lists (runs without a store, and tests)."""
+
+    def __init__(self, steps: list[StepResults]) -> None:
+        self.names = [s.name for s in steps]
+        self._steps = {s.name: s for s in steps}
+
+    def step(self, name: str) -> StepResults:
+        return self._steps[name]
+
+    def final_ok(self) -> Iterator[TaskResult]:
+        return iter(self._steps[self.names[-1]].ok)
+
+
 class PipelineResult:
-    """The outcome of `Pipeline.execute()`."""
+    """The outcome of `Pipeline.execute()` (or of `fanflow.load_run`).
+
+    Built from a list of `StepResults`, or from a `ResultSource` and its `stats`; a
+    store-backed result reads steps and rows from disk only when asked, so a large run
+    never has to fit in memory (`iter_rows()`, `to_dataset()` and `save()` stream).
+    """
 
     def __init__(
-        self, steps: list[StepResults], wall_time_s: float, stopped: str | None = None
+        self,
+        steps: list[StepResults] | ResultSource,
+        wall_time_s: float = 0.0,
+        stopped: str | None = None,
+        *,
+        stats: RunStats | None = None,
+        run_name: str | None = None,
     ) -> None:
-        self.steps: dict[str, StepResults] = {s.name: s for s in steps}
-        self._final = steps[-1]
-        self.stats = _stats(steps, wall_time_s, stopped)
+        if isinstance(steps, list):
+            collector = StatsCollector()
+            for step in steps:
+                collector.add_step(step.name)
+                for result in step.results:
+                    collector.add(result)
+            stats = stats or collector.finish(wall_time_s, stopped)
+            steps = MemorySource(steps)
+        if stats is None:
+            raise ConfigurationError("a PipelineResult over a ResultSource needs its stats")
+        self._source = steps
+        self.stats = stats
+        self.run_name = run_name
+        self._steps: dict[str, StepResults] | None = None
+
+    @property
+    def steps(self) -> dict[str, StepResults]:
+        """Every task of every step, by step name (read from the store on first use)."""
+        if self._steps is None:
+            self._steps = {name: self._source.step(name) for name in self._source.names}
+        return self._steps
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """The rows one at a time: one per ok final-step result, with its lineage."""
+        for result in self._source.final_ok():
+            yield {**result.row(), LINEAGE_COLUMN: list(result.lineage)}
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per ok final-step result: its value and all its ancestors' fields."""
-        return [{**r.row(), LINEAGE_COLUMN: list(r.lineage)} for r in self._final.ok]
+        return list(self.iter_rows())
 
     @property
     def failures(self) -> list[TaskResult]:
@@ -93,14 +158,19 @@ class PipelineResult:
         return [r for step in self.steps.values() for r in step.failures]
 
     def to_dataset(self) -> datasets.Dataset:
-        """The rows as a Hugging Face `datasets.Dataset`."""
-        import datasets
+        """The rows as a Hugging Face `datasets.Dataset`, built in Arrow batches.
 
-        rows = self.rows
-        # from_list takes its columns from the first row only and drops the rest; rows may
-        # differ (scattered JSON objects, several input files), so use every column.
-        columns = dict.fromkeys(column for row in rows for column in row)
-        return datasets.Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
+        Rows go to Arrow a batch at a time, so no Python list of every row is ever held;
+        batches with different columns (scattered JSON objects, several input files) are
+        merged with nulls where a row lacks a column.
+        """
+        import datasets
+        import pyarrow as pa
+
+        tables = [pa.Table.from_pylist(_same_columns(b)) for b in _batches(self.iter_rows())]
+        if not tables:
+            return datasets.Dataset.from_dict({})
+        return datasets.Dataset(pa.concat_tables(tables, promote_options="default"))
 
     def save(self, path: str | Path) -> Path:
         """Write the rows to `.jsonl` or `.parquet`; returns the path written."""
@@ -111,40 +181,66 @@ class PipelineResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".jsonl":
             with target.open("wb") as handle:
-                for row in self.rows:
+                for row in self.iter_rows():
                     handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         else:
             self.to_dataset().to_parquet(str(target))
         return target
 
     def __repr__(self) -> str:
-        return f"PipelineResult(rows={len(self._final.ok)}, tasks={self.stats.tasks})"
+        ok = self.stats.steps.get(self._source.names[-1], {}).get("ok", 0)
+        return f"PipelineResult(rows={ok}, tasks={self.stats.tasks})"
 
 
-def _stats(steps: list[StepResults], wall_time_s: float, stopped: str | None) -> RunStats:
-    total: Counter[str] = Counter({status.value: 0 for status in TaskStatus})
-    per_step: dict[str, dict[str, int]] = {}
-    by_step: dict[str, UsageTotals] = {}
-    by_model: dict[str, UsageTotals] = {}
-    run = UsageTotals()
-    for step in steps:
-        counts = Counter(r.status.value for r in step.results)
-        per_step[step.name] = dict(counts)
-        total.update(counts)
-        step_totals = by_step.setdefault(step.name, UsageTotals())
-        for result in step.results:
-            model = by_model.setdefault(result.model or "(default)", UsageTotals())
-            for totals in (run, step_totals, model):
-                totals.add(result.usage, result.requests, result.cost)
-    usage = Usage(run.prompt_tokens, run.completion_tokens)
-    return RunStats(
-        dict(total),
-        per_step,
-        usage,
-        run.requests,
-        wall_time_s,
-        run.cost,
-        by_step,
-        by_model,
-        stopped,
-    )
+def _same_columns(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Arrow takes a batch's columns from its first row; give every row all of them."""
+    columns = dict.fromkeys(column for row in batch for column in row)
+    return [{column: row.get(column) for column in columns} for row in batch]
+
+
+def _batches(rows: Iterator[dict[str, Any]], size: int = 2048) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class StatsCollector:
+    """Run statistics kept up to date one result at a time (no list of results needed)."""
+
+    def __init__(self) -> None:
+        self.tasks: Counter[str] = Counter({status.value: 0 for status in TaskStatus})
+        self.steps: dict[str, Counter[str]] = {}
+        self.by_step: dict[str, UsageTotals] = {}
+        self.by_model: dict[str, UsageTotals] = {}
+        self.run = UsageTotals()
+
+    def add_step(self, name: str) -> None:
+        self.steps.setdefault(name, Counter())
+        self.by_step.setdefault(name, UsageTotals())
+
+    def add(self, result: TaskResult) -> None:
+        self.tasks[result.status.value] += 1
+        self.steps.setdefault(result.step, Counter())[result.status.value] += 1
+        step = self.by_step.setdefault(result.step, UsageTotals())
+        model = self.by_model.setdefault(result.model or "(default)", UsageTotals())
+        for totals in (self.run, step, model):
+            totals.add(result.usage, result.requests, result.cost)
+
+    def finish(self, wall_time_s: float, stopped: str | None) -> RunStats:
+        run = self.run
+        return RunStats(
+            dict(self.tasks),
+            {name: dict(counts) for name, counts in self.steps.items()},
+            Usage(run.prompt_tokens, run.completion_tokens),
+            run.requests,
+            wall_time_s,
+            run.cost,
+            self.by_step,
+            self.by_model,
+            stopped,
+        )
