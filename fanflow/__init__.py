@@ -38,10 +38,14 @@ from fanflow.engine import (
     PipelineBuilder,
     PipelineConfig,
     PipelineResult,
+    RunRecord,
     RunStats,
     StepResults,
+    Store,
     WorkflowResult,
+    load_run,
     run_workflow,
+    runs,
 )
 from fanflow.steps import (
     ConditionBuilder,
@@ -106,6 +110,7 @@ __all__ = [
     "Read",
     "RetryPolicy",
     "RetryingAdapter",
+    "RunRecord",
     "RunStats",
     "Scatter",
     "Size",
@@ -113,6 +118,7 @@ __all__ = [
     "StepOutput",
     "StepResults",
     "StepTemplate",
+    "Store",
     "String",
     "TaskInput",
     "TaskResult",
@@ -125,5 +131,7 @@ __all__ = [
     "WorkflowResult",
     "WorkflowTimeout",
     "Write",
+    "load_run",
     "run_workflow",
+    "runs",
 ]

@@ -32,6 +32,12 @@ def _guarded_connect_ex(sock: socket.socket, address: Any) -> int:
 
 
 @pytest.fixture(autouse=True)
+def _store_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Each test's pipelines keep their results in a fresh store, never in the checkout."""
+    monkeypatch.setenv("FANFLOW_STORE", str(tmp_path / "fanflow.db"))
+
+
+@pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)

@@ -23,7 +23,9 @@ from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine._accounting import Budget, Prices, UsageMeter, cost_of
 from fanflow.engine._executor import run_workflow
+from fanflow.engine._keys import task_key
 from fanflow.engine._plan import StepPlan, bind_inputs
+from fanflow.engine._store import Store
 from fanflow.steps import Lineage, TaskInput, TaskResult, TaskStatus, Workflow
 
 __all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "Listener"]
@@ -42,6 +44,10 @@ class DispatchSettings:
     on_error: str
     budget: Budget | None = None
     prices: Prices | None = None
+    store: Store | None = None
+    run_id: str = ""
+    use_cache: bool = True
+    default_model: str | None = None
 
 
 @dataclass(slots=True)
@@ -105,10 +111,12 @@ class Dispatcher:
             self.running += 1
             self.listener("started", work.step, None)
             try:
-                result = await self._execute(work)
+                result, key = await self._execute(work)
+                children = self._children(work, result)  # may fail the result: save after
+                await self._save(work, key, result)
             finally:
                 self.running -= 1
-            self._complete(work, result)
+            self._complete(work, result, children)
 
     async def _next(self) -> _Work | None:
         while True:
@@ -138,15 +146,40 @@ class Dispatcher:
         self.groups[root] = _Group([0] * len(self.plans), row)
         return self._enqueue_work(_Work(0, row, {}, (root,), root), push=False)
 
-    async def _execute(self, work: _Work) -> TaskResult:
+    async def _execute(self, work: _Work) -> tuple[TaskResult, str]:
+        """Run one task, or take it from the cache; the result and its content key."""
         plan = self.plans[work.step]
         models = plan.template.models
         model = models[work.lineage[-1] % len(models)] if models else None
         # Fields and context are shared, never mutated: copying them per task costs CPU.
         result = TaskResult(plan.name, work.lineage, work.fields, work.context)
-        meter = UsageMeter()
+        key = ""
         try:
             workflow = self._workflow(plan, work)
+            key = task_key(workflow, model or self.settings.default_model, work.lineage)
+            await self._answer(result, workflow, model, key)
+        except Exception as exc:  # recorded on the result and surfaced in PipelineResult
+            _fail(result, TaskStatus.FAILED, exc)
+        return result, key
+
+    async def _save(self, work: _Work, key: str, result: TaskResult) -> None:
+        """With a store, wait until the result is committed: the worker holds its slot
+        meanwhile, so results answered but not yet saved never exceed the concurrency."""
+        store = self.settings.store
+        if store is not None:
+            await store.put(self.settings.run_id, work.step, key, result)
+
+    async def _answer(
+        self, result: TaskResult, workflow: Workflow, model: str | None, key: str
+    ) -> None:
+        store = self.settings.store
+        cached = store.lookup(key) if store is not None and self.settings.use_cache else None
+        if cached is not None:
+            result.result, result.value, result.cached = cached.result, cached.value, True
+            result.model = cached.model
+            return
+        meter = UsageMeter()
+        try:
             outcome = await run_workflow(
                 workflow, self.adapter, model, timeout=self.settings.task_timeout, meter=meter
             )
@@ -159,7 +192,6 @@ class Dispatcher:
         result.usage, result.requests = meter.usage, meter.requests
         result.model = model or meter.model
         result.cost = cost_of(meter.usage, result.model, self.settings.prices)
-        return result
 
     def _workflow(self, plan: StepPlan, work: _Work) -> Workflow:
         kwargs = bind_inputs(plan, work.fields, work.context)
@@ -175,8 +207,7 @@ class Dispatcher:
             workflow = workflow.model_copy(update={"config": config})
         return workflow
 
-    def _complete(self, work: _Work, result: TaskResult) -> None:
-        children = self._children(work, result)
+    def _complete(self, work: _Work, result: TaskResult, children: list[_Work]) -> None:
         self.sink(result)
         self.listener("finished", work.step, result)
         self._charge(result)
@@ -242,6 +273,8 @@ class Dispatcher:
                 plan = self.plans[work.step]
                 skipped = TaskResult(plan.name, work.lineage, work.fields, work.context)
                 skipped.status, skipped.error = TaskStatus.SKIPPED, f"not run: {self.stopped}"
+                if self.settings.store is not None:
+                    self.settings.store.put_nowait(self.settings.run_id, work.step, "", skipped)
                 self.sink(skipped)
                 self.listener("finished", work.step, skipped)
                 self._finish_live(work)

@@ -41,7 +41,7 @@ from fanflow.engine._memory import Memory, MemoryValue, render
 from fanflow.engine._structured import generate_structured
 from fanflow.steps import Edge, Operator, Task, Workflow
 
-__all__ = ["WorkflowResult", "run_workflow"]
+__all__ = ["WorkflowResult", "parse_value", "run_workflow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +156,7 @@ class _Run:
         text = return_text(self.workflow.return_value, self.memory)
         return WorkflowResult(
             result=text,
-            value=_parsed(text),
+            value=parse_value(text),
             memory=self.memory.snapshot(),
             steps_taken=len(self.path),
             usage=self.meter.usage,
@@ -268,7 +268,8 @@ class _Run:
 _JSON_STARTS = frozenset('[{"-0123456789tfn')
 
 
-def _parsed(text: str) -> Any:
+def parse_value(text: str) -> Any:
+    """`text` parsed as JSON where it is JSON, else the text itself."""
     # Most answers are prose; a failed parse raises, and raising costs more than this test.
     if text.lstrip()[:1] not in _JSON_STARTS:
         return text

@@ -13,9 +13,11 @@ result = await builder.build().execute()
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -27,10 +29,12 @@ from fanflow.engine._accounting import Budget
 from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine._gc import relaxed_gc
 from fanflow.engine._inputs import RowSource, source_from
+from fanflow.engine._keys import default_model
 from fanflow.engine._plan import StepPlan, plan_steps
 from fanflow.engine._progress import ProgressDisplay
-from fanflow.engine._results import PipelineResult, StepResults
-from fanflow.steps import StepTemplate, TaskResult
+from fanflow.engine._results import PipelineResult
+from fanflow.engine._session import RunSession
+from fanflow.steps import StepTemplate
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
 
@@ -48,7 +52,10 @@ class PipelineConfig(BaseModel):
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
     `tune_gc`: make Python's garbage collector cheaper while the run lasts (see
-    `fanflow/engine/_gc.py` for why and what; it is restored afterwards).
+    `fanflow/engine/_gc.py` for why and what; it is restored afterwards). `store`: the
+    SQLite file that keeps results and run records (None: `FANFLOW_STORE`, else
+    `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's name in
+    `fanflow.runs()` (default: first step, time and a short tag).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +65,8 @@ class PipelineConfig(BaseModel):
     on_error: Literal["skip", "raise"] = "skip"
     progress: bool = True
     tune_gc: bool = True
+    store: str | Path | Literal[False] | None = None
+    run_name: str | None = None
     retry: RetryPolicy | None = RetryPolicy()
     prices: dict[str, tuple[float, float]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
@@ -120,9 +129,14 @@ class Pipeline:
         self.network = with_defaults(network, config.retry)
         self.config = config
 
-    async def execute(self) -> PipelineResult:
-        """Run every input row through every step and return the results."""
-        return await self._execute(self._rows(), self.config)
+    async def execute(self, use_cache: bool = True) -> PipelineResult:
+        """Run every input row through every step and return the results.
+
+        With a store (the default), every result is saved as it arrives and tasks already
+        answered in an earlier run are taken from it, so running the same pipeline again
+        resumes; `use_cache=False` sends everything again.
+        """
+        return await self._execute(self._rows(), self.config, use_cache=use_cache)
 
     async def dry_run(self) -> PipelineResult:
         """Run the first input row through every step, one task per step."""
@@ -144,19 +158,33 @@ class Pipeline:
         return chain.from_iterable(source.open() for source in self.sources)
 
     async def _execute(
-        self, rows: Iterator[Mapping[str, Any]], config: PipelineConfig, first_only: bool = False
+        self,
+        rows: Iterator[Mapping[str, Any]],
+        config: PipelineConfig,
+        first_only: bool = False,
+        use_cache: bool = True,
     ) -> PipelineResult:
-        steps = [StepResults(plan.name) for plan in self.plans]
-        display = ProgressDisplay([p.name for p in self.plans], config.progress)
+        names = [plan.name for plan in self.plans]
+        session = RunSession.open(config, names, self.fingerprint())
+        display = ProgressDisplay(names, config.progress)
+        settings = _settings(config, session, use_cache, default_model(self.network))
         dispatcher = Dispatcher(
-            self.plans, self.network, _settings(config), rows, _sink(steps), display.event
+            self.plans, self.network, settings, rows, session.record, display.event
         )
         if first_only:
             dispatcher.limit_children_to_one()
         started = time.perf_counter()
-        with display, relaxed_gc(config.tune_gc):
+        clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
+        with session.recording(clock), display, relaxed_gc(config.tune_gc):
             await _run_with_display(dispatcher, display)
-        return PipelineResult(steps, time.perf_counter() - started, dispatcher.stopped)
+        return session.result()
+
+    def fingerprint(self) -> str:
+        """What identifies this pipeline's shape: steps, flows, models, params, inputs."""
+        steps = [(type(p.template).__qualname__, p.name, repr(p.template.flow),
+                  p.template.models, p.template.workflow_params) for p in self.plans]  # fmt: skip
+        inputs = [source.label for source in self.sources]
+        return hashlib.sha256(repr((steps, inputs)).encode()).hexdigest()[:16]
 
 
 def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter:
@@ -173,21 +201,22 @@ def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter
     return RetryingAdapter(network, policy)
 
 
-def _settings(config: PipelineConfig) -> DispatchSettings:
+def _settings(
+    config: PipelineConfig, session: RunSession, use_cache: bool, model: str | None
+) -> DispatchSettings:
     limited = config.max_cost is not None or config.max_tokens_total is not None
     budget = Budget(config.max_cost, config.max_tokens_total) if limited else None
     return DispatchSettings(
-        config.concurrency, config.task_timeout, config.on_error, budget, config.prices
+        config.concurrency,
+        config.task_timeout,
+        config.on_error,
+        budget,
+        config.prices,
+        session.store,
+        session.run_id,
+        use_cache,
+        model,
     )
-
-
-def _sink(steps: list[StepResults]) -> Callable[[TaskResult], None]:
-    by_name = {s.name: s for s in steps}
-
-    def record(result: TaskResult) -> None:
-        by_name[result.step].results.append(result)
-
-    return record
 
 
 async def _run_with_display(dispatcher: Dispatcher, display: ProgressDisplay) -> None:

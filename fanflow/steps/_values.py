@@ -69,6 +69,7 @@ class TaskResult:
     model: str | None = None
     requests: int = 0
     cost: float = 0.0
+    cached: bool = False
 
     @property
     def task_id(self) -> str:

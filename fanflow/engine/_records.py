@@ -1,0 +1,85 @@
+"""How run records and task results look on disk, and back."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from fanflow.adapters import Usage
+from fanflow.engine._executor import parse_value
+from fanflow.steps import TaskResult, TaskStatus
+
+__all__ = ["RunRecord", "record_from_row", "result_from_row", "result_row"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One `execute()`: what ran, with which settings (never secrets), and how it went."""
+
+    id: str
+    name: str
+    fingerprint: str
+    config: dict[str, Any]
+    steps: list[str]
+    status: str
+    started_at: float
+    ended_at: float | None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RunRecord:
+    run_id, name, fingerprint, config, steps, status, started, ended, stats = row
+    return RunRecord(
+        run_id,
+        name,
+        fingerprint,
+        orjson.loads(config),
+        orjson.loads(steps),
+        status,
+        float(started),
+        None if ended is None else float(ended),
+        orjson.loads(stats) if stats else {},
+    )
+
+
+def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tuple[Any, ...]:
+    return (
+        run_id,
+        step_index,
+        result.step,
+        lineage_text(result.lineage),
+        key,
+        result.status.value,
+        result.result,
+        result.error,
+        orjson.dumps(result.inputs, default=str),
+        orjson.dumps(result.context, default=str),
+        result.usage.prompt_tokens,
+        result.usage.completion_tokens,
+        result.requests,
+        result.model,
+        result.cost,
+        int(result.cached),
+    )
+
+
+def result_from_row(row: tuple[Any, ...]) -> TaskResult:
+    (_, _, step, lineage, _, status, text, error, inputs, context, prompt, completion,
+     requests, model, cost, cached) = row  # fmt: skip
+    result = TaskResult(step, lineage_tuple(lineage), orjson.loads(inputs), orjson.loads(context))
+    result.status, result.result, result.value = TaskStatus(status), text, parse_value(text)
+    result.error, result.usage = error, Usage(prompt, completion)
+    result.requests, result.model, result.cost, result.cached = requests, model, cost, bool(cached)
+    return result
+
+
+def lineage_text(lineage: tuple[int, ...]) -> str:
+    """Sortable text form: fixed-width numbers, so SQL order is lineage order."""
+    return ".".join(f"{n + 1:08d}" for n in lineage)  # +1 keeps ALL_ROOTS (-1) sortable
+
+
+def lineage_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) - 1 for part in text.split("."))

@@ -1,0 +1,237 @@
+"""The embedded store: one SQLite file with run records and every task result.
+
+Default place: `.fanflow/fanflow.db` under the working directory; `FANFLOW_STORE` or
+`PipelineConfig(store=path)` moves it. One writer thread commits results in batches in
+WAL mode, so the event loop never waits on the disk (asyncio only, like the engine's
+transports); `await store.put(...)` returns once that result is committed, which is what
+lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
+whose content key (see `_keys`) was answered before is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fanflow._exceptions import ConfigurationError, ExecutionError
+from fanflow.engine._records import RunRecord, record_from_row, result_from_row, result_row
+from fanflow.steps import TaskResult
+
+__all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
+
+DEFAULT_PATH = Path(".fanflow") / "fanflow.db"
+BATCH = 512
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, fingerprint TEXT NOT NULL,
+    config TEXT NOT NULL, steps TEXT NOT NULL, status TEXT NOT NULL,
+    started_at REAL NOT NULL, ended_at REAL, stats TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL, step_index INTEGER NOT NULL, step TEXT NOT NULL,
+    lineage TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, result TEXT NOT NULL,
+    error TEXT, inputs BLOB NOT NULL, context BLOB NOT NULL, prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL, requests INTEGER NOT NULL, model TEXT,
+    cost REAL NOT NULL, cached INTEGER NOT NULL,
+    PRIMARY KEY (run_id, step_index, lineage)
+);
+CREATE INDEX IF NOT EXISTS results_by_key ON results (key, status);
+"""
+_INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def default_store_path() -> Path:
+    """`FANFLOW_STORE` if set, else `.fanflow/fanflow.db` under the working directory."""
+    return Path(os.environ.get("FANFLOW_STORE") or DEFAULT_PATH)
+
+
+class Store:
+    """Run records and task results in one SQLite file; safe to use from one event loop."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._reader = _connect(self.path)
+        self._reader.executescript(_SCHEMA)
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    # -- runs ---------------------------------------------------------------------------
+    def start_run(
+        self, run_id: str, name: str, fingerprint: str, config: Mapping[str, Any], steps: list[str]
+    ) -> None:
+        with self._reader:
+            self._reader.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,'running',strftime('%s','now'),NULL,NULL)",
+                (run_id, name, fingerprint, _json(config), _json(steps)),
+            )
+
+    def finish_run(self, run_id: str, status: str, stats: Mapping[str, Any]) -> None:
+        with self._reader:
+            self._reader.execute(
+                "UPDATE runs SET status=?, ended_at=strftime('%s','now'), stats=? WHERE id=?",
+                (status, _json(stats), run_id),
+            )
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, newest first."""
+        rows = self._reader.execute("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC")
+        return [record_from_row(row) for row in rows]
+
+    def find_run(self, id_or_name: str) -> RunRecord:
+        row = self._reader.execute(
+            "SELECT * FROM runs WHERE id=? OR name=?", (id_or_name, id_or_name)
+        ).fetchone()
+        if row is None:
+            known = ", ".join(r.name for r in self.runs()[:10]) or "none yet"
+            raise ConfigurationError(
+                f"no run named {id_or_name!r} in {self.path}; recent runs: {known}"
+            )
+        return record_from_row(row)
+
+    # -- results ------------------------------------------------------------------------
+    def lookup(self, key: str) -> TaskResult | None:
+        """An ok result stored under this content key, if any (the cache)."""
+        row = self._reader.execute(
+            "SELECT * FROM results WHERE key=? AND status='ok' LIMIT 1", (key,)
+        ).fetchone()
+        return None if row is None else result_from_row(row)
+
+    async def put(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
+        """Store one result; returns once it is committed to disk."""
+        self._raise_if_failed()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put(_Write(result_row(run_id, step_index, key, result), done, loop))
+        self._start_writer()
+        await done
+        self._raise_if_failed()
+
+    def put_nowait(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
+        """Queue one result without waiting for its commit (`flush()` waits for all)."""
+        loop = asyncio.get_running_loop()
+        row = result_row(run_id, step_index, key, result)
+        self._queue.put(_Write(row, loop.create_future(), loop))
+        self._start_writer()
+
+    def results(
+        self, run_id: str, step_index: int | None = None, ok_only: bool = False
+    ) -> Iterator[TaskResult]:
+        """A run's results in lineage order, read lazily from disk."""
+        query = "SELECT * FROM results WHERE run_id=?"
+        params: list[Any] = [run_id]
+        if step_index is not None:
+            query += " AND step_index=?"
+            params.append(step_index)
+        if ok_only:
+            query += " AND status='ok'"
+        cursor = _connect(self.path).execute(query + " ORDER BY step_index, lineage", params)
+        for row in cursor:
+            yield result_from_row(row)
+
+    def clear(self, run_id: str | None = None) -> int:
+        """Forget stored results (of one run, or all): they will be sent again."""
+        with self._reader:
+            if run_id is None:
+                return self._reader.execute("DELETE FROM results").rowcount
+            return self._reader.execute("DELETE FROM results WHERE run_id=?", (run_id,)).rowcount
+
+    def flush(self) -> None:
+        """Wait until every queued result is committed (the writer restarts when needed)."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+
+    def close(self) -> None:
+        """Finish pending writes and close the file."""
+        self.flush()
+        self._reader.close()
+
+    # -- the writer thread --------------------------------------------------------------
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_forever, daemon=True)
+            self._writer.start()
+
+    def _write_forever(self) -> None:
+        connection = _connect(self.path)
+        try:
+            while (batch := _next_batch(self._queue)) is not None:
+                self._commit(connection, batch)
+        finally:
+            connection.close()
+
+    def _commit(self, connection: sqlite3.Connection, batch: list[_Write]) -> None:
+        try:
+            with connection:
+                connection.executemany(_INSERT, [w.row for w in batch])
+        except BaseException as exc:  # surfaced to every waiting put() by _raise_if_failed
+            self._failure = exc
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for write in batch:
+            by_loop.setdefault(write.loop, []).append(write.done)
+        for loop, futures in by_loop.items():  # one wake-up of the loop per batch
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, futures)
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise ExecutionError(
+                f"could not write results to {self.path}: {self._failure}; check the disk "
+                "and that no other program holds the file, then run again to resume"
+            ) from self._failure
+
+
+class _Write:
+    __slots__ = ("done", "loop", "row")
+
+    def __init__(
+        self, row: tuple[Any, ...], done: asyncio.Future[None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.row, self.done, self.loop = row, done, loop
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a cancelled put() no longer waits
+            future.set_result(None)
+
+
+def _next_batch(writes: queue.SimpleQueue[_Write | None]) -> list[_Write] | None:
+    """Block for one write, then take what else is queued (up to BATCH); None to stop."""
+    first = writes.get()
+    if first is None:
+        return None
+    batch = [first]
+    while len(batch) < BATCH:
+        try:
+            item = writes.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            writes.put(None)  # stop after this batch
+            break
+        batch.append(item)
+    return batch
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
