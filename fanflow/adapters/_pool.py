@@ -339,7 +339,8 @@ def _name(endpoint: Endpoint, index: int, taken: set[str]) -> str:
                 f"EndpointPool has two endpoints named {endpoint.name!r}; names must differ."
             )
         return endpoint.name
-    base_url = getattr(endpoint.adapter, "base_url", None)
+    inner = getattr(endpoint.adapter, "adapter", None)  # through a RateLimiter/RetryingAdapter
+    base_url = getattr(endpoint.adapter, "base_url", None) or getattr(inner, "base_url", None)
     name = base_url if isinstance(base_url, str) and base_url else f"endpoint-{index}"
     return name if name not in taken else f"{name}#{index}"
 
