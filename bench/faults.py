@@ -19,25 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from fanflow import RetryPolicy  # noqa: E402
-from fanflow.testing import Faults  # noqa: E402
-from tests.integration.test_faults import qa_pipeline, serve  # noqa: E402
-
-MIX = Faults(
-    server_error=0.04,
-    rate_limit=0.02,
-    drop=0.03,
-    hang=0.005,
-    malformed=0.03,
-    slow_body=0.02,
-    rate_limit_retry_after=0.05,
-    slow_body_delay=0.05,
-    seed=7,
-)
+from tests.integration.test_faults import EVERY_FAULT, qa_pipeline, serve  # noqa: E402
 
 
 async def main(topics: int, concurrency: int) -> None:
     policy = RetryPolicy(attempts=5, initial_backoff=0.01, max_backoff=0.2, jitter=0.01)
-    async with serve(MIX, timeout=1.0) as (server, adapter):
+    async with serve(EVERY_FAULT, timeout=1.0) as (server, adapter):
         started = time.perf_counter()
         pipeline = qa_pipeline(adapter, topics, concurrency=concurrency, retry=policy)
         result = await pipeline.build().execute()

@@ -79,20 +79,23 @@ def assert_every_task_accounted_for(result: PipelineResult, topics: int) -> None
     assert set(lineages) == expected
 
 
+EVERY_FAULT = Faults(
+    server_error=0.04,
+    rate_limit=0.02,
+    drop=0.03,
+    hang=0.005,
+    malformed=0.03,
+    slow_body=0.02,
+    rate_limit_retry_after=0.05,
+    slow_body_delay=0.05,
+    seed=7,
+)
+"""About one request in six fails, in every way the mock server can fail."""
+
+
 async def test_a_mix_of_every_fault_loses_and_duplicates_nothing() -> None:
-    faults = Faults(
-        server_error=0.04,
-        rate_limit=0.02,
-        drop=0.03,
-        hang=0.005,
-        malformed=0.03,
-        slow_body=0.02,
-        rate_limit_retry_after=0.05,
-        slow_body_delay=0.05,
-        seed=7,
-    )
     topics = 400  # 400 + 2000 + 2000 tasks
-    async with serve(faults, timeout=1.0) as (server, adapter):
+    async with serve(EVERY_FAULT, timeout=1.0) as (server, adapter):
         builder = qa_pipeline(adapter, topics, concurrency=64, retry=QUICK)
         result = await builder.build().execute()
 
