@@ -1,0 +1,357 @@
+"""The `fanflow` command: look at past runs, export their rows, forget stored results.
+
+Everything here reads the store a pipeline writes (`fanflow.Store`); nothing is sent to a
+model. Errors print one line saying what went wrong and how to fix it, and exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from fanflow._exceptions import FanflowError
+from fanflow.engine._records import RunRecord
+from fanflow.engine._runs import load_run
+from fanflow.engine._store import Store, default_store_path
+
+__all__ = ["app", "main"]
+
+MAX_FAILURES = 10
+PIPED_WIDTH = 200
+STATUSES = ("ok", "failed", "timed_out", "skipped")
+
+app = typer.Typer(
+    name="fanflow",
+    help=(
+        "Look at past fanflow runs, export their rows, and forget stored results.\n\n"
+        "Every result a pipeline gets is kept in one SQLite store: --store PATH, else the "
+        "FANFLOW_STORE variable, else .fanflow/fanflow.db under the working directory.\n\n"
+        "Resuming needs no command: running the same pipeline again sends only the tasks "
+        "whose answers are not stored yet; `fanflow cache clear` makes them be sent again."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+runs_app = typer.Typer(
+    help="List past runs, newest first (`fanflow runs show NAME` for one run).",
+    invoke_without_command=True,
+)
+cache_app = typer.Typer(help="Manage stored results (the cache that makes runs resume).")
+app.add_typer(runs_app, name="runs")
+app.add_typer(cache_app, name="cache")
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="The store file (default: $FANFLOW_STORE, else .fanflow/fanflow.db).",
+    ),
+]
+RunArgument = Annotated[str, typer.Argument(metavar="NAME", help="The run's name or id.")]
+
+
+@app.callback()
+def _root(ctx: typer.Context, store: StoreOption = None) -> None:
+    ctx.obj = store if store is not None else default_store_path()
+
+
+@runs_app.callback()
+def runs_list(ctx: typer.Context) -> None:
+    """List past runs, newest first: status, when, how long, task counts, tokens, cost."""
+    if ctx.invoked_subcommand is not None:
+        return
+    path = _store_path(ctx)
+    records: list[RunRecord] = []
+    if path.exists():
+        with _errors(path), _opened(_existing_store(ctx)) as store:
+            records = store.runs()
+    if not records:
+        typer.echo(f"No runs yet in {path}. Runs appear here once a pipeline has run.")
+        return
+    table = Table(title=f"Runs in {path}", title_justify="left", box=box.SIMPLE_HEAD)
+    # On a narrow terminal the name and the time wrap; ids and numbers stay whole.
+    table.add_column("name", overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("started", overflow="fold")
+    table.add_column("duration", no_wrap=True)
+    for column in ("ok", "failed", "timed\nout", "skipped", "requests", "tokens", "cost"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for record in records:
+        stats = record.stats
+        tasks = stats.get("tasks", {})
+        table.add_row(
+            record.name,
+            record.id,
+            record.status,
+            _time(record.started_at, seconds=False),
+            _duration(record),
+            *(_count(tasks.get(status)) if stats else "-" for status in STATUSES),
+            _count(stats.get("requests")),
+            _tokens(stats.get("usage")),
+            _cost(stats.get("cost")),
+        )
+    _console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(ctx: typer.Context, name: RunArgument) -> None:
+    """Show one run: status, times, each step's counts and tokens, config, first failures."""
+    path = _existing_store(ctx)
+    with _errors(path), _opened(path) as store:
+        record = store.find_run(name)
+        failures = list(islice((r for r in store.results(record.id) if not r.ok), MAX_FAILURES))
+    console = _console()
+    stats = record.stats
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("run", f"{record.name} (id {record.id})")
+    summary.add_row("status", record.status)
+    summary.add_row("started", _time(record.started_at))
+    summary.add_row("ended", "-" if record.ended_at is None else _time(record.ended_at))
+    summary.add_row("duration", _duration(record))
+    if stats:
+        tasks = stats.get("tasks", {})
+        counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in STATUSES)
+        summary.add_row("tasks", ", ".join(counted))
+        summary.add_row("requests", _count(stats.get("requests")))
+        summary.add_row("tokens", _tokens_in_out(stats.get("usage")))
+        summary.add_row("cost", _cost(stats.get("cost")))
+        if stats.get("stopped"):
+            summary.add_row("stopped", str(stats["stopped"]))
+    else:
+        summary.add_row("stats", "none recorded (the run is still going, or was killed)")
+    summary.add_row("store", str(path))
+    console.print(summary)
+
+    steps = Table(title="Steps", title_justify="left", box=box.SIMPLE_HEAD)
+    steps.add_column("#", justify="right")
+    steps.add_column("step")
+    for column in ("ok", "failed", "timed out", "skipped", "requests", "tokens in", "tokens out"):
+        steps.add_column(column, justify="right")
+    steps.add_column("cost", justify="right")
+    counts = stats.get("steps", {})
+    usage = stats.get("usage_by_step", {})
+    for index, step in enumerate(record.steps):
+        step_counts, step_usage = counts.get(step, {}), usage.get(step, {})
+        steps.add_row(
+            str(index),
+            step,
+            *(_count(step_counts.get(status, 0) if stats else None) for status in STATUSES),
+            _count(step_usage.get("requests")),
+            _count(step_usage.get("prompt_tokens")),
+            _count(step_usage.get("completion_tokens")),
+            _cost(step_usage.get("cost")),
+        )
+    console.print(steps)
+
+    config = Table(title="Config", title_justify="left", show_header=False, box=box.SIMPLE)
+    config.add_column(style="bold")
+    config.add_column()
+    for key, value in record.config.items():
+        config.add_row(key, value if isinstance(value, str) else orjson.dumps(value).decode())
+    console.print(config)
+
+    if failures:
+        total = sum(stats.get("tasks", {}).get(s, 0) for s in STATUSES[1:])
+        shown = str(len(failures))
+        if total > len(failures) or (not stats and len(failures) == MAX_FAILURES):
+            shown = f"first {len(failures)}" + (f" of {total}" if total else "")
+        table = Table(title=f"Failures ({shown})", title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column("task", no_wrap=True)
+        table.add_column("status")
+        table.add_column("reason")
+        for failure in failures:
+            table.add_row(failure.task_id, failure.status.value, failure.error or "-")
+        console.print(table)
+    else:
+        console.print("No failures stored.")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: RunArgument,
+    out: Annotated[Path, typer.Argument(help="Where to write: a .jsonl or .parquet file.")],
+) -> None:
+    """Write a run's rows (its final step's ok results) to a .jsonl or .parquet file."""
+    path = _existing_store(ctx)
+    with _errors(path), _no_progress_bars(out):
+        written = load_run(name, store=path).save(out)
+        rows = _rows_in(written)
+    typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
+    if rows == 0:
+        typer.echo("The store holds no ok final-step results for this run (were they cleared?).")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    ctx: typer.Context,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            metavar="NAME",
+            help="Forget only this run's results (tasks another run also answered stay cached).",
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Forget stored results, all or one run's, so the next run sends those tasks again."""
+    path = _store_path(ctx)
+    if run is None and not path.exists():
+        typer.echo(f"Nothing to clear: no store at {path}.")
+        return
+    path = _existing_store(ctx)
+    with _errors(path), _opened(path) as store:
+        run_id = None if run is None else store.find_run(run).id
+        what = "every stored result" if run is None else f"the stored results of run {run!r}"
+        if not yes and not typer.confirm(
+            f"Forget {what} in {path}? Those tasks will be sent again.", default=False
+        ):
+            typer.echo("Nothing removed.")
+            return
+        removed = store.clear(run_id)
+    typer.echo(
+        f"Removed {removed} stored result{'' if removed == 1 else 's'}; "
+        "the next run sends those tasks again."
+    )
+
+
+def main() -> None:
+    """The `fanflow` console script (also `python -m fanflow`)."""
+    app(prog_name="fanflow")
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    # Made per command, so output goes to whatever sys.stdout is then (tests swap it).
+    # Piped output is not cut to 80 columns; no markup or highlighting, so names and
+    # error texts are shown exactly as stored.
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=PIPED_WIDTH if piped else None, markup=False, highlight=False, emoji=False)
+
+
+def _store_path(ctx: typer.Context) -> Path:
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, Path) else default_store_path()
+
+
+def _existing_store(ctx: typer.Context) -> Path:
+    path = _store_path(ctx)
+    if not path.exists():
+        _fail(f"no store at {path}; pass --store PATH or set FANFLOW_STORE to the store file")
+    if not path.is_file():
+        _fail(f"the store {path} is not a file; pass --store with the store's .db file")
+    return path
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _errors(path: Path) -> Iterator[None]:
+    """Turn the errors a user can fix into one line and exit 1."""
+    try:
+        yield
+    except FanflowError as exc:
+        _fail(str(exc))
+    except sqlite3.Error as exc:
+        _fail(f"cannot read the store {path} ({exc}); is it a fanflow store? see --store")
+    except OSError as exc:
+        target = exc.filename if exc.filename is not None else path
+        _fail(f"cannot use {target}: {exc.strerror or exc}; check the path and permissions")
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Store]:
+    store = Store(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _no_progress_bars(out: Path) -> Iterator[None]:
+    """Silence `datasets`' progress bar while a .parquet file is written."""
+    if out.suffix.lower() != ".parquet":
+        yield
+        return
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
+def _rows_in(path: Path) -> int:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _time(timestamp: float, seconds: bool = True) -> str:
+    """Local time."""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M" + ":%S" * seconds)
+
+
+def _duration(record: RunRecord) -> str:
+    seconds = record.stats.get("wall_time_s")
+    if seconds is None:
+        if record.ended_at is None:
+            return "-"
+        seconds = record.ended_at - record.started_at
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else f"{int(value):,}"
+
+
+def _tokens(usage: Any) -> str:
+    if not usage:
+        return "-"
+    return _count(usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0))
+
+
+def _tokens_in_out(usage: Any) -> str:
+    if not usage:
+        return "-"
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    return f"{prompt + completion:,} ({prompt:,} in, {completion:,} out)"
+
+
+def _cost(value: Any) -> str:
+    return "-" if not value else f"${float(value):,.4f}"
