@@ -227,12 +227,21 @@ async def _run_with_display(dispatcher: Dispatcher, display: ProgressDisplay) ->
             await dispatcher.run()
             group.cancel_scope.cancel()
     except BaseException as exc:
-        raise _single(exc) from None
+        error = _single(exc)
+        raise error from error.__cause__  # hides the groups, keeps what the error chains
 
 
 def _single(exc: BaseException) -> BaseException:
-    """The one real error inside (nested) exception groups, else the group itself."""
+    """The one real error inside (nested) exception groups, else the group itself.
+
+    The same error raised by several workers at once (a store that cannot write fails
+    every pending save) counts as one.
+    """
     inner = getattr(exc, "exceptions", None)
-    if inner is not None and len(inner) == 1:
-        return _single(inner[0])
+    if inner is None:
+        return exc
+    errors = [_single(error) for error in inner]
+    first = errors[0]
+    if all(type(error) is type(first) and str(error) == str(first) for error in errors):
+        return first
     return exc

@@ -70,7 +70,11 @@ class Store:
     def start_run(
         self, run_id: str, name: str, fingerprint: str, config: Mapping[str, Any], steps: list[str]
     ) -> None:
+        """Record a new run. A name used before moves to this run (so re-running a named
+        pipeline resumes under its name); the older run keeps its id and results, and its
+        record is renamed `name@id`."""
         with self._reader:
+            self._reader.execute("UPDATE runs SET name = name || '@' || id WHERE name=?", (name,))
             self._reader.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,'running',strftime('%s','now'),NULL,NULL)",
                 (run_id, name, fingerprint, _json(config), _json(steps)),
@@ -135,9 +139,12 @@ class Store:
             params.append(step_index)
         if ok_only:
             query += " AND status='ok'"
-        cursor = _connect(self.path).execute(query + " ORDER BY step_index, lineage", params)
-        for row in cursor:
-            yield result_from_row(row)
+        connection = _connect(self.path)  # its own, so lazy reading blocks nothing else
+        try:
+            for row in connection.execute(query + " ORDER BY step_index, lineage", params):
+                yield result_from_row(row)
+        finally:
+            connection.close()
 
     def clear(self, run_id: str | None = None) -> int:
         """Forget stored results (of one run, or all): they will be sent again."""
