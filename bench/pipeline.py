@@ -2,8 +2,9 @@
 
 topic -> 5 subtopics (scatter) -> a question each -> an answer each: 11 LLM calls per
 input row. Prints wall time against the ideal ceil(calls / concurrency) * latency, the
-client's CPU per LLM call (all of fanflow: dispatch, executor, workflow building, HTTP),
-and peak RSS. Each run is a fresh process, so RSS is per run.
+client's CPU per LLM call (all of fanflow: dispatch, executor, workflow building, HTTP,
+and the store, in a fresh temporary file; `--no-store` to leave it out), and peak RSS.
+Each run is a fresh process, so RSS is per run.
 
     python bench/pipeline.py --roots 2000 --latency 0.05 --concurrency 256 --runs 3
 """
@@ -18,6 +19,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "cookbook")]
 CALLS_PER_ROOT = 11
 
 
-async def one_run(roots: int, latency: float, concurrency: int) -> dict[str, float]:
+async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> dict[str, float]:
     from qa_from_topics import build_pipeline
 
     from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig
@@ -36,7 +38,8 @@ async def one_run(roots: int, latency: float, concurrency: int) -> dict[str, flo
     topics = [f"topic {n}" for n in range(roots)]
     with MockServerProcess(latency=latency, handler="bench.qa_handler:answer") as server:
         async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
-            config = PipelineConfig(concurrency=concurrency, progress=False)
+            where = Path(tempfile.mkdtemp()) / "fanflow.db" if store else False
+            config = PipelineConfig(concurrency=concurrency, progress=False, store=where)
             pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
             cpu0, wall0 = time.process_time(), time.perf_counter()
             result = await pipeline.execute()
@@ -62,10 +65,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-store", action="store_true", help="keep results in memory only")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(asyncio.run(one_run(args.roots, args.latency, args.concurrency))))
+        run = one_run(args.roots, args.latency, args.concurrency, not args.no_store)
+        print(json.dumps(asyncio.run(run)))
         return
     runs = [_child_run(args) for _ in range(args.runs)]
     for number, run in enumerate(runs, start=1):
@@ -78,6 +83,7 @@ def main() -> None:
 def _child_run(args: argparse.Namespace) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", "--roots", str(args.roots)]
     command += ["--latency", str(args.latency), "--concurrency", str(args.concurrency)]
+    command += ["--no-store"] if args.no_store else []
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
