@@ -156,7 +156,8 @@ class Dispatcher:
         key = ""
         try:
             workflow = self._workflow(plan, work)
-            key = task_key(workflow, model or self.settings.default_model, work.lineage)
+            if self.settings.store is not None:  # keys only matter to the store
+                key = task_key(workflow, model or self.settings.default_model, work.lineage)
             await self._answer(result, workflow, model, key)
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             _fail(result, TaskStatus.FAILED, exc)
