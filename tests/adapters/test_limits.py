@@ -27,28 +27,12 @@ from fanflow import (
 )
 from fanflow.adapters import RateLimiter, RateLimitInfo, RetryingAdapter, RetryPolicy
 
-from . import COMPLETION
+from . import COMPLETION, JumpClock
 
 REQUEST = GenerationRequest(messages=(ChatMessage("user", "Name a colour."),), model="tiny")
 BASE = "http://127.0.0.1:8999/v1"
 
 Answer = Callable[[GenerationRequest], Awaitable[str | Generation]]
-
-
-class JumpClock:
-    """`sleep` moves time forward by the amount asked and returns at once."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
 
 
 class ManualClock:

@@ -24,24 +24,10 @@ from fanflow import (
 )
 from fanflow.adapters import RetryingAdapter, RetryPolicy
 
+from . import JumpClock
+
 REQUEST = GenerationRequest(messages=(ChatMessage("user", "Name a colour."),), model="tiny")
 NO_JITTER = RetryPolicy(jitter=0.0)
-
-
-class FakeTime:
-    """A clock whose `sleep` returns at once after moving time forward by the amount asked."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
 
 
 class Flaky(MockAdapter):
@@ -75,9 +61,9 @@ def server_error(status: int | None = 503) -> ProviderError:
 
 
 def retrying(
-    adapter: MockAdapter, policy: RetryPolicy = NO_JITTER, clock: FakeTime | None = None
+    adapter: MockAdapter, policy: RetryPolicy = NO_JITTER, clock: JumpClock | None = None
 ) -> RetryingAdapter:
-    return RetryingAdapter(adapter, policy, sleep=(clock or FakeTime()).sleep)
+    return RetryingAdapter(adapter, policy, sleep=(clock or JumpClock()).sleep)
 
 
 # --- what is retried --------------------------------------------------------------------
@@ -241,7 +227,7 @@ async def test_budget_is_none_without_a_budget() -> None:
 
 
 async def test_retry_after_above_max_retry_after_fails_at_once() -> None:
-    clock = FakeTime()
+    clock = JumpClock()
     inner = Flaky([RateLimited("slow down", retry_after=3600.0)])
 
     with pytest.raises(RateLimited) as caught:
@@ -258,7 +244,7 @@ async def test_retry_after_above_max_retry_after_fails_at_once() -> None:
 
 
 async def test_next_attempt_is_not_sent_before_retry_after() -> None:
-    clock = FakeTime()
+    clock = JumpClock()
     inner = Flaky([RateLimited("slow down", retry_after=7.0)], clock)
 
     await retrying(inner, RetryPolicy(initial_backoff=0.5), clock).generate(REQUEST)
@@ -269,7 +255,7 @@ async def test_next_attempt_is_not_sent_before_retry_after() -> None:
 
 
 async def test_backoff_wins_when_longer_than_retry_after() -> None:
-    clock = FakeTime()
+    clock = JumpClock()
     inner = Flaky([RateLimited("slow down", retry_after=1.0)], clock)
 
     await retrying(inner, RetryPolicy(initial_backoff=10.0, jitter=0.0), clock).generate(REQUEST)
@@ -278,7 +264,7 @@ async def test_backoff_wins_when_longer_than_retry_after() -> None:
 
 
 async def test_backoff_doubles_up_to_the_cap() -> None:
-    clock = FakeTime()
+    clock = JumpClock()
     inner = Flaky([server_error() for _ in range(5)])
     policy = RetryPolicy(attempts=6, initial_backoff=1.0, max_backoff=8.0, jitter=0.0)
 
@@ -288,7 +274,7 @@ async def test_backoff_doubles_up_to_the_cap() -> None:
 
 
 async def test_jitter_adds_a_bounded_random_extra() -> None:
-    clock = FakeTime()
+    clock = JumpClock()
     inner = Flaky([server_error() for _ in range(50)])
     policy = RetryPolicy(attempts=51, initial_backoff=1.0, max_backoff=4.0, jitter=0.5)
 
