@@ -71,6 +71,9 @@ def make_callback(template: StepTemplate) -> Callback:
         return Aggregate(flow.key, by=flow.by)
     if flow.kind == "custom":
         return TemplateCallback(template)
+    if flow.kind == "callback":
+        callback: Callback = flow.callback
+        return callback
     return Each()
 
 

@@ -30,7 +30,7 @@ from fanflow.steps._workflow import Workflow
 
 __all__ = ["FlowSpec", "StepTemplate"]
 
-FlowKind = Literal["each", "scatter", "broadcast", "aggregate", "custom"]
+FlowKind = Literal["each", "scatter", "broadcast", "aggregate", "custom", "callback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,7 @@ class FlowSpec:
     key: str | None = None
     n: int = 1
     by: Literal["root", "all"] = "root"
+    callback: Any = None  # a `fanflow.callbacks.Callback` (steps/ cannot import callbacks/)
 
 
 class StepTemplate:
@@ -82,6 +83,17 @@ class StepTemplate:
     def aggregate(self, key: str | None = None, by: Literal["root", "all"] = "root") -> Self:
         """The results of one input row (or of the whole step) become one next-step task."""
         self.flow = FlowSpec("aggregate", key=key, by=by)
+        return self
+
+    def then(self, callback: Any) -> Self:
+        """Results flow on through `callback`, a `fanflow.callbacks.Callback` (e.g. your own
+        subclass implementing `map(result)` or `reduce(results)`)."""
+        if not (callable(getattr(callback, "map", None)) and hasattr(callback, "is_barrier")):
+            raise ConfigurationError(
+                f"step {self.name!r}: then() takes a fanflow.callbacks.Callback, "
+                f"not {type(callback).__name__}"
+            )
+        self.flow = FlowSpec("callback", callback=callback)
         return self
 
     def custom(self) -> Self:

@@ -305,3 +305,31 @@ async def test_stats_count_tokens_and_requests() -> None:
     assert result.stats.usage.prompt_tokens > 0
     assert result.stats.steps == {"subtopics": {"ok": 1}, "question": {"ok": 3}}
     assert [len(s.results) for s in result.steps.values()] == [1, 3]
+
+
+async def test_a_users_own_callback_subclass_drives_the_next_step() -> None:
+    from fanflow.callbacks import Callback
+
+    class EveryOther(Callback):
+        """Streaming: keeps the subtopics at even positions."""
+
+        def map(self, result: Any) -> list[TaskInput]:
+            items = orjson.loads(result.result)[::2]
+            return [TaskInput(subtopic=item) for item in items]
+
+    class Count(Callback):
+        """Barrier: one input per input row, holding how many questions it got."""
+
+        def reduce(self, results: list[Any]) -> TaskInput:
+            return TaskInput(question=f"{len(results)} questions")
+
+    pipeline = builder(MockAdapter(fake_llm)).input([{"topic": "a"}, {"topic": "b"}])
+    pipeline << Subtopics().then(EveryOther()) << Question().then(Count()) << Answer()
+    result = await pipeline.build().execute()
+    assert [r["answer"] for r in result.rows] == ["A(2 questions)", "A(2 questions)"]
+    assert len(result.steps["question"].results) == 4
+
+
+def test_then_refuses_what_is_not_a_callback() -> None:
+    with pytest.raises(ConfigurationError, match="Callback"):
+        Subtopics().then(lambda result: result)
