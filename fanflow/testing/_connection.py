@@ -141,16 +141,10 @@ class Connection(asyncio.Protocol):
             arrival.status = reply.status
         keep_alive = keep_alive and not reply.close
         transport.write(encode(reply, keep_alive))
-        if not keep_alive:
-            self._cancel_pending()
-            transport.close()
-            return
-        self._busy = False
-        if self._waiting:  # via the loop, not recursion: a long pipeline cannot overflow
-            self._loop.call_soon(self._next)
+        self._finish(transport, keep_alive)
 
     def _finish(self, transport: asyncio.Transport, keep_alive: bool) -> None:
-        """`_send`'s ending, for a slow body: hang up, or move on to the next request."""
+        """After an answer (or the second half of a slow body): hang up, or move on."""
         if not keep_alive:
             self._cancel_pending()
             transport.close()
