@@ -21,6 +21,12 @@ __all__ = ["condition_holds", "return_text"]
 
 SIMILARITY_THRESHOLD = 0.8
 
+# Looking a member up on an Enum class costs ~0.1 us (EnumType.__getattr__): bound once.
+_EQUAL, _NOT_EQUAL = Expression.EQUAL, Expression.NOT_EQUAL
+_CONTAINS, _NOT_CONTAINS = Expression.CONTAINS, Expression.NOT_CONTAINS
+_GREATER_THAN, _LESS_THAN = Expression.GREATER_THAN, Expression.LESS_THAN
+_GREATER_THAN_OR_EQUAL = Expression.GREATER_THAN_OR_EQUAL
+
 
 def condition_holds(condition: Condition, memory: Memory, where: str) -> bool:
     """Whether `condition` is true now; `where` names the edge for error messages."""
@@ -30,13 +36,13 @@ def condition_holds(condition: Condition, memory: Memory, where: str) -> bool:
     expression = condition.expression
     if expression.is_numeric:
         return _compare_numbers(expression, _number(actual, where), _number(expected, where))
-    if expression == Expression.EQUAL:
+    if expression == _EQUAL:
         return actual == expected
-    if expression == Expression.NOT_EQUAL:
+    if expression == _NOT_EQUAL:
         return actual != expected
-    if expression == Expression.CONTAINS:
+    if expression == _CONTAINS:
         return expected in actual
-    if expression == Expression.NOT_CONTAINS:
+    if expression == _NOT_CONTAINS:
         return expected not in actual
     ratio = SequenceMatcher(None, actual.lower(), expected.lower()).ratio()
     return ratio >= SIMILARITY_THRESHOLD
@@ -53,11 +59,11 @@ def _number(text: str, where: str) -> float:
 
 
 def _compare_numbers(expression: Expression, actual: float, expected: float) -> bool:
-    if expression == Expression.GREATER_THAN:
+    if expression == _GREATER_THAN:
         return actual > expected
-    if expression == Expression.LESS_THAN:
+    if expression == _LESS_THAN:
         return actual < expected
-    if expression == Expression.GREATER_THAN_OR_EQUAL:
+    if expression == _GREATER_THAN_OR_EQUAL:
         return actual >= expected
     return actual <= expected
 
@@ -66,6 +72,13 @@ def return_text(spec: ReturnValue | None, memory: Memory) -> str:
     """The workflow's result text: one value, or with `to_json` a JSON array of values."""
     if spec is None:
         return ""
+    if not spec.to_json and not isinstance(spec.input, list):  # most workflows: one text
+        value = memory.resolve(spec.input)
+        if value is None:
+            return ""
+        if spec.post_process:
+            value = _post_processed(value, spec.post_process)
+        return value if isinstance(value, str) else "\n".join(value)
     inputs = spec.input if isinstance(spec.input, list) else [spec.input]
     values = [_post_processed(memory.resolve(item), spec.post_process) for item in inputs]
     if not spec.to_json:
@@ -82,9 +95,11 @@ def return_text(spec: ReturnValue | None, memory: Memory) -> str:
 def _post_processed(value: MemoryValue | None, steps: list[TaskPostProcess] | None) -> MemoryValue:
     if value is None:
         return ""
+    if not steps:  # a read gives a value of its own (a list is a copy): nothing to copy
+        return value
     if isinstance(value, list):
-        return [_apply(item, steps or []) for item in value]
-    return _apply(value, steps or [])
+        return [_apply(item, steps) for item in value]
+    return _apply(value, steps)
 
 
 def _apply(text: str, steps: list[TaskPostProcess]) -> str:

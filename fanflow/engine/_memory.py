@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import cast
 
 from fanflow.steps import InputValue, InputValueType, Output, OutputType
 
@@ -23,6 +25,13 @@ MemoryValue = str | list[str]
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _RESULT = "__result"
 
+# Looking a member up on an Enum class costs ~0.1 us (EnumType.__getattr__); a run reads
+# memory several times, so the members are bound here once.
+_READS = (InputValueType.READ, InputValueType.INPUT)
+_STRING, _SIZE = InputValueType.STRING, InputValueType.SIZE
+_GET_ALL, _POP = InputValueType.GET_ALL, InputValueType.POP
+_WRITE = OutputType.WRITE
+
 
 class Memory:
     """The mutable memory of one workflow run."""
@@ -30,26 +39,29 @@ class Memory:
     __slots__ = ("cache", "stacks")
 
     def __init__(self, initial: Mapping[str, MemoryValue] | None = None) -> None:
-        self.cache: dict[str, str] = {}
-        self.stacks: dict[str, list[str]] = {}
-        for key, value in (initial or {}).items():
-            if isinstance(value, str):
-                self.cache[key] = value
-            else:
-                self.stacks[key] = list(value)
+        cache: dict[str, str] = {}
+        stacks: dict[str, list[str]] = {}
+        if initial:
+            for key, value in initial.items():
+                if isinstance(value, str):
+                    cache[key] = value
+                else:
+                    stacks[key] = list(value)
+        self.cache = cache
+        self.stacks = stacks
 
     def resolve(self, value: InputValue) -> MemoryValue | None:
         """Read memory as `value.type` says; None when there is nothing to read."""
         kind, key = value.type, value.key
-        if kind == InputValueType.STRING:
-            return key
-        if kind == InputValueType.SIZE:
-            return str(self._size(key))
-        if kind in (InputValueType.READ, InputValueType.INPUT):
+        if kind in _READS:  # the common reads first
             return self._read(key)
-        if kind == InputValueType.GET_ALL:
+        if kind == _STRING:
+            return key
+        if kind == _SIZE:
+            return str(self._size(key))
+        if kind == _GET_ALL:
             return self._get_all(key)
-        if kind == InputValueType.POP:
+        if kind == _POP:
             stack = self.stacks.get(key)
             return stack.pop() if stack else None
         return self._peek(key, value.index or 0)
@@ -57,14 +69,21 @@ class Memory:
     def store(self, output: Output, result: str) -> None:
         """Apply one output of a task whose result text is `result`."""
         text = result if output.value == _RESULT else output.value
-        if output.type == OutputType.WRITE:
+        if output.type == _WRITE:
             self.cache[output.key] = text
         else:
             self.stacks.setdefault(output.key, []).append(text)
 
-    def snapshot(self) -> dict[str, MemoryValue]:
-        """A copy of everything in memory: cache values and stacks."""
-        merged: dict[str, MemoryValue] = {k: list(v) for k, v in self.stacks.items()}
+    def take(self) -> dict[str, MemoryValue]:
+        """Everything in memory, stacks first, a key in both holding its cache value.
+
+        For a run that is over: its dicts and lists are handed over, not copied. They are
+        this memory's own (`__init__` copies what it is given), so the result shares nothing
+        with the workflow or another run; the memory must not be used afterwards.
+        """
+        if not self.stacks:
+            return cast(dict[str, MemoryValue], self.cache)
+        merged: dict[str, MemoryValue] = dict(self.stacks)
         merged.update(self.cache)
         return merged
 
@@ -98,4 +117,19 @@ def render(template: str, values: Mapping[str, MemoryValue]) -> str:
     """Replace each `{{name}}` with its value; a name with no value renders as empty text."""
     if "{{" not in template:
         return template
-    return _VARIABLE.sub(lambda m: as_text(values.get(m.group(1), "")), template)
+    text, fields = _parsed(template)
+    for name, literal in fields:  # a template has a few fields: adding beats a join
+        value = values.get(name, "")
+        text += (value if isinstance(value, str) else "\n".join(value)) + literal
+    return text
+
+
+@lru_cache(maxsize=256)
+def _parsed(template: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The text before the first `{{name}}`, then each name with the text that follows it.
+
+    Cached: a pipeline renders the same few templates once per task, and matching the
+    pattern costs more than joining the pieces.
+    """
+    parts = _VARIABLE.split(template)  # [text, name, text, name, ..., text]
+    return parts[0], tuple(zip(parts[1::2], parts[2::2], strict=True))

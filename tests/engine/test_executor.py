@@ -407,6 +407,30 @@ async def test_stack_returned_without_to_json_is_joined_by_newlines() -> None:
     assert result.result == "a\nb"
 
 
+async def test_post_process_of_a_stack_returned_as_text_applies_to_each_item() -> None:
+    document = _single(xs=[" a ", "b "]).model_dump(mode="json")
+    document["return_value"] = {
+        "input": {"type": "get_all", "key": "xs"},
+        "post_process": [{"process_type": "trim"}, {"process_type": "append", "lhs": "."}],
+    }
+
+    result = await run_workflow(Workflow.model_validate(document), FakeAdapter("x"))
+
+    assert result.result == "a.\nb."
+
+
+async def test_a_returned_key_with_nothing_in_memory_gives_empty_text() -> None:
+    document = _single().model_dump(mode="json")
+    document["return_value"] = {
+        "input": {"type": "read", "key": "nowhere"},
+        "post_process": [{"process_type": "append", "lhs": "!"}],
+    }
+
+    result = await run_workflow(Workflow.model_validate(document), FakeAdapter("x"))
+
+    assert (result.result, result.value) == ("", "")
+
+
 async def test_no_return_value_gives_empty_text() -> None:
     result = await run_workflow(_chain(1), FakeAdapter("ignored"))
 

@@ -70,6 +70,18 @@ async def test_rendered_values_are_not_rendered_again() -> None:
     assert await _render("{{a}}", a="{{b}}", b="no") == "{{b}}"
 
 
+async def test_text_that_is_not_a_variable_is_left_as_it_is() -> None:
+    shown = await _render("{{x-y}} {x} %s {0} \\1 {{ z }}{{z}}!", z="Z")
+
+    assert shown == "{{x-y}} {x} %s {0} \\1 ZZ!"
+
+
+async def test_the_same_template_renders_each_run_with_that_runs_values() -> None:
+    shown = [await _render("About {{topic}}.", topic=topic) for topic in ("tides", "moons")]
+
+    assert shown == ["About tides.", "About moons."]
+
+
 async def test_pop_takes_the_newest_item_and_removes_it() -> None:
     builder = WorkflowBuilder(stack=["old", "new"])
     builder.generative_step("{{stack}}", id="take", inputs=[Pop.new("stack")])
@@ -237,3 +249,28 @@ async def test_a_run_does_not_change_the_workflow_memory() -> None:
 
     assert workflow.external_memory == {"note": "n", "stack": ["a", "b"]}
     assert first.memory == second.memory == {"note": "b", "stack": ["a"]}
+
+
+async def test_the_result_memory_holds_stacks_then_values_a_written_key_once() -> None:
+    builder = WorkflowBuilder(note="n", seen=["a"])
+    builder.generative_step("x", outputs=[Push.new("log"), Write.new("log")])
+
+    result = await _run(builder.build())
+
+    assert list(result.memory.items()) == [("seen", ["a"]), ("log", "x"), ("note", "n")]
+
+
+async def test_changing_a_result_memory_changes_neither_the_workflow_nor_other_runs() -> None:
+    builder = WorkflowBuilder(note="n", stack=["a"])
+    builder.generative_step("x", outputs=[Write.new("out")])
+    workflow = builder.build()
+
+    first = await _run(workflow)
+    first.memory["note"] = "changed"
+    stack = first.memory["stack"]
+    assert isinstance(stack, list)
+    stack.append("b")
+    second = await _run(workflow)
+
+    assert workflow.external_memory == {"note": "n", "stack": ["a"]}
+    assert second.memory == {"stack": ["a"], "note": "n", "out": "x"}
