@@ -2,8 +2,9 @@
 
 Default place: `.fanflow/fanflow.db` under the working directory; `FANFLOW_STORE` or
 `PipelineConfig(store=path)` moves it. One writer thread commits results in batches in
-WAL mode, so the event loop never waits on the disk (asyncio only, like the engine's
-transports); `await store.put(...)` returns once that result is committed, which is what
+WAL mode, through a child process (`_writer`), so the event loop never waits on the disk
+and shares no GIL with SQLite (asyncio only, like the engine's transports);
+`await store.put(...)` returns once that result is committed, which is what
 lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
 whose content key (see `_keys`) was answered before is not sent again.
 """
@@ -23,6 +24,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.engine._records import RunRecord, record_from_row, result_from_row, result_row
+from fanflow.engine._writer import WriterProcess
 from fanflow.steps import TaskResult
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
@@ -46,7 +48,6 @@ CREATE TABLE IF NOT EXISTS results (
 );
 CREATE INDEX IF NOT EXISTS results_by_key ON results (key, status);
 """
-_INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def default_store_path() -> Path:
@@ -185,17 +186,22 @@ class Store:
             self._writer.start()
 
     def _write_forever(self) -> None:
-        connection = _connect(self.path)
+        try:
+            writer = WriterProcess(self.path)
+        except BaseException as exc:  # surfaced to every waiting put() by _raise_if_failed
+            self._failure = exc
+            writer = None
         try:
             while (batch := _next_batch(self._queue)) is not None:
-                self._commit(connection, batch)
+                self._commit(writer, batch)
         finally:
-            connection.close()
+            if writer is not None:
+                writer.close()
 
-    def _commit(self, connection: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _commit(self, writer: WriterProcess | None, batch: list[_Write]) -> None:
         try:
-            with connection:
-                connection.executemany(_INSERT, [w.row for w in batch])
+            if writer is not None and self._failure is None:
+                writer.commit([w.row for w in batch])
         except BaseException as exc:  # surfaced to every waiting put() by _raise_if_failed
             self._failure = exc
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
