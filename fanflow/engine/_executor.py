@@ -24,15 +24,12 @@ Given the adapter's answers, a run is deterministic (`sample` uses a seeded gene
 
 from __future__ import annotations
 
-import asyncio
 import random
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 
-import anyio
 import orjson
 
 from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, WorkflowTimeout
@@ -42,6 +39,7 @@ from fanflow.engine._accounting import UsageMeter
 from fanflow.engine._conditions import condition_holds, return_text
 from fanflow.engine._memory import Memory, MemoryValue, render
 from fanflow.engine._structured import generate_structured
+from fanflow.engine._time_limit import time_limit
 from fanflow.steps import Edge, Message, Operator, Task, Workflow
 
 __all__ = ["WorkflowResult", "parse_value", "run_workflow"]
@@ -88,7 +86,7 @@ async def run_workflow(
     run = _Run(workflow, adapter, model, temperature, tools, seed, meter or UsageMeter())
     max_time = workflow.config.max_time
     limit = max_time if timeout is None else min(timeout, max_time)
-    with _time_limit(limit) as scope:
+    with time_limit(limit) as scope:
         await run.execute()
     if scope.cancelled_caught:
         which = f"max_time={max_time}s" if limit == max_time else f"task_timeout={timeout}s"
@@ -309,115 +307,3 @@ def parse_value(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return text
-
-
-# --- the time limit -------------------------------------------------------------------------
-
-if sys.version_info >= (3, 11):
-
-    class _Limit:
-        """One run's time limit, entered and left as `asyncio.timeout` is.
-
-        On expiry the run's task is cancelled; on exit that request is withdrawn
-        (`uncancel`), and the run's CancelledError counts as the limit's only when no other
-        cancellation is pending, so an outer one (anyio cancel scope, `Task.cancel`) is
-        never swallowed. `cancelled_caught` says the limit cut the run, as anyio's
-        `move_on_after` does on Python 3.10.
-        """
-
-        __slots__ = ("cancelled_caught", "cancelling", "clock", "expired", "task", "when")
-
-        def __init__(self, clock: _Clock, task: asyncio.Task[Any], when: float) -> None:
-            self.clock = clock
-            self.task = task
-            self.when = when
-            self.cancelling = task.cancelling()
-            self.expired = False
-            self.cancelled_caught = False
-
-        def __enter__(self) -> _Limit:
-            return self
-
-        def __exit__(
-            self,
-            exc_type: type[BaseException] | None,
-            exc: BaseException | None,
-            traceback: TracebackType | None,
-        ) -> bool:
-            self.clock.runs.pop(self, None)
-            if not self.expired:
-                return False
-            others_pending = self.task.uncancel() > self.cancelling
-            ours = isinstance(exc, asyncio.CancelledError) and not others_pending
-            # A TimeoutError from inside a run that ran out of time reads as running out.
-            self.cancelled_caught = ours or isinstance(exc, TimeoutError)
-            return self.cancelled_caught
-
-    class _Clock:
-        """The time limits of `seconds` on one event loop, kept by one timer.
-
-        `asyncio.timeout` schedules and cancels a TimerHandle per run (~4 us of a run's
-        CPU). Runs under the same limit start, hence expire, in order: `runs` keeps that
-        order, one timer at the earliest pending deadline serves them all, and a run that
-        ends just leaves the dict (the timer, when it fires, finds the next deadline).
-        """
-
-        __slots__ = ("armed", "clocks", "loop", "runs", "seconds")
-
-        def __init__(
-            self, loop: asyncio.AbstractEventLoop, seconds: float, clocks: dict[float, _Clock]
-        ) -> None:
-            self.loop = loop
-            self.seconds = seconds
-            self.clocks = clocks  # where it is registered, to leave when it has no runs
-            self.runs: dict[_Limit, None] = {}
-            self.armed = False
-
-        def start(self, task: asyncio.Task[Any]) -> _Limit:
-            limit = _Limit(self, task, self.loop.time() + self.seconds)
-            self.runs[limit] = None
-            if not self.armed:
-                self.armed = True
-                self.loop.call_at(limit.when, self._expire)
-            return limit
-
-        def _expire(self) -> None:
-            now = self.loop.time()
-            due: list[_Limit] = []
-            self.armed = False
-            for limit in self.runs:
-                if limit.when > now:
-                    self.armed = True
-                    self.loop.call_at(limit.when, self._expire)
-                    break
-                due.append(limit)
-            for limit in due:
-                del self.runs[limit]
-                limit.expired = True
-                limit.task.cancel()
-            if not self.runs and self.clocks.get(self.seconds) is self:
-                del self.clocks[self.seconds]  # so limits used once do not pile up
-
-    # The clocks of the loop that last ran a workflow: a process mostly runs one loop. A
-    # new loop (another asyncio.run, another thread) gets clocks of its own, and the old
-    # ones keep serving their runs until those end.
-    _recent: tuple[asyncio.AbstractEventLoop | None, dict[float, _Clock]] = (None, {})
-
-    def _time_limit(seconds: float) -> _Limit:
-        """Enter to run under a limit of `seconds`, as in `asyncio.timeout(seconds)`."""
-        global _recent
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        if task is None:
-            raise RuntimeError("run_workflow must run inside an asyncio task")
-        recent_loop, clocks = _recent
-        if recent_loop is not loop:
-            clocks = {}
-            _recent = (loop, clocks)
-        clock = clocks.get(seconds)
-        if clock is None:
-            clock = clocks[seconds] = _Clock(loop, seconds, clocks)
-        return clock.start(task)
-
-else:
-    _time_limit = anyio.move_on_after
