@@ -1,21 +1,19 @@
 """The embedded store: one SQLite file with run records and every task result.
 
 Default place: `.fanflow/fanflow.db` under the working directory; `FANFLOW_STORE` or
-`PipelineConfig(store=path)` moves it. One writer thread commits results in batches in
-WAL mode, through a child process (`_writer`), so the event loop never waits on the disk
-and shares no GIL with SQLite (asyncio only, like the engine's transports);
-`await store.put(...)` returns once that result is committed, which is what
+`PipelineConfig(store=path)` moves it. Results are committed in batches in
+WAL mode by a child process that the event loop feeds through a pipe (`_writer`), so the
+loop never waits on the disk and shares no GIL with SQLite (asyncio only, like the
+engine's transports); `await store.put(...)` returns once that result is committed, which
+is what
 lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
 whose content key (see `_keys`) was answered before is not sent again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import queue
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,12 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.engine._records import RunRecord, record_from_row, result_from_row, result_row
-from fanflow.engine._writer import WriterProcess
+from fanflow.engine._writer import Writes
 from fanflow.steps import TaskResult
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
 
 DEFAULT_PATH = Path(".fanflow") / "fanflow.db"
-BATCH = 512
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -63,9 +60,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._reader = _connect(self.path)
         self._reader.executescript(_SCHEMA)
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._writes = Writes(self.path)
         self._known: set[int] | None = None
 
     # -- runs ---------------------------------------------------------------------------
@@ -127,19 +122,12 @@ class Store:
         self._raise_if_failed()
         if self._known is not None and key and result.ok:
             self._known.add(_prefix(key))
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._queue.put(_Write(result_row(run_id, step_index, key, result), done, loop))
-        self._start_writer()
-        await done
+        await self._writes.put(result_row(run_id, step_index, key, result))
         self._raise_if_failed()
 
     def put_nowait(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
         """Queue one result without waiting for its commit (`flush()` waits for all)."""
-        loop = asyncio.get_running_loop()
-        row = result_row(run_id, step_index, key, result)
-        self._queue.put(_Write(row, loop.create_future(), loop))
-        self._start_writer()
+        self._writes.put_nowait(result_row(run_id, step_index, key, result))
 
     def results(
         self, run_id: str, step_index: int | None = None, ok_only: bool = False
@@ -169,87 +157,20 @@ class Store:
 
     def flush(self) -> None:
         """Wait until every queued result is committed (the writer restarts when needed)."""
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join()
-            self._writer = None
+        self._writes.flush()
 
     def close(self) -> None:
         """Finish pending writes and close the file."""
         self.flush()
         self._reader.close()
 
-    # -- the writer thread --------------------------------------------------------------
-    def _start_writer(self) -> None:
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write_forever, daemon=True)
-            self._writer.start()
-
-    def _write_forever(self) -> None:
-        try:
-            writer = WriterProcess(self.path)
-        except BaseException as exc:  # surfaced to every waiting put() by _raise_if_failed
-            self._failure = exc
-            writer = None
-        try:
-            while (batch := _next_batch(self._queue)) is not None:
-                self._commit(writer, batch)
-        finally:
-            if writer is not None:
-                writer.close()
-
-    def _commit(self, writer: WriterProcess | None, batch: list[_Write]) -> None:
-        try:
-            if writer is not None and self._failure is None:
-                writer.commit([w.row for w in batch])
-        except BaseException as exc:  # surfaced to every waiting put() by _raise_if_failed
-            self._failure = exc
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for write in batch:
-            by_loop.setdefault(write.loop, []).append(write.done)
-        for loop, futures in by_loop.items():  # one wake-up of the loop per batch
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(_resolve, futures)
-
     def _raise_if_failed(self) -> None:
-        if self._failure is not None:
+        failure = self._writes.failure
+        if failure is not None:
             raise ExecutionError(
-                f"could not write results to {self.path}: {self._failure}; check the disk "
+                f"could not write results to {self.path}: {failure}; check the disk "
                 "and that no other program holds the file, then run again to resume"
-            ) from self._failure
-
-
-class _Write:
-    __slots__ = ("done", "loop", "row")
-
-    def __init__(
-        self, row: tuple[Any, ...], done: asyncio.Future[None], loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.row, self.done, self.loop = row, done, loop
-
-
-def _resolve(futures: list[asyncio.Future[None]]) -> None:
-    for future in futures:
-        if not future.done():  # a cancelled put() no longer waits
-            future.set_result(None)
-
-
-def _next_batch(writes: queue.SimpleQueue[_Write | None]) -> list[_Write] | None:
-    """Block for one write, then take what else is queued (up to BATCH); None to stop."""
-    first = writes.get()
-    if first is None:
-        return None
-    batch = [first]
-    while len(batch) < BATCH:
-        try:
-            item = writes.get_nowait()
-        except queue.Empty:
-            break
-        if item is None:
-            writes.put(None)  # stop after this batch
-            break
-        batch.append(item)
-    return batch
+            ) from failure
 
 
 def _prefix(key: str) -> int:

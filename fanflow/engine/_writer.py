@@ -1,78 +1,243 @@
-"""The store's SQLite writes, done in a child process.
+"""The store's writes: rows go from the event loop to a child process that commits them.
 
-Writing from a thread of the engine's own process cost the event loop about as much as
-the writes themselves: every row's INSERT hands the GIL back and forth between the writer
-thread and the loop (`bench/README.md`). A child process shares no GIL: the store's
-writer thread sends it a batch of rows as one pickled frame and waits for its reply,
-so the engine's process pays for one pickle and two pipe operations per batch.
+SQLite in a thread of the engine's process cost the event loop about as much as the
+writes themselves (every INSERT hands the GIL back and forth), and even a thread that only
+passed batches on to a child cost the loop ~50 µs per result in GIL hand-offs
+(`bench/README.md`). So there is no thread: the loop pickles each batch to the child's
+stdin and reads its replies with `add_reader`. One batch is in flight at a time; results
+that finish meanwhile wait for the next, so batches grow with the load and a result
+waits at most two commits.
 
-The child's program is `_writer_child.py`, run as a script (see there for the protocol).
+`put()` returns once its row is committed: a worker keeps its concurrency slot until
+then, so a crash loses at most the tasks in flight. `flush()` finishes synchronously.
+The child is `_writer_child.py` (its docstring has the protocol).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import os
 import pickle
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from fanflow.engine._writer_child import FRAME_LENGTH
 
-__all__ = ["WriterFailed", "WriterProcess"]
+__all__ = ["BATCH", "WriterFailed", "Writes"]
 
+BATCH = 512
 _CHILD = Path(__file__).with_name("_writer_child.py")
+_Row = tuple[Any, ...]
+_Staged = tuple[_Row, "asyncio.Future[None] | None"]
 
 
 class WriterFailed(RuntimeError):
     """The child could not commit a batch, or is gone; the message says which."""
 
 
-class WriterProcess:
-    """The engine's end of one writer child; used from one thread at a time."""
+class Writes:
+    """Result rows on their way to disk; used from one event loop at a time."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
+        self.failure: BaseException | None = None
+        self._child: _Child | None = None
+        self._staged: list[_Staged] = []
+        self._in_flight: list[_Staged] | None = None
+        self._scheduled = False
+
+    async def put(self, row: _Row) -> None:
+        """Queue `row`; return once it is committed (or the writes have failed)."""
+        done = asyncio.get_running_loop().create_future()
+        self._stage(row, done)
+        await done
+
+    def put_nowait(self, row: _Row) -> None:
+        """Queue `row` without waiting; `flush()` commits it."""
+        self._stage(row, None)
+
+    def flush(self) -> None:
+        """Commit everything queued, then stop the child (the next put starts another)."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.detach()
+            try:
+                if self._in_flight is not None:
+                    self._settle(child.read_reply())
+                while self._staged and self.failure is None:
+                    child.send(self._next_batch())
+                    self._settle(child.read_reply())
+            except WriterFailed as exc:
+                self.failure = self.failure or exc
+            finally:
+                child.close()
+        _resolve([*(self._in_flight or ()), *self._staged])
+        self._in_flight, self._staged = None, []
+
+    def _stage(self, row: _Row, done: asyncio.Future[None] | None) -> None:
+        loop = asyncio.get_running_loop()
+        if self._child is not None and self._child.loop is not loop:
+            self.flush()  # a new event loop: finish with the old one's child first
+        self._staged.append((row, done))
+        if self._child is None and self.failure is None:
+            try:
+                self._child = _Child(self.path, loop, self._on_reply, self._on_exit)
+            except OSError as exc:
+                self.failure = WriterFailed(f"could not start the store's writer: {exc}")
+        if self.failure is not None:
+            _resolve(self._staged)  # every waiting put() raises the failure
+            self._staged = []
+        elif not self._scheduled and self._in_flight is None:
+            self._scheduled = True  # at the end of this loop turn, with what else finished
+            loop.call_soon(self._send)
+
+    def _send(self) -> None:
+        self._scheduled = False
+        if self._in_flight is None and self._staged and self._child is not None:
+            self._child.send(self._next_batch())
+
+    def _next_batch(self) -> list[_Row]:
+        self._in_flight, self._staged = self._staged[:BATCH], self._staged[BATCH:]
+        return [row for row, _ in self._in_flight]
+
+    def _on_reply(self, error: str | None) -> None:
+        self._settle(error)
+        self._send()  # what finished during that commit goes at once
+
+    def _settle(self, error: str | None) -> None:
+        if error is not None and self.failure is None:
+            self.failure = WriterFailed(error)
+        _resolve(self._in_flight or [])
+        self._in_flight = None
+
+    def _on_exit(self, error: WriterFailed) -> None:
+        self.failure = self.failure or error
+        self._child = None
+        _resolve([*(self._in_flight or ()), *self._staged])
+        self._in_flight, self._staged = None, []
+
+
+def _resolve(batch: list[_Staged]) -> None:
+    for _, done in batch:
+        if done is not None and not done.done() and not done.get_loop().is_closed():
+            done.set_result(None)
+
+
+class _Child:
+    """One writer child: non-blocking pipes driven by the loop, until `detach()`."""
+
+    def __init__(
+        self,
+        path: Path,
+        loop: asyncio.AbstractEventLoop,
+        on_reply: Any,
+        on_exit: Any,
+    ) -> None:
         command = [sys.executable, "-I", "-S", str(_CHILD), str(path)]
-        self._process = subprocess.Popen(
+        self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+        self.loop, self._on_reply, self._on_exit = loop, on_reply, on_exit
+        self._stdin, self._stdout = _fd(self.process.stdin), _fd(self.process.stdout)
+        os.set_blocking(self._stdin, False)
+        os.set_blocking(self._stdout, False)
+        self._unsent = b""
+        self._replies = bytearray()
+        self._attached = True
+        loop.add_reader(self._stdout, self._readable)
 
-    def commit(self, rows: list[tuple[Any, ...]]) -> None:
-        """Send `rows` and return once the child has committed them."""
-        stdin, stdout = self._pipes()
+    def send(self, rows: list[_Row]) -> None:
         frame = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            stdin.write(FRAME_LENGTH.pack(len(frame)) + frame)
-            stdin.flush()
-        except OSError:
-            raise self._gone() from None
-        kind = stdout.read(1)
-        if kind == b"K":
-            stdout.read(FRAME_LENGTH.size)
-            return
-        if kind == b"E":
-            (size,) = FRAME_LENGTH.unpack(stdout.read(FRAME_LENGTH.size))
-            raise WriterFailed(stdout.read(size).decode("utf-8", "replace"))
-        raise self._gone()
+        self._unsent = FRAME_LENGTH.pack(len(frame)) + frame
+        self._write()
+
+    def read_reply(self) -> str | None:
+        """Blocking, after `detach()`: the next reply (None for ok, else the error)."""
+        while True:
+            complete, error = _take_reply(self._replies)
+            if complete:
+                return error
+            data = os.read(self._stdout, 65536)
+            if not data:
+                raise self._gone()
+            self._replies += data
+
+    def detach(self) -> None:
+        """Leave the loop: from here on, sends and reads block."""
+        if self._attached and not self.loop.is_closed():
+            self.loop.remove_reader(self._stdout)
+            self.loop.remove_writer(self._stdin)
+        self._attached = False
+        os.set_blocking(self._stdin, True)
+        os.set_blocking(self._stdout, True)
+        self._write()
 
     def close(self) -> None:
         """End the child's input and wait for it to commit and exit."""
-        stdin, _ = self._pipes()
-        with contextlib.suppress(OSError):  # already gone; wait() reaps it either way
-            stdin.close()
-        self._process.wait()
-        for pipe in (self._process.stdout, self._process.stderr):
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe is not None:
                 pipe.close()
+        self.process.wait()
 
-    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None
-        return stdin, stdout
+    def _write(self) -> None:
+        while self._unsent:
+            try:
+                written = os.write(self._stdin, self._unsent)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._unsent = b""
+                return  # the child is gone: its end of stdout tells (`_readable`)
+            self._unsent = self._unsent[written:]
+        if self._attached:
+            if self._unsent:
+                self.loop.add_writer(self._stdin, self._write)
+            else:
+                self.loop.remove_writer(self._stdin)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._stdout, 65536)
+        except BlockingIOError:
+            return
+        if not data:
+            self.detach()
+            self._on_exit(self._gone())
+            self.close()
+            return
+        self._replies += data
+        while True:
+            complete, error = _take_reply(self._replies)
+            if not complete:
+                return
+            self._on_reply(error)
 
     def _gone(self) -> WriterFailed:
-        code = self._process.wait()
-        stderr = self._process.stderr
+        code = self.process.wait()
+        stderr = self.process.stderr
         detail = stderr.read().decode("utf-8", "replace").strip() if stderr else ""
         return WriterFailed(f"the store's writer process exited with code {code}: {detail}")
+
+
+def _take_reply(buffer: bytearray) -> tuple[bool, str | None]:
+    """Remove one whole reply from `buffer`: (False, None) if there is none yet, else
+    (True, None) for a commit, (True, error text) for a failed one."""
+    head = 1 + FRAME_LENGTH.size
+    if len(buffer) < head:
+        return False, None
+    if buffer[:1] == b"K":
+        del buffer[:head]
+        return True, None
+    (size,) = FRAME_LENGTH.unpack(buffer[1:head])
+    if len(buffer) < head + size:
+        return False, None
+    message = bytes(buffer[head : head + size]).decode("utf-8", "replace")
+    del buffer[: head + size]
+    return True, message
+
+
+def _fd(pipe: Any) -> int:
+    assert pipe is not None
+    return int(pipe.fileno())

@@ -1,7 +1,8 @@
-"""The store's writer child process: commits what it is sent, reports what went wrong."""
+"""The store's writes: the loop feeds a child process that commits, and says what failed."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 from contextlib import closing
@@ -11,17 +12,14 @@ import pytest
 
 from fanflow import Store
 from fanflow.engine._records import result_row
-from fanflow.engine._writer import WriterFailed, WriterProcess
+from fanflow.engine._writer import WriterFailed, Writes
 from fanflow.steps import TaskResult, TaskStatus
 
 
-def rows(count: int, start: int = 0) -> list[tuple[object, ...]]:
-    made = []
-    for n in range(start, start + count):
-        task = TaskResult("answer", (n,), {"question": f"q{n}"}, {})
-        task.status, task.result = TaskStatus.OK, f"a{n}"
-        made.append(result_row("run", 0, f"key{n}", task))
-    return made
+def row(n: int, text: str | None = None) -> tuple[object, ...]:
+    task = TaskResult("answer", (n,), {"question": f"q{n}"}, {})
+    task.status, task.result = TaskStatus.OK, text or f"a{n}"
+    return result_row("run", 0, f"key{n}", task)
 
 
 def stored(path: Path) -> list[str]:
@@ -30,53 +28,102 @@ def stored(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
+def writes(tmp_path: Path) -> Writes:
     Store(tmp_path / "store.db").close()  # creates the schema, as a store does
-    return tmp_path / "store.db"
+    return Writes(tmp_path / "store.db")
 
 
-def test_each_commit_is_on_disk_when_it_returns(path: Path) -> None:
-    writer = WriterProcess(path)
-    try:
-        writer.commit(rows(3))
-        assert stored(path) == ["a0", "a1", "a2"]
-        writer.commit(rows(2, start=3))
-        assert stored(path) == ["a0", "a1", "a2", "a3", "a4"]
-    finally:
-        writer.close()
+def child_of(writes: Writes) -> object:
+    assert writes._child is not None
+    return writes._child.process
 
 
-def test_a_refused_commit_raises_with_sqlites_words_and_the_child_goes_on(path: Path) -> None:
-    writer = WriterProcess(path)
-    try:
-        writer.commit(rows(1))
-        bad = [(*rows(1, start=1)[0][:6], None, *rows(1)[0][7:])]  # result NOT NULL
-        with pytest.raises(WriterFailed, match="IntegrityError: NOT NULL"):
-            writer.commit(bad)
-        writer.commit(rows(1, start=2))
-        assert stored(path) == ["a0", "a2"]
-    finally:
-        writer.close()
+async def test_a_put_returns_once_its_row_is_on_disk(writes: Writes) -> None:
+    await writes.put(row(0))
+    assert stored(writes.path) == ["a0"]
+    await writes.put(row(1))
+    assert stored(writes.path) == ["a0", "a1"]
+    writes.flush()
 
 
-def test_a_child_that_died_is_reported_with_its_exit_code(path: Path) -> None:
-    writer = WriterProcess(path)
-    writer.commit(rows(1))
-    writer._process.send_signal(signal.SIGKILL)
-    writer._process.wait()
-    with pytest.raises(WriterFailed, match=f"exited with code {-signal.SIGKILL}"):
-        writer.commit(rows(1, start=1))
-    writer.close()
-    assert stored(path) == ["a0"]
+async def test_many_puts_at_once_go_in_few_batches_and_all_land(
+    writes: Writes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    from fanflow.engine import _writer
+
+    send = _writer._Child.send
+    monkeypatch.setattr(
+        _writer._Child, "send", lambda c, rows: (batches.append(len(rows)), send(c, rows))[1]
+    )
+    await asyncio.gather(*(writes.put(row(n)) for n in range(300)))
+    assert sorted(stored(writes.path)) == sorted(f"a{n}" for n in range(300))
+    assert sum(batches) == 300 and len(batches) < 10
+    writes.flush()
 
 
-def test_ctrl_c_is_left_to_the_engine(path: Path) -> None:
-    writer = WriterProcess(path)
-    try:
-        writer.commit(rows(1))  # the child is past its start-up, so its handler is set
-        writer._process.send_signal(signal.SIGINT)
-        writer.commit(rows(1, start=1))
-        assert stored(path) == ["a0", "a1"]
-    finally:
-        writer.close()
-    assert writer._process.returncode == 0
+async def test_flush_commits_what_was_queued_without_waiting_and_a_later_put_restarts(
+    writes: Writes,
+) -> None:
+    for n in range(3):
+        writes.put_nowait(row(n))
+    writes.flush()
+    assert stored(writes.path) == ["a0", "a1", "a2"]
+    assert writes._child is None
+    await writes.put(row(3))
+    assert stored(writes.path) == ["a0", "a1", "a2", "a3"]
+    writes.flush()
+
+
+async def test_a_refused_commit_is_the_writes_failure_in_sqlites_words(writes: Writes) -> None:
+    await writes.put(row(0))
+    with closing(sqlite3.connect(writes.path)) as other, other:
+        other.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON results "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+    await writes.put(row(1))  # returns: the store raises the failure (see test_store)
+    assert isinstance(writes.failure, WriterFailed)
+    assert "IntegrityError: disk says no" in str(writes.failure)
+    writes.flush()
+
+
+async def test_a_child_that_dies_is_the_failure_with_its_exit_code(writes: Writes) -> None:
+    await writes.put(row(0))
+    process = child_of(writes)
+    process.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+    await asyncio.wait_for(writes.put(row(1)), timeout=10)
+    assert f"exited with code {-signal.SIGKILL}" in str(writes.failure)
+    await asyncio.wait_for(writes.put(row(2)), timeout=10)  # no child to wait for
+    writes.flush()
+    assert stored(writes.path) == ["a0"]
+
+
+async def test_ctrl_c_is_left_to_the_engine(writes: Writes) -> None:
+    await writes.put(row(0))  # the child is past its start-up, so its handler is set
+    process = child_of(writes)
+    process.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+    await writes.put(row(1))
+    writes.flush()
+    assert writes.failure is None
+    assert stored(writes.path) == ["a0", "a1"]
+    assert process.returncode == 0  # type: ignore[attr-defined]
+
+
+def test_each_event_loop_gets_its_own_child(writes: Writes) -> None:
+    async def put(n: int) -> None:
+        writes.put_nowait(row(n))
+        await writes.put(row(n + 1))
+
+    asyncio.run(put(0))  # the loop closes with its child still running
+    asyncio.run(put(2))
+    writes.flush()
+    assert writes.failure is None
+    assert stored(writes.path) == ["a0", "a1", "a2", "a3"]
+
+
+async def test_a_batch_larger_than_the_pipe_goes_through(writes: Writes) -> None:
+    big = "x" * 200_000
+    await asyncio.gather(*(writes.put(row(n, big + str(n))) for n in range(5)))
+    assert [len(text) for text in stored(writes.path)] == [200_001] * 5
+    writes.flush()
