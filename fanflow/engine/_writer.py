@@ -3,10 +3,11 @@
 SQLite in a thread of the engine's process cost the event loop about as much as the
 writes themselves (every INSERT hands the GIL back and forth), and even a thread that only
 passed batches on to a child cost the loop ~50 µs per result in GIL hand-offs
-(`bench/README.md`). So there is no thread: the loop pickles each batch to the child's
-stdin and reads its replies with `add_reader`. One batch is in flight at a time; results
-that finish meanwhile wait for the next, so batches grow with the load and a result
-waits at most two commits.
+(`bench/README.md`). So there is no thread: at the end of each turn of the event loop, the
+loop pickles what finished during it to the child's stdin as one frame, without waiting
+for earlier frames, and reads the child's replies with `add_reader`. The child commits
+all the frames that are waiting in one transaction, so commits grow with the load while
+a result waits for no commit but its own.
 
 `put()` returns once its row is committed: a worker keeps its concurrency slot until
 then, so a crash loses at most the tasks in flight. `flush()` finishes synchronously.
@@ -20,6 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ class Writes:
         self.failure: BaseException | None = None
         self._child: _Child | None = None
         self._staged: list[_Staged] = []
-        self._in_flight: list[_Staged] | None = None
+        self._in_flight: deque[list[_Staged]] = deque()  # sent, in order, not yet replied
         self._scheduled = False
 
     async def put(self, row: _Row) -> None:
@@ -64,17 +66,15 @@ class Writes:
         if child is not None:
             child.detach()
             try:
-                if self._in_flight is not None:
-                    self._settle(child.read_reply())
                 while self._staged and self.failure is None:
                     child.send(self._next_batch())
+                while self._in_flight:
                     self._settle(child.read_reply())
             except WriterFailed as exc:
                 self.failure = self.failure or exc
             finally:
                 child.close()
-        _resolve([*(self._in_flight or ()), *self._staged])
-        self._in_flight, self._staged = None, []
+        self._drop_all()
 
     def _stage(self, row: _Row, done: asyncio.Future[None] | None) -> None:
         loop = asyncio.get_running_loop()
@@ -83,40 +83,44 @@ class Writes:
         self._staged.append((row, done))
         if self._child is None and self.failure is None:
             try:
-                self._child = _Child(self.path, loop, self._on_reply, self._on_exit)
+                self._child = _Child(self.path, loop, self._settle, self._on_exit)
             except OSError as exc:
                 self.failure = WriterFailed(f"could not start the store's writer: {exc}")
         if self.failure is not None:
             _resolve(self._staged)  # every waiting put() raises the failure
             self._staged = []
-        elif not self._scheduled and self._in_flight is None:
+        elif not self._scheduled:
             self._scheduled = True  # at the end of this loop turn, with what else finished
             loop.call_soon(self._send)
 
     def _send(self) -> None:
         self._scheduled = False
-        if self._in_flight is None and self._staged and self._child is not None:
+        while self._staged and self._child is not None:
             self._child.send(self._next_batch())
 
     def _next_batch(self) -> list[_Row]:
-        self._in_flight, self._staged = self._staged[:BATCH], self._staged[BATCH:]
-        return [row for row, _ in self._in_flight]
-
-    def _on_reply(self, error: str | None) -> None:
-        self._settle(error)
-        self._send()  # what finished during that commit goes at once
+        batch, self._staged = self._staged[:BATCH], self._staged[BATCH:]
+        self._in_flight.append(batch)
+        return [row for row, _ in batch]
 
     def _settle(self, error: str | None) -> None:
+        """The child replied for the oldest frame in flight."""
         if error is not None and self.failure is None:
             self.failure = WriterFailed(error)
-        _resolve(self._in_flight or [])
-        self._in_flight = None
+        _resolve(self._in_flight.popleft())
 
     def _on_exit(self, error: WriterFailed) -> None:
         self.failure = self.failure or error
         self._child = None
-        _resolve([*(self._in_flight or ()), *self._staged])
-        self._in_flight, self._staged = None, []
+        self._drop_all()
+
+    def _drop_all(self) -> None:
+        """Release every waiting put(): committed, or failed (`failure` says which)."""
+        for batch in self._in_flight:
+            _resolve(batch)
+        _resolve(self._staged)
+        self._in_flight.clear()
+        self._staged = []
 
 
 def _resolve(batch: list[_Staged]) -> None:

@@ -1,15 +1,19 @@
 """The store's writer child: commits the result rows the engine sends it (see `_writer`).
 
 Run as `python -I -S _writer_child.py DB`, so it starts in a few tens of milliseconds: it
-imports only the standard library and keeps no state but its connection. Each frame is a
-4-byte length and a pickled list of rows; it commits each frame in one transaction and
-replies `K` + row count, or `E` + length + message when the commit failed. When its input
-ends, whether the engine flushed or was killed, it has committed every whole frame it
-received, and exits.
+imports only the standard library and keeps no state but its connection.
+
+Protocol: each frame is a 4-byte length and a pickled list of rows. The child commits
+every whole frame that has arrived by the time it looks, together, in one transaction
+(the engine sends a frame per turn of its event loop without waiting, so under load
+several wait), then replies once per frame, in order: `K` + row count, or `E` + length +
+message when the commit failed. When its input ends, whether the engine flushed or was
+killed, it has committed every whole frame it received, and exits.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import sqlite3
@@ -18,35 +22,56 @@ import sys
 
 INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 FRAME_LENGTH = struct.Struct("<I")
+_READ = 1 << 20
 
 
 def _serve(path: str) -> None:
-    """The child: commit every frame read from stdin, reply on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
     connection = sqlite3.connect(path, timeout=30.0)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    frames, replies = sys.stdin.buffer, sys.stdout.buffer
-    while len(head := frames.read(FRAME_LENGTH.size)) == FRAME_LENGTH.size:
-        (size,) = FRAME_LENGTH.unpack(head)
-        frame = frames.read(size)
-        if len(frame) < size:
-            break  # the engine died mid-frame: that batch was never acknowledged
-        rows = pickle.loads(frame)
-        try:
-            with connection:
-                connection.executemany(INSERT, rows)
-        except sqlite3.Error as exc:
-            message = f"{type(exc).__name__}: {exc}".encode()
-            reply = b"E" + FRAME_LENGTH.pack(len(message)) + message
-        else:
-            reply = b"K" + FRAME_LENGTH.pack(len(rows))
-        try:
-            replies.write(reply)
-            replies.flush()
-        except BrokenPipeError:
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    pending = bytearray()
+    while data := os.read(stdin, _READ):  # whatever has arrived, at least one byte
+        pending += data
+        frames = _take_frames(pending)
+        if frames and not _reply(stdout, _commit(connection, frames)):
             break  # the engine is gone; what it sent is committed
     connection.close()
+
+
+def _take_frames(pending: bytearray) -> list[list[tuple[object, ...]]]:
+    """Remove the whole frames at the start of `pending` and return their rows."""
+    frames = []
+    while len(pending) >= FRAME_LENGTH.size:
+        (size,) = FRAME_LENGTH.unpack_from(pending)
+        end = FRAME_LENGTH.size + size
+        if len(pending) < end:
+            break
+        frames.append(pickle.loads(pending[FRAME_LENGTH.size : end]))
+        del pending[:end]
+    return frames
+
+
+def _commit(connection: sqlite3.Connection, frames: list[list[tuple[object, ...]]]) -> bytes:
+    """Commit all `frames` in one transaction; the replies, one per frame."""
+    try:
+        with connection:
+            for rows in frames:
+                connection.executemany(INSERT, rows)
+    except sqlite3.Error as exc:
+        message = f"{type(exc).__name__}: {exc}".encode()
+        return (b"E" + FRAME_LENGTH.pack(len(message)) + message) * len(frames)
+    return b"".join(b"K" + FRAME_LENGTH.pack(len(rows)) for rows in frames)
+
+
+def _reply(stdout: int, replies: bytes) -> bool:
+    try:
+        while replies:
+            replies = replies[os.write(stdout, replies) :]
+    except BrokenPipeError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -127,3 +127,24 @@ async def test_a_batch_larger_than_the_pipe_goes_through(writes: Writes) -> None
     await asyncio.gather(*(writes.put(row(n, big + str(n))) for n in range(5)))
     assert [len(text) for text in stored(writes.path)] == [200_001] * 5
     writes.flush()
+
+
+def test_the_child_commits_frames_that_wait_together_and_replies_to_each(writes: Writes) -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    from fanflow.engine import _writer_child
+
+    frames = b"".join(
+        _writer_child.FRAME_LENGTH.pack(len(data)) + data
+        for data in (pickle.dumps([row(n) for n in range(k, k + 2)]) for k in (0, 2, 4))
+    )
+    done = subprocess.run(
+        [sys.executable, _writer_child.__file__, str(writes.path)],
+        input=frames + b"\x10\x00",  # and half of a length: a frame that never arrived
+        capture_output=True,
+        check=True,
+    )
+    assert done.stdout == b"K\x02\x00\x00\x00" * 3
+    assert stored(writes.path) == ["a0", "a1", "a2", "a3", "a4", "a5"]
