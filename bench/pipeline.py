@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "cookbook")]
 
+from bench._cpu import cpu_seconds  # noqa: E402
+
 CALLS_PER_ROOT = 11
 
 
@@ -42,9 +44,9 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
             where = Path(tempfile.mkdtemp()) / "fanflow.db" if store else False
             config = PipelineConfig(concurrency=concurrency, progress=False, store=where)
             pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
-            cpu0, wall0 = _cpu(), time.perf_counter()
+            cpu0, wall0 = cpu_seconds(), time.perf_counter()
             result = await pipeline.execute()
-            cpu, wall = _cpu() - cpu0, time.perf_counter() - wall0
+            cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
     calls = result.stats.requests
     if calls != roots * CALLS_PER_ROOT or result.failures:
         raise SystemExit(f"expected {roots * CALLS_PER_ROOT} ok calls, got {result.stats}")
@@ -58,13 +60,6 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
         "cpu_us_per_call": cpu / calls * 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-
-
-def _cpu() -> float:
-    """This process's CPU time, plus that of its children reaped so far: the store's writer
-    (reaped when the run ends), never the mock server (reaped after the measurement)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ The cookbook's QA pipeline (topic -> 5 subtopics -> a question each -> an answer
 the engine's. Each round runs it in memory, then with a fresh store in a temp dir (every
 task is a cache miss, looked up, then written and committed), with a fresh store and
 `use_cache=False` (written, never looked up: splits the cost in two), and again on the
-first store (every task a cache hit: what resuming a finished run costs). `time.process_time()`
-counts every thread, so the store's writer thread is included. Rounds are interleaved
+first store (every task a cache hit: what resuming a finished run costs). The CPU counted is
+the engine process's and the store's writer child's (`_cpu.py`). Rounds are interleaved
 after a warm-up; medians are printed.
 
     python bench/store.py --roots 1000 --rounds 5
@@ -19,7 +19,6 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "cookbook")]
 
 from qa_from_topics import build_pipeline  # noqa: E402
 
+from bench._cpu import cpu_seconds  # noqa: E402
 from bench.qa_handler import answer  # noqa: E402
 from fanflow import GenerationRequest, MockAdapter, PipelineBuilder, PipelineConfig  # noqa: E402
 
@@ -45,9 +45,9 @@ async def one_run(roots: int, concurrency: int, store: Path | bool, use_cache: b
     config = PipelineConfig(concurrency=concurrency, progress=False, store=store)
     builder = build_pipeline(PipelineBuilder(config, adapter), [f"topic {n}" for n in range(roots)])
     pipeline = builder.build()
-    cpu = time.process_time()
+    cpu = cpu_seconds()
     result = await pipeline.execute(use_cache=use_cache)
-    cpu = time.process_time() - cpu
+    cpu = cpu_seconds() - cpu
     tasks = roots * TASKS_PER_ROOT
     if result.stats.tasks.get("ok") != tasks:
         raise SystemExit(f"expected {tasks} ok tasks, got {result.stats.tasks}")
