@@ -24,6 +24,8 @@ from fanflow.steps._workflow import (
     ReturnValue,
     Task,
     Workflow,
+    checked_workflow,
+    trusted_constructor,
 )
 
 __all__ = ["ConditionBuilder", "WorkflowBuilder"]
@@ -54,15 +56,17 @@ class WorkflowBuilder:
     """
 
     def __init__(self, memory: Mapping[str, str | list[str]] | None = None, **kwargs: Any) -> None:
-        merged: dict[str, Any] = {**(memory or {}), **kwargs}
-        self._memory: dict[str, str | list[str]] = {}
-        self._kinds: dict[str, InputValueType] = {}
+        # `kwargs` is a new dict on every call, so the builder may keep it as its memory.
+        merged: dict[str, Any] = {**memory, **kwargs} if memory else kwargs
+        self._memory: dict[str, str | list[str]] = merged
+        self._kinds: dict[str, InputValueType] = dict.fromkeys(merged, _READ)
         for key, value in merged.items():
-            self._memory[key] = _checked_memory_value(key, value)
-            self._kinds[key] = _read_kind(value)
+            if type(value) is not str:  # replacing values while iterating is allowed
+                merged[key] = _checked_memory_value(key, value)
+                self._kinds[key] = _read_kind(value)
         self._tasks: list[Task] = []
         self._edges: list[Edge] = []
-        self._config = Config()
+        self._config = _new_config()  # its own: models (and `tools`) are mutable
         self._return_value: ReturnValue | None = None
 
     def generative_step(
@@ -81,9 +85,11 @@ class WorkflowBuilder:
             raise ConfigurationError(
                 f"step {id!r}: a schema needs operator GENERATION, not {operator.value}"
             )
-        text = _prompt_text(prompt, path, id)
-        messages = [_message(m, id) for m in msg_history or ()] + [_user(text)]
-        return self._add(id, operator, messages, inputs, outputs, _json_schema(schema))
+        text = prompt if type(prompt) is str and path is None else _prompt_text(prompt, path, id)
+        messages = [_message(m, id) for m in msg_history] if msg_history else []
+        messages.append(_user(text))
+        json_schema = None if schema is None else _json_schema(schema)
+        return self._add(id, operator, messages, inputs, outputs, json_schema)
 
     def function_calling_step(
         self,
@@ -134,19 +140,25 @@ class WorkflowBuilder:
 
     def set_return_value(self, key: str | Sequence[str]) -> None:
         """Return one memory key (a stack comes back as a JSON array) or several as an array."""
+        kinds = self._kinds
+        kind = kinds.get(key) if type(key) is str else None
+        if kind is not None:  # the common case: one key this builder knows
+            self._return_value = _new_return_value(_new_read(kind, key), kind == _GET_ALL)
+            return
         keys = [key] if isinstance(key, str) else list(key)
         for name in keys:
-            if name not in self._kinds:
+            if name not in kinds:
                 raise ConfigurationError(
                     f"return value {name!r} is neither in memory nor written by any step; "
-                    f"choose one of: {sorted(self._kinds)}"
+                    f"choose one of: {sorted(kinds)}"
                 )
-        values = [InputValue(type=self._kinds[k], key=k) for k in keys]
-        if len(values) == 1:
-            as_json = values[0].type == InputValueType.GET_ALL
-            self._return_value = ReturnValue(input=values[0], to_json=as_json)
+        if len(keys) == 1:
+            kind = kinds[keys[0]]
+            value = _input_value(kind, keys[0])
+            self._return_value = _new_return_value(value, kind == _GET_ALL)
         else:
-            self._return_value = ReturnValue(input=values, to_json=True)
+            values = [_input_value(kinds[k], k) for k in keys]
+            self._return_value = _new_return_value(values, True)
 
     def set_max_tokens(self, max_tokens: int) -> None:
         self._configure(max_tokens=max_tokens)
@@ -169,16 +181,21 @@ class WorkflowBuilder:
 
         `last -> _end` is added only when the last step has no edge of its own.
         """
-        end = Task(id=END_TASK_ID, operator=Operator.END, messages=[_user("")])
+        tasks = self._tasks
         edges = list(self._edges)
-        if self._tasks and not any(e.source == self._tasks[-1].id for e in edges):
-            edges.append(Edge(source=self._tasks[-1].id, target=END_TASK_ID))
-        return Workflow.from_checked_parts(
-            config=self._config,
-            external_memory=dict(sorted(self._memory.items())),
-            tasks=[*self._tasks, end],
-            steps=edges,
-            return_value=self._return_value,
+        if tasks:
+            last = tasks[-1].id
+            if not (edges and any(e.source == last for e in edges)):
+                if type(last) is str:
+                    edges.append(_new_edge(last, END_TASK_ID))
+                else:  # a user changed the task's id: validation reports it
+                    edges.append(Edge(source=last, target=END_TASK_ID))
+        return checked_workflow(
+            self._config,
+            dict(sorted(self._memory.items())),
+            [*tasks, _new_end_task(END_TASK_ID, _END, [_user("")])],
+            edges,
+            self._return_value,
         )
 
     def _add(
@@ -190,51 +207,104 @@ class WorkflowBuilder:
         outputs: Sequence[Output] | None,
         schema: dict[str, Any] | None,
     ) -> Task:
-        task_id = task_id if task_id is not None else str(len(self._tasks))
-        if any(task.id == task_id for task in self._tasks) or task_id == END_TASK_ID:
+        tasks = self._tasks
+        if task_id is None:
+            task_id = str(len(tasks))
+        if task_id == END_TASK_ID or (tasks and any(task.id == task_id for task in tasks)):
             raise ConfigurationError(f"a step with id {task_id!r} exists already; pick another id")
-        explicit = list(inputs or ())
-        implicit = self._implicit_inputs(task_id, messages, {i.name for i in explicit})
-        try:
-            task = Task(
-                id=task_id,
-                operator=operator,
-                messages=messages,
-                inputs=implicit + explicit,
-                outputs=list(outputs or ()),
-                schema=schema,
-            )
-        except ValidationError as exc:
-            raise ConfigurationError(f"step {task_id!r}: {_problems(exc)}") from None
-        self._tasks.append(task)
+        explicit = list(inputs) if inputs else []
+        named = {i.name for i in explicit} if explicit else set()
+        all_inputs = self._implicit_inputs(task_id, messages, named)
+        if explicit:
+            all_inputs += explicit
+        output_list = list(outputs) if outputs else []
+        if (
+            type(task_id) is str
+            and task_id
+            and type(operator) is Operator
+            and _are_models(explicit, output_list, schema)
+        ):
+            task = _new_task(task_id, operator, messages, all_inputs, output_list, schema)
+        else:
+            try:
+                task = Task(
+                    id=task_id,
+                    operator=operator,
+                    messages=messages,
+                    inputs=all_inputs,
+                    outputs=output_list,
+                    schema=schema,
+                )
+            except ValidationError as exc:
+                raise ConfigurationError(f"step {task_id!r}: {_problems(exc)}") from None
+        tasks.append(task)
+        kinds = self._kinds
         for output in task.outputs:
-            is_stack = output.type != OutputType.WRITE
-            self._kinds[output.key] = InputValueType.GET_ALL if is_stack else InputValueType.READ
+            kinds[output.key] = _READ if output.type == _WRITE else _GET_ALL
         return task
 
     def _implicit_inputs(
         self, task_id: str, messages: list[Message], named: set[str]
     ) -> list[Input]:
         found: list[Input] = []
+        kinds = self._kinds
         for message in messages:
             for variable in template_variables(message.content):
                 if variable in named:
                     continue
-                if variable not in self._kinds:
+                if variable not in kinds:
                     raise ConfigurationError(
                         f"step {task_id!r} uses {{{{{variable}}}}}, which is not in memory and "
                         f"no earlier step writes it; pass {variable}=... to WorkflowBuilder, write "
                         "it in an earlier step, or give an explicit input"
                     )
-                kind = self._kinds[variable]
-                value = InputValue(type=kind, key=variable)
-                found.append(Input(name=variable, value=value))
+                found.append(_new_input(variable, _new_read(kinds[variable], variable)))
                 named.add(variable)
         return found
 
 
+# Enum members as constants: `Enum.X` goes through a slow metaclass `__getattr__` hook.
+_READ, _GET_ALL = InputValueType.READ, InputValueType.GET_ALL
+_WRITE = OutputType.WRITE
+_END = Operator.END
+
+# Models built without validation from values this module made or checked; each names the
+# fields that the validated construction it replaces was given.
+_new_message = trusted_constructor(Message, "role", "content")
+_new_read = trusted_constructor(InputValue, "type", "key")
+_new_input = trusted_constructor(Input, "name", "value")
+_new_task = trusted_constructor(
+    Task, "id", "operator", "messages", "inputs", "outputs", "output_schema"
+)
+_new_end_task = trusted_constructor(Task, "id", "operator", "messages")
+_new_edge = trusted_constructor(Edge, "source", "target")
+_new_return_value = trusted_constructor(ReturnValue, "input", "to_json")
+_new_config = trusted_constructor(Config)
+
+
 def _user(text: str) -> Message:
-    return Message(role="user", content=text)
+    return _new_message("user", text)
+
+
+def _input_value(kind: InputValueType, key: str) -> InputValue:
+    if type(key) is not str:  # e.g. a memory key given as an int: validation reports it
+        return InputValue(type=kind, key=key)
+    return _new_read(kind, key)
+
+
+def _are_models(explicit: list[Any], outputs: list[Any], schema: Any) -> bool:
+    """Whether `Task` validation would take the user's parts of a task as they are.
+
+    Messages and implicit inputs are this module's models; pydantic takes model instances
+    as they are (no revalidation), so an instance needs no further check.
+    """
+    for item in explicit:
+        if not isinstance(item, Input):
+            return False
+    for item in outputs:
+        if not isinstance(item, Output):
+            return False
+    return schema is None or all(type(key) is str for key in schema)
 
 
 def _checked_memory_value(key: str, value: Any) -> str | list[str]:

@@ -7,13 +7,39 @@ its key, so `{{key}}` in a prompt renders it.
 from __future__ import annotations
 
 from fanflow.steps._enums import InputValueType, OutputType
-from fanflow.steps._workflow import Input, InputValue, Output
+from fanflow.steps._workflow import Input, InputValue, Output, trusted_constructor
 
 __all__ = ["GetAll", "Insert", "Peek", "Pop", "Push", "Read", "Size", "String", "Write"]
 
 
+# Enum members as constants: `Enum.X` goes through a slow metaclass `__getattr__` hook.
+_READ, _POP, _PEEK, _GET_ALL, _SIZE = (
+    InputValueType.READ,
+    InputValueType.POP,
+    InputValueType.PEEK,
+    InputValueType.GET_ALL,
+    InputValueType.SIZE,
+)
+_WRITE, _PUSH, _INSERT = OutputType.WRITE, OutputType.PUSH, OutputType.INSERT
+
+
+# Built once per step of every task's workflow: validation is skipped when the arguments'
+# types show it would pass.
+_new_read = trusted_constructor(InputValue, "type", "key", "index")
+_new_input = trusted_constructor(Input, "name", "value", "required")
+_new_output = trusted_constructor(Output, "type", "key")
+
+
 def _input(key: str, kind: InputValueType, required: bool, index: int | None = None) -> Input:
+    if type(key) is str and type(required) is bool and (index is None or type(index) is int):
+        return _new_input(key, _new_read(kind, key, index), required)
     return Input(name=key, value=InputValue(type=kind, key=key, index=index), required=required)
+
+
+def _output(key: str, kind: OutputType) -> Output:
+    if type(key) is str:
+        return _new_output(kind, key)
+    return Output(type=kind, key=key)
 
 
 class Read:
@@ -21,7 +47,7 @@ class Read:
 
     @staticmethod
     def new(key: str, required: bool = True) -> Input:
-        return _input(key, InputValueType.READ, required)
+        return _input(key, _READ, required)
 
 
 class Pop:
@@ -29,7 +55,7 @@ class Pop:
 
     @staticmethod
     def new(key: str, required: bool = True) -> Input:
-        return _input(key, InputValueType.POP, required)
+        return _input(key, _POP, required)
 
 
 class Peek:
@@ -37,7 +63,7 @@ class Peek:
 
     @staticmethod
     def new(key: str, index: int = 0, required: bool = True) -> Input:
-        return _input(key, InputValueType.PEEK, required, index)
+        return _input(key, _PEEK, required, index)
 
 
 class GetAll:
@@ -45,7 +71,7 @@ class GetAll:
 
     @staticmethod
     def new(key: str, required: bool = True) -> Input:
-        return _input(key, InputValueType.GET_ALL, required)
+        return _input(key, _GET_ALL, required)
 
 
 class Size:
@@ -53,7 +79,7 @@ class Size:
 
     @staticmethod
     def new(key: str, required: bool = True) -> Input:
-        return _input(key, InputValueType.SIZE, required)
+        return _input(key, _SIZE, required)
 
 
 class String:
@@ -71,7 +97,7 @@ class Write:
 
     @staticmethod
     def new(key: str) -> Output:
-        return Output(type=OutputType.WRITE, key=key)
+        return _output(key, _WRITE)
 
 
 class Push:
@@ -79,7 +105,7 @@ class Push:
 
     @staticmethod
     def new(key: str) -> Output:
-        return Output(type=OutputType.PUSH, key=key)
+        return _output(key, _PUSH)
 
 
 class Insert:
@@ -87,4 +113,4 @@ class Insert:
 
     @staticmethod
     def new(key: str) -> Output:
-        return Output(type=OutputType.INSERT, key=key)
+        return _output(key, _INSERT)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import InputValueType, Operator
 
 if TYPE_CHECKING:
-    from fanflow.steps._workflow import Condition, Edge, InputValue, Task, Workflow
+    from fanflow.steps._workflow import Edge, InputValue, Task, Workflow
 
 __all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
 
@@ -31,9 +32,13 @@ TEMPLATE_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MEMORY_FREE_READS = frozenset({InputValueType.STRING, InputValueType.SIZE})
 
 
-def template_variables(text: str) -> list[str]:
-    """The distinct `{{var}}` names in `text`, in order of first appearance."""
-    return list(dict.fromkeys(TEMPLATE_VARIABLE.findall(text)))
+@lru_cache(maxsize=1024)
+def template_variables(text: str) -> tuple[str, ...]:
+    """The distinct `{{var}}` names in `text`, in order of first appearance.
+
+    Cached: a pipeline renders the same few templates into every task's workflow.
+    """
+    return tuple(dict.fromkeys(TEMPLATE_VARIABLE.findall(text)))
 
 
 def check_workflow(workflow: Workflow) -> None:
@@ -56,33 +61,59 @@ _PASSED_LIMIT = 4096
 
 
 def _shape(workflow: Workflow) -> Hashable:
-    tasks = tuple(
-        (
-            task.id,
-            task.operator,
-            tuple((i.name, i.value.type, i.value.key, i.required) for i in task.inputs),
-            tuple(m.content for m in task.messages),
-            tuple(o.key for o in task.outputs),
+    """One flat tuple of everything the checks read; built once per workflow, so kept cheap.
+
+    Each task and edge part starts with the lengths of its variable parts, so two
+    different workflows never flatten to equal tuples. Fields are read from `__dict__`
+    (where pydantic keeps them): one attribute lookup per model instead of one per field,
+    each slowed by `BaseModel.__getattr__`.
+    """
+    fields = workflow.__dict__
+    tasks, edges = fields["tasks"], fields["steps"]
+    shape: list[object] = [len(tasks), len(edges)]
+    add = shape.append
+    for task in tasks:
+        task_fields = task.__dict__
+        inputs, messages, outputs = (
+            task_fields["inputs"],
+            task_fields["messages"],
+            task_fields["outputs"],
         )
-        for task in workflow.tasks
-    )
-    edges = tuple(
-        (e.source, e.target, e.fallback, _condition_shape(e.condition)) for e in workflow.steps
-    )
-    return tasks, edges, tuple(workflow.external_memory or ())
-
-
-def _condition_shape(condition: Condition | None) -> Hashable:
-    if condition is None:
-        return None
-    value = condition.input
-    return (
-        value.type,
-        value.key,
-        condition.expected,
-        condition.expression,
-        condition.target_if_not,
-    )
+        shape += (
+            task_fields["id"],
+            task_fields["operator"],
+            len(inputs),
+            len(messages),
+            len(outputs),
+        )
+        for item in inputs:
+            input_fields = item.__dict__
+            value = input_fields["value"].__dict__
+            shape += (input_fields["name"], value["type"], value["key"], input_fields["required"])
+        for message in messages:
+            add(message.content)
+        for output in outputs:
+            add(output.key)
+    for edge in edges:
+        edge_fields = edge.__dict__
+        condition = edge_fields["condition"]
+        shape += (
+            edge_fields["source"],
+            edge_fields["target"],
+            edge_fields["fallback"],
+            condition is None,
+        )
+        if condition is not None:
+            read = condition.input
+            shape += (
+                read.type,
+                read.key,
+                condition.expected,
+                condition.expression,
+                condition.target_if_not,
+            )
+    shape += fields["external_memory"] or ()
+    return tuple(shape)
 
 
 def _check(workflow: Workflow) -> None:

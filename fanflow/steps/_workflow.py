@@ -9,8 +9,9 @@ memory keys are kept sorted, so the same workflow always gives the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,6 +19,7 @@ from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
+from fanflow.steps._validation import check_workflow
 
 __all__ = [
     "Condition",
@@ -40,6 +42,67 @@ RESULT_PLACEHOLDER = "__result"
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="forbid")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def trusted_constructor(cls: type[_M], *given: str) -> Callable[..., _M]:
+    """A function making `cls` from values already known valid, without validation.
+
+    A pipeline builds one workflow per task, and pydantic validation (or `model_construct`'s
+    per-field loop) of its dozen small models costs more than all the rest of building it.
+    `trusted_constructor(Message, "role", "content")("user", text)` gives what
+    `Message(role="user", content=text)` gives when that is valid: the `given` fields
+    (positional arguments, in that order) form `model_fields_set`, every other field holds
+    its default, and `__dict__` follows the declaration order that `==` and the serializer
+    read. Like `dataclasses`, it compiles the function once, here: looping over the fields
+    at each call would cost most of what skipping validation saves.
+    """
+    if cls.__private_attributes__ or cls.__pydantic_post_init__:
+        raise TypeError(
+            f"trusted_constructor: {cls.__name__} has private attributes or a post-init"
+        )
+    unknown = set(given) - set(cls.model_fields)
+    if unknown:
+        raise TypeError(f"trusted_constructor: {cls.__name__} has no fields {sorted(unknown)}")
+    # Pydantic field names never start with "_", so these names cannot clash with them.
+    namespace: dict[str, Any] = {
+        "_cls": cls,
+        "_new": object.__new__,
+        # `BaseModel`'s slot descriptors, called directly: this bypasses the costly
+        # `BaseModel.__setattr__` at half the cost of `object.__setattr__`.
+        "_set_fields_set": BaseModel.__dict__["__pydantic_fields_set__"].__set__,
+        "_set_extra": BaseModel.__dict__["__pydantic_extra__"].__set__,
+        "_set_private": BaseModel.__dict__["__pydantic_private__"].__set__,
+    }
+    lines = [f"def _construct({', '.join(given)}):", "    _model = _new(_cls)"]
+    lines.append("    _fields = _model.__dict__")
+    for name, field in cls.model_fields.items():
+        if name in given:
+            value = name
+        elif field.default_factory is not None and not field.default_factory_takes_validated_data:
+            namespace[f"_factory_{name}"] = field.default_factory
+            value = f"_factory_{name}()"
+        elif isinstance(field.default, _SHAREABLE_DEFAULTS):
+            namespace[f"_default_{name}"] = field.default
+            value = f"_default_{name}"
+        else:  # required, or a default that each instance would need a copy of
+            raise TypeError(f"trusted_constructor: {cls.__name__} needs {name!r} given")
+        lines.append(f"    _fields[{name!r}] = {value}")
+    fields_set = "{" + ", ".join(repr(name) for name in given) + "}" if given else "set()"
+    lines += [
+        f"    _set_fields_set(_model, {fields_set})",
+        "    _set_extra(_model, None)",
+        "    _set_private(_model, None)",
+        "    return _model",
+    ]
+    exec("\n".join(lines), namespace)
+    construct: Callable[..., _M] = namespace["_construct"]
+    return construct
+
+
+_SHAREABLE_DEFAULTS = (str, int, float, Enum, type(None))  # immutable (bool is an int)
 
 
 class Config(_Model):
@@ -176,8 +239,6 @@ class Workflow(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        from fanflow.steps._validation import check_workflow
-
         check_workflow(self)
         return self
 
@@ -188,8 +249,8 @@ class Workflow(_Model):
         For builders: pydantic re-validating every nested model of every task's workflow
         costs more CPU than running the task. `external_memory` must already be sorted.
         """
-        from fanflow.steps._validation import check_workflow
-
+        if cls is Workflow and parts.keys() == _WORKFLOW_FIELDS:
+            return checked_workflow(**parts)
         workflow = cls.model_construct(**parts)
         check_workflow(workflow)
         return workflow
@@ -211,6 +272,23 @@ class Workflow(_Model):
         """Key-sorted JSON without nulls: the same workflow always hashes the same."""
         data = self.model_dump(mode="json", exclude_none=True)
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+_WORKFLOW_FIELDS = frozenset(Workflow.model_fields)
+_new_workflow = trusted_constructor(Workflow, *Workflow.model_fields)
+
+
+def checked_workflow(
+    config: Config,
+    external_memory: dict[str, str | list[str]] | None,
+    tasks: list[Task],
+    steps: list[Edge],
+    return_value: ReturnValue | None,
+) -> Workflow:
+    """`Workflow.from_checked_parts` with every part given, as `WorkflowBuilder.build` has."""
+    workflow = _new_workflow(config, external_memory, tasks, steps, return_value)
+    check_workflow(workflow)
+    return workflow
 
 
 def _as_configuration_error(exc: ValidationError, data: Any) -> ConfigurationError:
