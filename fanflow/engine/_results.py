@@ -224,12 +224,24 @@ class StatsCollector:
         self.by_step.setdefault(name, UsageTotals())
 
     def add(self, result: TaskResult) -> None:
-        self.tasks[result.status.value] += 1
-        self.steps.setdefault(result.step, Counter())[result.status.value] += 1
-        step = self.by_step.setdefault(result.step, UsageTotals())
-        model = self.by_model.setdefault(result.model or "(default)", UsageTotals())
-        for totals in (self.run, step, model):
-            totals.add(result.usage, result.requests, result.cost)
+        status, name = result.status.value, result.step
+        self.tasks[status] += 1
+        # get-or-create by hand: setdefault would build a Counter and two totals per result
+        counts = self.steps.get(name)
+        if counts is None:
+            counts = self.steps[name] = Counter()
+        counts[status] += 1
+        step = self.by_step.get(name)
+        if step is None:
+            step = self.by_step[name] = UsageTotals()
+        model_name = result.model or "(default)"
+        model = self.by_model.get(model_name)
+        if model is None:
+            model = self.by_model[model_name] = UsageTotals()
+        usage, requests, cost = result.usage, result.requests, result.cost
+        self.run.add(usage, requests, cost)
+        step.add(usage, requests, cost)
+        model.add(usage, requests, cost)
 
     def finish(self, wall_time_s: float, stopped: str | None) -> RunStats:
         run = self.run
