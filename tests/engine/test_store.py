@@ -258,3 +258,25 @@ def test_the_default_path_follows_fanflow_store(
         assert store.path.exists()
     finally:
         store.close()
+
+
+async def test_a_cache_hit_is_found_through_the_key_prefix_index(tmp_path: Path) -> None:
+    Store(tmp_path / "old.db").close()
+    with closing(sqlite3.connect(tmp_path / "old.db")) as old, old:  # as an earlier version
+        old.execute("DROP INDEX results_by_key_prefix")
+        old.execute("CREATE INDEX results_by_key ON results (key, status)")
+    store = Store(tmp_path / "old.db")
+    indexes = {name for (name,) in store._reader.execute("SELECT name FROM sqlite_master")}
+    assert "results_by_key" not in indexes and "results_by_key_prefix" in indexes
+    plan = store._reader.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'",
+        ("0" * 16,),
+    ).fetchall()
+    assert "results_by_key_prefix" in str(plan)
+    start(store, "r1", "first")
+    twin = "ab" * 8 + "0" * 48  # shares the first 16 characters with the key below
+    await store.put("r1", 0, twin, result("a", (0,), text="twin"))
+    await store.put("r1", 0, "ab" * 8 + "1" * 48, result("a", (1,), text="mine"))
+    found = store.lookup("ab" * 8 + "1" * 48)
+    assert found is not None and found.result == "mine"
+    store.close()
