@@ -6,9 +6,11 @@ position, so `broadcast(3)` of one prompt gives three samples, never one cached 
 A changed step changes its workflows' keys, and so the inputs and keys of everything
 below it; nothing upstream changes.
 
-The workflow is hashed as orjson writes its models' fields (key-sorted, nulls included),
-not through pydantic's serializer: the key only has to be deterministic, and this costs
-half as much per task (`bench/README.md`).
+The workflow is hashed as orjson writes its models' fields (nulls included), not through
+pydantic's serializer: the key only has to be deterministic, and this costs half as much
+per task. Fields come in declaration order however a model was made (validated, built by
+`WorkflowBuilder`, copied), and memory is kept sorted, so no key sorting is needed; a
+dict a user supplies (a schema) hashes in the order their code builds it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ __all__ = ["default_model", "task_key"]
 
 
 def task_key(workflow: Workflow, model: str | None, lineage: Lineage) -> str:
-    content = orjson.dumps(workflow, default=_fields, option=orjson.OPT_SORT_KEYS)
+    content = orjson.dumps(workflow, default=_fields)
     digest = hashlib.sha256(content)
     digest.update(f"\0{model or ''}\0{lineage}".encode())
     return digest.hexdigest()

@@ -55,3 +55,10 @@ def test_the_key_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert other == task_key(workflow(), "m", (3, 1))
+
+
+def test_a_copy_with_changed_limits_has_the_key_of_a_workflow_built_with_them() -> None:
+    built = workflow()
+    config = built.config.model_copy(update={"max_tokens": 10})
+    copied = built.model_copy(update={"config": config})  # as set_workflow_params does
+    assert task_key(copied, "m", (0,)) == task_key(workflow(max_tokens=10), "m", (0,))
