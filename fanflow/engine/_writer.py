@@ -154,8 +154,10 @@ class _Child:
 
     def send(self, rows: list[_Row]) -> None:
         frame = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-        self._unsent = FRAME_LENGTH.pack(len(frame)) + frame
-        self._write()
+        part_written = bool(self._unsent)  # the loop is finishing a frame: queue behind it
+        self._unsent += FRAME_LENGTH.pack(len(frame)) + frame
+        if not part_written:
+            self._write()
 
     def read_reply(self) -> str | None:
         """Blocking, after `detach()`: the next reply (None for ok, else the error)."""

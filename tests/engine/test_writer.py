@@ -148,3 +148,17 @@ def test_the_child_commits_frames_that_wait_together_and_replies_to_each(writes:
     )
     assert done.stdout == b"K\x02\x00\x00\x00" * 3
     assert stored(writes.path) == ["a0", "a1", "a2", "a3", "a4", "a5"]
+
+
+async def test_frames_sent_while_one_is_part_written_follow_it_whole(writes: Writes) -> None:
+    big = "y" * 300_000  # more than the pipe holds, so each frame is written in parts
+
+    async def put_in_turn(n: int) -> None:
+        for _ in range(n):  # each in its own loop turn, so each is its own frame
+            await asyncio.sleep(0)
+        await writes.put(row(n, big + str(n)))
+
+    await asyncio.gather(*(put_in_turn(n) for n in range(6)))
+    assert sorted(text[-1] for text in stored(writes.path)) == [str(n) for n in range(6)]
+    assert writes.failure is None
+    writes.flush()
