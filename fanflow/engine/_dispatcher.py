@@ -113,7 +113,10 @@ class Dispatcher:
             try:
                 result, key = await self._execute(work)
                 children = self._children(work, result)  # may fail the result: save after
-                await self._save(work, key, result)
+                if self.settings.store is not None:
+                    # Wait for the commit: the worker holds its slot meanwhile, so results
+                    # answered but not yet saved never exceed the concurrency.
+                    await self.settings.store.put(self.settings.run_id, work.step, key, result)
             finally:
                 self.running -= 1
             self._complete(work, result, children)
@@ -162,13 +165,6 @@ class Dispatcher:
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             _fail(result, TaskStatus.FAILED, exc)
         return result, key
-
-    async def _save(self, work: _Work, key: str, result: TaskResult) -> None:
-        """With a store, wait until the result is committed: the worker holds its slot
-        meanwhile, so results answered but not yet saved never exceed the concurrency."""
-        store = self.settings.store
-        if store is not None:
-            await store.put(self.settings.run_id, work.step, key, result)
 
     async def _answer(
         self, result: TaskResult, workflow: Workflow, model: str | None, key: str
