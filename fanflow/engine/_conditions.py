@@ -73,12 +73,7 @@ def return_text(spec: ReturnValue | None, memory: Memory) -> str:
     if spec is None:
         return ""
     if not spec.to_json and not isinstance(spec.input, list):  # most workflows: one text
-        value = memory.resolve(spec.input)
-        if value is None:
-            return ""
-        if spec.post_process:
-            value = _post_processed(value, spec.post_process)
-        return value if isinstance(value, str) else "\n".join(value)
+        return as_text(_post_processed(memory.resolve(spec.input), spec.post_process))
     inputs = spec.input if isinstance(spec.input, list) else [spec.input]
     values = [_post_processed(memory.resolve(item), spec.post_process) for item in inputs]
     if not spec.to_json:

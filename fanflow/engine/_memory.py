@@ -120,7 +120,7 @@ def render(template: str, values: Mapping[str, MemoryValue]) -> str:
     text, fields = _parsed(template)
     for name, literal in fields:  # a template has a few fields: adding beats a join
         value = values.get(name, "")
-        text += (value if isinstance(value, str) else "\n".join(value)) + literal
+        text += as_text(value) + literal
     return text
 
 

@@ -1,11 +1,10 @@
 """The embedded store: one SQLite file with run records and every task result.
 
 Default place: `.fanflow/fanflow.db` under the working directory; `FANFLOW_STORE` or
-`PipelineConfig(store=path)` moves it. Results are committed in batches in
-WAL mode by a child process that the event loop feeds through a pipe (`_writer`), so the
-loop never waits on the disk and shares no GIL with SQLite (asyncio only, like the
-engine's transports); `await store.put(...)` returns once that result is committed, which
-is what
+`PipelineConfig(store=path)` moves it. Results are committed in batches in WAL mode by a
+child process that the event loop feeds through a pipe (`_writer`), so the loop never
+waits on the disk and shares no GIL with SQLite (asyncio only, like the engine's
+transports); `await store.put(...)` returns once that result is committed, which is what
 lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
 whose content key (see `_keys`) was answered before is not sent again.
 """

@@ -15,6 +15,8 @@ from typing import Any
 
 import anyio
 
+from fanflow._exceptions import ExecutionError
+
 __all__ = ["time_limit"]
 
 if sys.version_info >= (3, 11):
@@ -113,7 +115,10 @@ if sys.version_info >= (3, 11):
         loop = asyncio.get_running_loop()
         task = asyncio.current_task(loop)
         if task is None:
-            raise RuntimeError("run_workflow must run inside an asyncio task")
+            raise ExecutionError(
+                "run_workflow must run inside an asyncio task: await it from a coroutine "
+                "that asyncio.run, a task group or asyncio.create_task runs"
+            )
         recent_loop, clocks = _recent
         if recent_loop is not loop:
             clocks = {}

@@ -9,9 +9,9 @@ for earlier frames, and reads the child's replies with `add_reader`. The child c
 all the frames that are waiting in one transaction, so commits grow with the load while
 a result waits for no commit but its own.
 
-`put()` returns once its row is committed: a worker keeps its concurrency slot until
-then, so a crash loses at most the tasks in flight. `flush()` finishes synchronously.
-The child is `_writer_child.py` (its docstring has the protocol).
+The future `put()` returns is done once its row is committed: a worker keeps its
+concurrency slot until then, so a crash loses at most the tasks in flight. `flush()`
+finishes synchronously. The child is `_writer_child.py` (its docstring has the protocol).
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ import pickle
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fanflow.engine._writer_child import FRAME_LENGTH
 
-__all__ = ["BATCH", "WriterFailed", "Writes"]
+__all__ = ["WriterFailed", "Writes"]
 
 BATCH = 512
 _CHILD = Path(__file__).with_name("_writer_child.py")
@@ -138,8 +139,8 @@ class _Child:
         self,
         path: Path,
         loop: asyncio.AbstractEventLoop,
-        on_reply: Any,
-        on_exit: Any,
+        on_reply: Callable[[str | None], None],
+        on_exit: Callable[[WriterFailed], None],
     ) -> None:
         command = [sys.executable, "-I", "-S", str(_CHILD), str(path)]
         self.process = subprocess.Popen(

@@ -141,10 +141,6 @@ class WorkflowBuilder:
     def set_return_value(self, key: str | Sequence[str]) -> None:
         """Return one memory key (a stack comes back as a JSON array) or several as an array."""
         kinds = self._kinds
-        kind = kinds.get(key) if type(key) is str else None
-        if kind is not None:  # the common case: one key this builder knows
-            self._return_value = _new_return_value(_new_read(kind, key), kind == _GET_ALL)
-            return
         keys = [key] if isinstance(key, str) else list(key)
         for name in keys:
             if name not in kinds:
@@ -152,12 +148,10 @@ class WorkflowBuilder:
                     f"return value {name!r} is neither in memory nor written by any step; "
                     f"choose one of: {sorted(kinds)}"
                 )
-        if len(keys) == 1:
-            kind = kinds[keys[0]]
-            value = _input_value(kind, keys[0])
-            self._return_value = _new_return_value(value, kind == _GET_ALL)
+        values = [_input_value(kinds[name], name) for name in keys]
+        if len(values) == 1:
+            self._return_value = _new_return_value(values[0], kinds[keys[0]] == _GET_ALL)
         else:
-            values = [_input_value(kinds[k], k) for k in keys]
             self._return_value = _new_return_value(values, True)
 
     def set_max_tokens(self, max_tokens: int) -> None:
