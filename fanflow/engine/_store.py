@@ -11,6 +11,7 @@ whose content key (see `_keys`) was answered before is not sent again.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
+from fanflow.engine._liveness import RunLocks
 from fanflow.engine._records import RunRecord, record_from_row, result_from_row, result_row
 from fanflow.engine._writer import Writes
 from fanflow.steps import TaskResult
@@ -65,6 +67,7 @@ class Store:
         self._reader = _connect(self.path)
         self._reader.executescript(_SCHEMA)
         self._writes = Writes(self.path)
+        self._locks = RunLocks(self.path)
         self._known: set[int] | None = None
 
     # -- runs ---------------------------------------------------------------------------
@@ -73,7 +76,9 @@ class Store:
     ) -> None:
         """Record a new run. A name used before moves to this run (so re-running a named
         pipeline resumes under its name); the older run keeps its id and results, and its
-        record is renamed `name@id`."""
+        record is renamed `name@id`. The run holds a lock until `finish_run` (see
+        `_liveness`), so a run whose process died unannounced reads as interrupted."""
+        self._locks.hold(run_id)
         with self._reader:
             self._reader.execute("UPDATE runs SET name = name || '@' || id WHERE name=?", (name,))
             self._reader.execute(
@@ -87,11 +92,12 @@ class Store:
                 "UPDATE runs SET status=?, ended_at=strftime('%s','now'), stats=? WHERE id=?",
                 (status, _json(stats), run_id),
             )
+        self._locks.release(run_id)
 
     def runs(self) -> list[RunRecord]:
         """Every run, newest first."""
         rows = self._reader.execute("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC")
-        return [record_from_row(row) for row in rows]
+        return [self._checked(record_from_row(row)) for row in rows.fetchall()]
 
     def find_run(self, id_or_name: str) -> RunRecord:
         row = self._reader.execute(
@@ -102,7 +108,18 @@ class Store:
             raise ConfigurationError(
                 f"no run named {id_or_name!r} in {self.path}; recent runs: {known}"
             )
-        return record_from_row(row)
+        return self._checked(record_from_row(row))
+
+    def _checked(self, record: RunRecord) -> RunRecord:
+        """A "running" record whose process is gone is recorded, and returned, as interrupted."""
+        if record.status != "running" or not self._locks.is_dead(record.id):
+            return record
+        with self._reader:
+            self._reader.execute(
+                "UPDATE runs SET status='interrupted' WHERE id=? AND status='running'",
+                (record.id,),
+            )
+        return dataclasses.replace(record, status="interrupted")
 
     # -- results ------------------------------------------------------------------------
     def lookup(self, key: str) -> TaskResult | None:
@@ -169,6 +186,7 @@ class Store:
     def close(self) -> None:
         """Finish pending writes and close the file."""
         self.flush()
+        self._locks.close()
         self._reader.close()
 
     def _raise_if_failed(self) -> None:
