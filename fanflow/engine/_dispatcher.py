@@ -95,6 +95,7 @@ class Dispatcher:
         self.idle: deque[anyio.Event] = deque()
         self.stopped: str | None = None
         self.max_children: int | None = None
+        self.cut_off: list[TaskResult] = []  # stopped while being saved: saved or not?
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
     def limit_children_to_one(self) -> None:
@@ -116,7 +117,11 @@ class Dispatcher:
                 if self.settings.store is not None:
                     # Wait for the commit: the worker holds its slot meanwhile, so results
                     # answered but not yet saved never exceed the concurrency.
-                    await self.settings.store.put(self.settings.run_id, work.step, key, result)
+                    try:
+                        await self.settings.store.put(self.settings.run_id, work.step, key, result)
+                    except BaseException:
+                        self.cut_off.append(result)  # its commit may land all the same
+                        raise
             finally:
                 self.running -= 1
             self._complete(work, result, children)

@@ -175,7 +175,7 @@ class Pipeline:
             dispatcher.limit_children_to_one()
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
-        with session.recording(clock), display, relaxed_gc(config.tune_gc):
+        with session.recording(clock, dispatcher.cut_off), display, relaxed_gc(config.tune_gc):
             await _run_with_display(dispatcher, display)
         return session.result()
 

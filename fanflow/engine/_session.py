@@ -62,22 +62,35 @@ class RunSession:
             self.memory[result.step].results.append(result)
 
     @contextmanager
-    def recording(self, clock: Clock) -> Iterator[None]:
-        """Around the run: marks the run ok, or interrupted/failed with a resume hint."""
+    def recording(self, clock: Clock, cut_off: list[TaskResult]) -> Iterator[None]:
+        """Around the run: marks the run ok, or interrupted/failed with a resume hint.
+
+        `cut_off` holds the results whose save was interrupted: once pending writes are
+        flushed, those that made it to disk are counted like any other saved result.
+        """
         status = "failed"
         try:
             yield
             status = "ok"
         except BaseException as exc:
             status = "interrupted" if _is_interruption(exc) else "failed"
-            self._hint(status)
             raise
         finally:
+            if self.store is not None:
+                self.store.flush()
+                self._count_saved(cut_off)
             wall, stopped = clock()
             self._stats = self.collector.finish(wall, stopped)
             if self.store is not None:
                 self.store.finish_run(self.run_id, status, stats_to_dict(self._stats))
-                self.store.flush()
+                if status != "ok":
+                    self._hint(status)
+
+    def _count_saved(self, cut_off: list[TaskResult]) -> None:
+        assert self.store is not None
+        for result in cut_off:
+            if self.store.has(self.run_id, self.names.index(result.step), result.lineage):
+                self.record(result)
 
     def result(self) -> PipelineResult:
         source: ResultSource
@@ -89,8 +102,7 @@ class RunSession:
         return PipelineResult(source, stats=self._stats, run_name=self.name)
 
     def _hint(self, status: str) -> None:
-        if self.store is None:
-            return
+        assert self.store is not None
         print(
             f"fanflow: run {self.name!r} {status}; {self.saved} finished tasks are saved in "
             f"{self.store.path}. Run the same pipeline again to resume: saved tasks are "

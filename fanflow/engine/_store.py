@@ -22,7 +22,13 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.engine._liveness import RunLocks
-from fanflow.engine._records import RunRecord, record_from_row, result_from_row, result_row
+from fanflow.engine._records import (
+    RunRecord,
+    lineage_text,
+    record_from_row,
+    result_from_row,
+    result_row,
+)
 from fanflow.engine._writer import Writes
 from fanflow.steps import TaskResult
 
@@ -140,6 +146,14 @@ class Store:
         )
         row = next((row for row in rows if row[4] == key), None)
         return None if row is None else result_from_row(row)
+
+    def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
+        """Whether this task's result is on disk (committed before this call)."""
+        row = self._reader.execute(
+            "SELECT 1 FROM results WHERE run_id=? AND step_index=? AND lineage=?",
+            (run_id, step_index, lineage_text(lineage)),
+        ).fetchone()
+        return row is not None
 
     async def put(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
         """Store one result; returns once it is committed to disk."""

@@ -336,6 +336,34 @@ async def test_a_cancelled_run_is_recorded_as_interrupted_and_says_how_to_resume
     assert fanflow.runs()[0].status == "ok"
 
 
+async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store = fanflow.Store()  # FANFLOW_STORE: the file every run of this test uses
+    store.close()
+    with closing(sqlite3.connect(store.path)) as other, other:
+        # Every insert takes a while, so the run is cancelled with commits under way.
+        other.execute(
+            "CREATE TRIGGER slow BEFORE INSERT ON results BEGIN SELECT count(*) FROM "
+            "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)"
+            " SELECT x FROM c); END"
+        )
+    adapter = MockAdapter(Model())
+    task = asyncio.ensure_future(qa(adapter, concurrency=8, run_name="cut").build().execute())
+    while adapter.calls < 12:
+        await asyncio.sleep(0.001)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    with closing(sqlite3.connect(store.path)) as other:
+        (on_disk,) = other.execute("SELECT count(*) FROM results").fetchone()
+    counted = sum(fanflow.runs()[0].stats["tasks"].values())
+    assert 0 < on_disk < TASKS
+    assert counted == on_disk
+    assert f"{on_disk} finished tasks are saved" in capsys.readouterr().err
+
+
 async def test_a_step_that_raises_is_recorded_as_failed() -> None:
     adapter = MockAdapter(Model(fail_when="t0-1"))
     with pytest.raises(fanflow.StepFailed):
