@@ -336,18 +336,24 @@ async def test_a_cancelled_run_is_recorded_as_interrupted_and_says_how_to_resume
     assert fanflow.runs()[0].status == "ok"
 
 
+def store_with_trigger(trigger: str) -> Path:
+    """The store every run of the test uses (FANFLOW_STORE), with a trigger on its results."""
+    store = fanflow.Store()
+    store.close()
+    with closing(sqlite3.connect(store.path)) as other, other:
+        other.execute(trigger)
+    return store.path
+
+
 async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = fanflow.Store()  # FANFLOW_STORE: the file every run of this test uses
-    store.close()
-    with closing(sqlite3.connect(store.path)) as other, other:
-        # Every insert takes a while, so the run is cancelled with commits under way.
-        other.execute(
-            "CREATE TRIGGER slow BEFORE INSERT ON results BEGIN SELECT count(*) FROM "
-            "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)"
-            " SELECT x FROM c); END"
-        )
+    # Every insert takes a while, so the run is cancelled with commits under way.
+    path = store_with_trigger(
+        "CREATE TRIGGER slow BEFORE INSERT ON results BEGIN SELECT count(*) FROM "
+        "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)"
+        " SELECT x FROM c); END"
+    )
     adapter = MockAdapter(Model())
     task = asyncio.ensure_future(qa(adapter, concurrency=8, run_name="cut").build().execute())
     while adapter.calls < 12:
@@ -356,7 +362,7 @@ async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    with closing(sqlite3.connect(store.path)) as other:
+    with closing(sqlite3.connect(path)) as other:
         (on_disk,) = other.execute("SELECT count(*) FROM results").fetchone()
     counted = sum(fanflow.runs()[0].stats["tasks"].values())
     assert 0 < on_disk < TASKS
@@ -383,13 +389,10 @@ async def test_the_failed_tasks_of_a_run_are_stored_with_their_reason() -> None:
 async def test_a_store_that_cannot_write_stops_the_run_with_one_execution_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    store = fanflow.Store()  # FANFLOW_STORE: the file every run of this test uses
-    store.close()
-    with closing(sqlite3.connect(store.path)) as other, other:
-        other.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON results "
-            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-        )
+    path = store_with_trigger(
+        "CREATE TRIGGER refuse BEFORE INSERT ON results "
+        "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+    )
 
     adapter = MockAdapter(Model())
     with pytest.raises(fanflow.ExecutionError, match="disk says no") as caught:
@@ -399,7 +402,7 @@ async def test_a_store_that_cannot_write_stops_the_run_with_one_execution_error(
     assert fanflow.runs()[0].status == "failed"
     assert "'no disk' failed; 0 finished tasks are saved" in capsys.readouterr().err
 
-    with closing(sqlite3.connect(store.path)) as other, other:
+    with closing(sqlite3.connect(path)) as other, other:
         other.execute("DROP TRIGGER refuse")
     resumed = await qa(adapter, concurrency=4, run_name="no disk").build().execute()
     assert len(resumed.rows) == TOPICS * SUBTOPICS
