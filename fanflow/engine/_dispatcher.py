@@ -313,6 +313,9 @@ class Dispatcher:
             return
         assert plan.callback is not None
         where = f"step {plan.name!r} callback"
+        # Lineage order, not completion order: the same inputs give the same next prompt,
+        # run after run, so the next step's cache keys hold.
+        held.sort(key=lambda result: result.lineage)
         try:
             inputs: list[TaskInput] = as_inputs(plan.callback.reduce(held), where)
             inputs = inputs[: self.max_children]

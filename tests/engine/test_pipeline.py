@@ -155,6 +155,19 @@ async def test_aggregate_groups_results_by_input_row() -> None:
     assert sorted(by_topic["t1"]["answer"]) == [f"A(Q(t1-{n}))" for n in range(3)]
 
 
+async def test_aggregate_hands_results_over_in_lineage_order_not_finishing_order() -> None:
+    async def later_answers_first(request: GenerationRequest) -> str:
+        prompt = request.messages[-1].content
+        if prompt.startswith("answer"):
+            await asyncio.sleep(0.01 * (3 - int(prompt[-2])))  # "answer Q(t1-N)"
+        return fake_llm(request)
+
+    pipeline = builder(MockAdapter(later_answers_first)).input(topic="t1")
+    pipeline << Subtopics().scatter() << Question() << Answer().aggregate() << Summary()
+    [row] = (await pipeline.build().execute()).rows
+    assert row["answer"] == [f"A(Q(t1-{n}))" for n in range(3)]
+
+
 async def test_aggregate_by_all_gathers_the_whole_step() -> None:
     pipeline = builder(MockAdapter(fake_llm)).input([{"topic": "t1"}, {"topic": "t2"}])
     pipeline << Subtopics().scatter() << Question() << Answer().aggregate(by="all") << Summary()
