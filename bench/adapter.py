@@ -6,9 +6,9 @@ completion requests to fanflow's mock server (in a child process, so its CPU is 
 counted) with
 
   aiohttp  one ClientSession, TCPConnector(limit=concurrency), orjson in and out
-  adapter  OpenAIAdapter.generate over its default aiohttp transport
-  fast     OpenAIAdapter over FastTransport (asyncio.Protocol + httptools)
-  httpx    OpenAIAdapter over HttpxTransport(httpx.AsyncClient(limits=...)), for reference
+  adapter  OpenAIAdapter.generate over AiohttpTransport
+  fast     OpenAIAdapter over FastTransport (asyncio.Protocol + httptools), its default
+  httpx    OpenAIAdapter over HttpxTransport (an httpx.AsyncClient), for reference
 
 measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
 and prints the medians and the adapter/aiohttp ratio (target: at most 1.5).
@@ -28,24 +28,28 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._aiohttp import MODEL, SYSTEM, USER, PlainAiohttp, Send, drive
-from fanflow.adapters._fast_http import FastTransport
-from fanflow.adapters._openai import OpenAIAdapter
-from fanflow.adapters._transport import HTTPResponse, HttpxTransport
-from fanflow.adapters._types import ChatMessage, GenerationRequest
+from fanflow import ChatMessage, GenerationRequest, OpenAIAdapter
+from fanflow.adapters import (
+    AiohttpTransport,
+    FastTransport,
+    HTTPResponse,
+    HTTPTransport,
+    HttpxTransport,
+)
 from fanflow.testing import MockServerProcess
 
 
 class AdapterClient:
-    """OpenAIAdapter.generate, over whichever transport it was given."""
+    """OpenAIAdapter.generate, over whichever transport it was given (closed with it)."""
 
-    def __init__(self, adapter: OpenAIAdapter) -> None:
+    def __init__(self, adapter: OpenAIAdapter, transport: HTTPTransport | None = None) -> None:
         self.adapter = adapter
+        self.transport = transport
         self.request = GenerationRequest(
             messages=(ChatMessage("system", SYSTEM), ChatMessage("user", USER)),
             temperature=0.7,
@@ -57,21 +61,21 @@ class AdapterClient:
 
     async def aclose(self) -> None:
         await self.adapter.aclose()
+        if self.transport is not None:
+            await self.transport.aclose()
 
 
 def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | AdapterClient:
     if name == "aiohttp":
         return PlainAiohttp(base_url, concurrency)
     if name == "adapter":
-        return AdapterClient(
-            OpenAIAdapter(base_url, api_key="bench", model=MODEL, max_connections=concurrency)
-        )
-    if name == "fast":
-        fast = FastTransport(max_connections=concurrency)
-        return AdapterClient(OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=fast))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    transport = HttpxTransport(httpx.AsyncClient(limits=limits, timeout=600.0))
-    return AdapterClient(OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=transport))
+        transport: HTTPTransport = AiohttpTransport(max_connections=concurrency)
+    elif name == "fast":
+        transport = FastTransport(max_connections=concurrency)
+    else:  # a client of its own, closed with it
+        transport = HttpxTransport(max_connections=concurrency, timeout=600.0)
+    adapter = OpenAIAdapter(base_url, api_key="bench", model=MODEL, transport=transport)
+    return AdapterClient(adapter, transport)
 
 
 async def measure(send: Send, requests: int, concurrency: int) -> tuple[float, float]:

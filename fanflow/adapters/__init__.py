@@ -1,19 +1,22 @@
-"""Who does the work: LLM endpoints behind one small protocol."""
+"""Who does the work: LLM endpoints behind one small protocol.
+
+`AiohttpTransport` and `HttpxTransport` are imported on first use, with aiohttp and
+httpx, so that `import fanflow` does not pay for HTTP libraries it may never use.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from fanflow.adapters._defaults import with_defaults
 from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._limits import RateLimiter
-from fanflow.adapters._mock import MockAdapter, MockHandler
+from fanflow.adapters._mock import MockAdapter, MockHandler, MockScript
 from fanflow.adapters._openai import OpenAIAdapter
 from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
 from fanflow.adapters._retry import RetryingAdapter, RetryPolicy
-from fanflow.adapters._transport import (
-    AiohttpTransport,
-    HTTPResponse,
-    HTTPTransport,
-    HttpxTransport,
-)
+from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import (
     AdapterBase,
     ChatMessage,
@@ -24,6 +27,11 @@ from fanflow.adapters._types import (
     ToolCall,
     Usage,
 )
+from fanflow.adapters._wrapper import WrappingAdapter
+
+if TYPE_CHECKING:
+    from fanflow.adapters._aiohttp_transport import AiohttpTransport
+    from fanflow.adapters._httpx_transport import HttpxTransport
 
 __all__ = [
     "AdapterBase",
@@ -41,6 +49,7 @@ __all__ = [
     "LLMAdapter",
     "MockAdapter",
     "MockHandler",
+    "MockScript",
     "OpenAIAdapter",
     "RateLimitInfo",
     "RateLimiter",
@@ -48,4 +57,25 @@ __all__ = [
     "RetryingAdapter",
     "ToolCall",
     "Usage",
+    "WrappingAdapter",
+    "with_defaults",
 ]
+
+_LAZY = {
+    "AiohttpTransport": "fanflow.adapters._aiohttp_transport",
+    "HttpxTransport": "fanflow.adapters._httpx_transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the transports that need a heavy HTTP library when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

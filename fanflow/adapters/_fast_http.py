@@ -1,14 +1,13 @@
 """`FastTransport`: a minimal HTTP/1.1 client for the one thing fanflow does, POSTing JSON.
 
-Client CPU per request bounds a single process's throughput. aiohttp's client spends
-most of its ~150-250 us per request on generality fanflow never uses (cookies,
-redirects, tracing, multidicts, stream readers); this transport keeps only what a POST
-of a small JSON body needs: a keep-alive pool (`_fast_http_conn`), the request written
-in one piece, and the answer parsed by httptools.
+It is `OpenAIAdapter`'s default transport, because client CPU per request bounds a single
+process's throughput (figures: bench/README.md). It keeps only what a POST of a small
+JSON body needs: a keep-alive pool (`_fast_http_conn`), the request written in one piece,
+and the answer parsed by httptools (imported when the first connection opens).
 
 Left out on purpose: proxies, redirects, cookies, compression (it asks for `identity`)
 and HTTP/2. Callers behind a proxy pass ``http_client=httpx.AsyncClient(proxy=...)`` to
-`OpenAIAdapter` (or their own `HTTPTransport`): neither this transport nor the default
+`OpenAIAdapter` (or their own `HTTPTransport`): neither this transport nor
 `AiohttpTransport` reads proxy settings.
 """
 
@@ -19,11 +18,9 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-import httptools
-
 from fanflow._exceptions import ConfigurationError, TransportError
-from fanflow.adapters._fast_http_conn import ConnectionPool, Key, ResentAndFailed
-from fanflow.adapters._transport import HTTPResponse, _connection_error, _timeout_error
+from fanflow.adapters._fast_http_conn import ConnectionPool, Key, ResentAndFailed, is_parser_error
+from fanflow.adapters._transport import HTTPResponse, connection_error, timeout_error
 
 __all__ = ["FastTransport"]
 
@@ -41,8 +38,8 @@ class FastTransport:
     `ssl_context`, by default `ssl.create_default_context()`.
 
     The pool is bound to the loop of the first `post()`; used from another loop, it
-    starts a fresh pool there and abandons the old one, whose loop cannot run it. After
-    `aclose()` the transport refuses further requests.
+    starts a fresh pool there and abandons the old one, whose loop cannot run it. A
+    `post()` after `aclose()` opens fresh connections.
     """
 
     __slots__ = (
@@ -94,9 +91,13 @@ class FastTransport:
             return await pool.send(key, b"%s%d\r\n\r\n%s" % (head, len(body), body))
         except ResentAndFailed as exc:
             cause = exc.__cause__ or exc
-            raise self._error(url, cause).with_context("", attempts=2) from cause
-        except (OSError, asyncio.TimeoutError, httptools.HttpParserError) as exc:
-            raise self._error(url, exc) from exc
+            resent = self._error(url, cause) or connection_error(url, cause)
+            raise resent.with_context("", attempts=2) from cause
+        except Exception as exc:
+            error = self._error(url, exc)
+            if error is None:
+                raise
+            raise error from exc
 
     async def aclose(self) -> None:
         """Close every connection; a later `post()` opens fresh ones (as aiohttp's does).
@@ -168,18 +169,24 @@ class FastTransport:
         self._targets[url] = target = ((scheme, host, port), encoded)
         return target
 
-    def _error(self, url: str, exc: BaseException) -> TransportError:
-        """The one place a failed request becomes a `TransportError` (never with headers)."""
+    def _error(self, url: str, exc: BaseException) -> TransportError | None:
+        """The one place a failed request becomes a `TransportError` (never with headers).
+
+        None for an exception that says nothing about the connection (a bug): it is
+        raised as it is.
+        """
         if isinstance(exc, asyncio.TimeoutError):
             limits = f"timeout={self._timeout} s, connect_timeout={self._connect_timeout} s"
-            return _timeout_error(url, limits, exc)
-        if isinstance(exc, httptools.HttpParserError):
+            return timeout_error(url, limits, exc)
+        if isinstance(exc, OSError):
+            return connection_error(url, exc)
+        if is_parser_error(exc):
             return TransportError(
                 f"POST {url} got a malformed HTTP answer ({exc}). Check that base_url names "
                 "an HTTP/1.1 server with the right scheme (http:// or https://).",
                 endpoint=url,
             )
-        return _connection_error(url, exc)
+        return None
 
 
 def _bad_url(why: str) -> ConfigurationError:

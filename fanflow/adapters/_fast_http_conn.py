@@ -3,7 +3,7 @@
 Protocol callbacks resolve one future per request, so a request costs one future, one
 `transport.write` and one timer handle: no tasks, no stream objects. httptools parses
 the responses, so Content-Length, chunked bodies and `Connection: close` are handled by
-a real HTTP parser, not by hand.
+a real HTTP parser, not by hand; it is imported when the first connection opens.
 """
 
 from __future__ import annotations
@@ -16,11 +16,17 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeAlias
 
-import httptools
-
 from fanflow.adapters._transport import HTTPResponse
 
-__all__ = ["Connection", "ConnectionPool", "Key", "ResponseHeaders", "StaleConnection"]
+__all__ = [
+    "Connection",
+    "ConnectionPool",
+    "Key",
+    "ResentAndFailed",
+    "ResponseHeaders",
+    "StaleConnection",
+    "is_parser_error",
+]
 
 Key: TypeAlias = "tuple[str, str, int]"
 """(scheme, host, port): connections are only reused for the same origin."""
@@ -78,6 +84,13 @@ class ResponseHeaders(Mapping[str, str]):
         return f"ResponseHeaders({self._decoded()!r})"
 
 
+def is_parser_error(exc: BaseException) -> bool:
+    """Whether `exc` is httptools saying an answer is not valid HTTP."""
+    import httptools
+
+    return isinstance(exc, httptools.HttpParserError)
+
+
 def _expire(waiter: asyncio.Future[Any]) -> None:
     """The timer callback: a request or a wait for a slot ran out of time."""
     if not waiter.done():
@@ -93,9 +106,11 @@ class Connection(asyncio.Protocol):
     )  # fmt: skip
 
     def __init__(self, pool: ConnectionPool, key: Key) -> None:
+        from httptools import HttpResponseParser  # here: `import fanflow` stays light
+
         self.pool, self.key = pool, key
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = HttpResponseParser(self)
         self.waiter: asyncio.Future[HTTPResponse] | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
@@ -126,7 +141,7 @@ class Connection(asyncio.Protocol):
         self.received = True
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
+        except Exception as exc:  # an httptools.HttpParserError: the only error it raises
             self._fail(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -15,17 +15,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 import anyio
 
 from fanflow._exceptions import ConfigurationError, RateLimited
-from fanflow.adapters._types import (
-    AdapterBase,
-    Generation,
-    GenerationRequest,
-    LLMAdapter,
-    RateLimitInfo,
-)
+from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter, RateLimitInfo
+from fanflow.adapters._wrapper import WrappingAdapter
 
 __all__ = ["RateLimiter"]
 
@@ -76,7 +72,7 @@ class _Bucket:
         return self.capacity / 60.0
 
 
-class RateLimiter(AdapterBase):
+class RateLimiter(WrappingAdapter):
     """Pace requests to one endpoint; one limiter per endpoint, shared by all its callers.
 
     `max_in_flight` caps concurrent requests. `requests_per_minute` and
@@ -93,6 +89,8 @@ class RateLimiter(AdapterBase):
     `clock` and `sleep` replace `time.monotonic` and `anyio.sleep`, for tests.
     """
 
+    pacing: ClassVar[bool] = True
+
     def __init__(
         self,
         adapter: LLMAdapter,
@@ -105,7 +103,7 @@ class RateLimiter(AdapterBase):
         sleep: Sleep = anyio.sleep,
     ) -> None:
         _check_limits(max_in_flight, requests_per_minute, tokens_per_minute)
-        self.adapter = adapter
+        super().__init__(adapter)
         self.max_in_flight = max_in_flight
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
@@ -122,7 +120,7 @@ class RateLimiter(AdapterBase):
 
     def __repr__(self) -> str:
         return (
-            f"RateLimiter({self.adapter!r}, max_in_flight={self.max_in_flight}, "
+            f"RateLimiter({self.wrapped!r}, max_in_flight={self.max_in_flight}, "
             f"requests_per_minute={self.requests_per_minute}, "
             f"tokens_per_minute={self.tokens_per_minute}, use_headers={self.use_headers})"
         )
@@ -161,15 +159,11 @@ class RateLimiter(AdapterBase):
         finally:
             slots.release()
 
-    async def aclose(self) -> None:
-        """Close the wrapped adapter."""
-        await self.adapter.aclose()
-
     async def _send(self, request: GenerationRequest) -> Generation:
         charged = await self._admit(request)
         self.in_flight += 1
         try:
-            generation = await self.adapter.generate(request)
+            generation = await self.wrapped.generate(request)
         except RateLimited as exc:
             self._pause(exc.retry_after if exc.retry_after is not None else _DEFAULT_PAUSE_S)
             raise

@@ -1,10 +1,9 @@
 """An adapter for any OpenAI-compatible `/v1/chat/completions` endpoint.
 
 vLLM, SGLang, llama.cpp, TGI, LiteLLM and OpenAI itself all speak this dialect, so one
-adapter covers most inference networks. It is written for throughput: the request body
-is encoded with orjson straight from the request's dataclasses, the response decoded
-with orjson, and everything that does not change between calls (URL, headers) is built
-once in `__init__`.
+adapter covers most inference networks. It is written for client CPU per request
+(bench/README.md): orjson in and out, and what does not change between calls (URL,
+headers) built once in `__init__`.
 """
 
 from __future__ import annotations
@@ -13,22 +12,18 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from datetime import timezone
-from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._ratelimit_headers import parse_rate_limits
-from fanflow.adapters._transport import (
-    HTTPResponse,
-    HTTPTransport,
-    HttpxTransport,
-)
+from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, ToolCall, Usage
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["OpenAIAdapter"]
 
@@ -64,15 +59,15 @@ class OpenAIAdapter(AdapterBase):
     """Send `GenerationRequest`s to an OpenAI-compatible server's chat completions API.
 
     `base_url` is the API root, ending in `/v1`. `model` is used when a request names
-    none. `transport` replaces the HTTP layer (default: `FastTransport`, a keep-alive
-    asyncio + httptools client at about a quarter of aiohttp's CPU per request, owned and
-    closed by the adapter; `AiohttpTransport()` for proxies); `http_client` wraps a
-    caller's `httpx.AsyncClient` instead, which the adapter never closes and whose own
-    timeout applies. `timeout` (seconds, None for
-    none) bounds each request made through a transport the adapter creates, and
-    `connect_timeout` only its connecting (so a dead host fails fast while long
-    generations may run). `max_connections` caps connections held open by that transport.
-    Responses carrying `x-ratelimit-*` headers fill `Generation.rate_limits`.
+    none. The HTTP layer is a `FastTransport` the adapter creates, owns and closes, unless
+    `transport` gives another `HTTPTransport` or `http_client` a caller's
+    `httpx.AsyncClient`, which the adapter never closes and whose own timeout applies.
+    No transport reads proxy settings: behind a proxy, pass
+    `http_client=httpx.AsyncClient(proxy=...)`. `timeout` (seconds, None for none) bounds
+    each request made through a transport the adapter creates, and `connect_timeout`
+    only its connecting (so a dead host fails fast while long generations may run).
+    `max_connections` caps connections held open by that transport. Responses carrying
+    `x-ratelimit-*` headers fill `Generation.rate_limits`.
     """
 
     __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
@@ -104,15 +99,13 @@ class OpenAIAdapter(AdapterBase):
         self._url = f"{self.base_url}/chat/completions"
         self._headers = _build_headers(api_key, headers)
         self._owns_transport = transport is None and http_client is None
-        if transport is None:
-            transport = (
-                HttpxTransport(http_client)
-                if http_client is not None
-                else FastTransport(
-                    max_connections=max_connections,
-                    timeout=timeout,
-                    connect_timeout=connect_timeout,
-                )
+        if http_client is not None:
+            from fanflow.adapters._httpx_transport import HttpxTransport  # imports httpx
+
+            transport = HttpxTransport(http_client)
+        elif transport is None:
+            transport = FastTransport(
+                max_connections=max_connections, timeout=timeout, connect_timeout=connect_timeout
             )
         self._transport: HTTPTransport = transport
 
@@ -307,6 +300,9 @@ def _seconds(text: str | None) -> float | None:
 
 
 def _seconds_until(http_date: str) -> float | None:
+    from datetime import timezone  # here: Retry-After dates are rare, these imports not free
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(http_date)
     except (TypeError, ValueError, IndexError):

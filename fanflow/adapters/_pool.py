@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from fanflow._exceptions import AdapterError, ConfigurationError, FanflowError, TransportError
 from fanflow.adapters._health import Health, Member, pick
@@ -104,7 +104,12 @@ class EndpointPool(AdapterBase):
     routed around, then given one probe request every `probe_after` seconds until one
     succeeds. If every endpoint for a model is unhealthy, the one whose probe is due
     soonest is still tried: failing without trying would turn a blip into an outage.
+
+    `model`, the model used for a request that names none, is the default model all the
+    endpoints share, or None if they differ: such a request may go to any of them.
     """
+
+    pacing: ClassVar[bool] = True  # each endpoint pauses after its own 429
 
     def __init__(
         self,
@@ -124,6 +129,13 @@ class EndpointPool(AdapterBase):
 
     def __repr__(self) -> str:
         return f"EndpointPool(endpoints={self.names!r})"
+
+    @property
+    def model(self) -> str | None:  # type: ignore[override]  # AdapterBase's is an attribute
+        """The endpoints' shared default model; None if they differ or have none."""
+        models = {getattr(member.adapter, "model", None) for member in self._members}
+        model = models.pop() if len(models) == 1 else None
+        return model if isinstance(model, str) else None
 
     @property
     def names(self) -> list[str]:
@@ -324,8 +336,8 @@ def _pausing(adapter: LLMAdapter, limiters: dict[int, LLMAdapter]) -> LLMAdapter
     A default `RateLimiter` sets no limits; it only holds new requests back while the
     endpoint's Retry-After runs. An adapter shared by several endpoints shares one.
     """
-    if isinstance(adapter, RateLimiter) or hasattr(adapter, "is_paused"):
-        return adapter  # it already reports its own pauses
+    if hasattr(adapter, "is_paused"):
+        return adapter  # it already reports its own pauses (a RateLimiter does)
     if id(adapter) not in limiters:
         limiters[id(adapter)] = RateLimiter(adapter)
     return limiters[id(adapter)]
@@ -339,7 +351,7 @@ def _name(endpoint: Endpoint, index: int, taken: set[str]) -> str:
                 f"EndpointPool has two endpoints named {endpoint.name!r}; names must differ."
             )
         return endpoint.name
-    inner = getattr(endpoint.adapter, "adapter", None)  # through a RateLimiter/RetryingAdapter
+    inner = getattr(endpoint.adapter, "wrapped", None)  # through a RateLimiter, RetryingAdapter
     base_url = getattr(endpoint.adapter, "base_url", None) or getattr(inner, "base_url", None)
     name = base_url if isinstance(base_url, str) and base_url else f"endpoint-{index}"
     return name if name not in taken else f"{name}#{index}"

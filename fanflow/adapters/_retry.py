@@ -5,21 +5,27 @@ under it) gets the same policy. Only errors whose `retryable` is True are retrie
 timeout, a dropped connection, a 429, a 5xx or a garbled 2xx may succeed on a second try;
 a 400 or 401 will fail the same way again, so it is raised at once with the provider's
 message. tenacity runs the loop; the decisions (what to retry, how long to wait, the
-shared budget) live in the small methods below.
+shared budget) live in the small methods below. tenacity is imported when a request
+first fails, not before.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential, wait_random
 
 from fanflow._exceptions import AdapterError, ConfigurationError, RateLimited
-from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, LLMAdapter
+from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter
+from fanflow.adapters._wrapper import WrappingAdapter
+
+if TYPE_CHECKING:
+    from tenacity import AsyncRetrying, RetryCallState
+    from tenacity.wait import wait_base
 
 __all__ = ["RetryPolicy", "RetryingAdapter"]
 
@@ -62,7 +68,7 @@ class RetryPolicy:
             )
 
 
-class RetryingAdapter(AdapterBase):
+class RetryingAdapter(WrappingAdapter):
     """Send each request through `adapter`, retrying retryable failures per `policy`.
 
     A `Generation` that needed retries comes back with `attempts` set to the requests
@@ -72,8 +78,11 @@ class RetryingAdapter(AdapterBase):
     is never retried and never delayed, and errors that are not `AdapterError`s pass
     through untouched.
 
-    `sleep` replaces `anyio.sleep`, for tests that do not want to wait.
+    `retries` counts the retries sent so far. `sleep` replaces `anyio.sleep`, for tests
+    that do not want to wait.
     """
+
+    retrying: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -82,24 +91,15 @@ class RetryingAdapter(AdapterBase):
         *,
         sleep: Sleep = anyio.sleep,
     ) -> None:
-        self.adapter = adapter
+        super().__init__(adapter)
         self.policy = policy if policy is not None else RetryPolicy()
         self.retries = 0
         self._budget_left = self.policy.retry_budget
-        self._backoff: wait_base = wait_exponential(
-            multiplier=self.policy.initial_backoff, max=self.policy.max_backoff
-        ) + wait_random(0, self.policy.jitter)
-        # A template: tenacity keeps per-run state on the object, so each call runs a copy.
-        self._retrying = AsyncRetrying(
-            sleep=sleep,
-            stop=stop_after_attempt(self.policy.attempts),
-            wait=self._wait,
-            retry=self._should_retry,
-            reraise=True,
-        )
+        self._sleep = sleep
+        self._retrying: AsyncRetrying | None = None
 
     def __repr__(self) -> str:
-        return f"RetryingAdapter({self.adapter!r}, {self.policy!r})"
+        return f"RetryingAdapter({self.wrapped!r}, {self.policy!r})"
 
     @property
     def budget_left(self) -> int | None:
@@ -109,32 +109,50 @@ class RetryingAdapter(AdapterBase):
     async def generate(self, request: GenerationRequest) -> Generation:
         """Answer `request`, retrying as the policy allows."""
         try:
-            return await self.adapter.generate(request)
+            return await self.wrapped.generate(request)
         except AdapterError as exc:
             first_error = exc
-        # tenacity's loop costs tens of microseconds per call, so it only runs once the
-        # first attempt has failed; it is handed that attempt's error as its attempt 1.
+        # tenacity's loop runs only once the first attempt has failed (CPU per call:
+        # bench/README.md); it is handed that attempt's error as its attempt 1.
         return await self._retry(request, first_error)
 
     async def _retry(self, request: GenerationRequest, first_error: AdapterError) -> Generation:
         tries = requests = 0
         try:
-            async for attempt in self._retrying.copy():
+            async for attempt in self._template().copy():
                 with attempt:
                     tries = attempt.retry_state.attempt_number
                     if tries == 1:
                         raise first_error
                     self.retries += 1
-                    generation = await self.adapter.generate(request)
+                    generation = await self.wrapped.generate(request)
                 requests += _failed_requests(attempt.retry_state)
         except AdapterError as exc:
             final = exc.with_context(self._give_up_prefix(exc, tries), attempts=requests)
             raise final.with_traceback(exc.__traceback__) from exc.__cause__
         return dataclasses.replace(generation, attempts=requests + generation.attempts)
 
-    async def aclose(self) -> None:
-        """Close the wrapped adapter."""
-        await self.adapter.aclose()
+    def _template(self) -> AsyncRetrying:
+        """The tenacity loop, built on the first failure (importing tenacity then).
+
+        A template: tenacity keeps per-run state on the object, so each call runs a copy.
+        """
+        if self._retrying is None:
+            from tenacity import AsyncRetrying, stop_after_attempt
+            from tenacity.wait import wait_exponential, wait_random
+
+            policy = self.policy
+            backoff = wait_exponential(
+                multiplier=policy.initial_backoff, max=policy.max_backoff
+            ) + wait_random(0, policy.jitter)
+            self._retrying = AsyncRetrying(
+                sleep=self._sleep,
+                stop=stop_after_attempt(policy.attempts),
+                wait=functools.partial(self._wait, backoff),
+                retry=self._should_retry,
+                reraise=True,
+            )
+        return self._retrying
 
     def _should_retry(self, state: RetryCallState) -> bool:
         """Decide on a retry and, if yes, take it from the budget at once.
@@ -177,9 +195,9 @@ class RetryingAdapter(AdapterBase):
         plural = "s" if attempts != 1 else ""
         return f"Gave up after {attempts} attempt{plural} ({reason}): "
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, backoff_with_jitter: wait_base, state: RetryCallState) -> float:
         """Backoff with jitter, but never less than the server's `Retry-After`."""
-        backoff = float(self._backoff(state))
+        backoff = float(backoff_with_jitter(state))
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, RateLimited) and error.retry_after is not None:
             return max(backoff, error.retry_after)

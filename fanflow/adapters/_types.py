@@ -1,14 +1,14 @@
 """The adapter protocol and the value types that cross it.
 
-These are plain slotted dataclasses rather than pydantic models: one of each is built per
-LLM call, and the engine's budget is a few hundred microseconds of CPU per call.
+Plain slotted dataclasses rather than pydantic models: one of each is built per LLM call
+(CPU per call: bench/README.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from typing_extensions import Self
 
@@ -116,7 +116,15 @@ class Generation:
 
 @runtime_checkable
 class LLMAdapter(Protocol):
-    """Anything that can answer a `GenerationRequest`: one method plus `aclose()`."""
+    """Anything that can answer a `GenerationRequest`: one method plus `aclose()`.
+
+    `model` is the model name used when a request names none (None if the adapter has
+    no default). It is declared read-only, so a plain attribute satisfies it as well as
+    a property; `AdapterBase` gives None.
+    """
+
+    @property
+    def model(self) -> str | None: ...
 
     async def generate(self, request: GenerationRequest) -> Generation: ...
 
@@ -124,7 +132,18 @@ class LLMAdapter(Protocol):
 
 
 class AdapterBase:
-    """Optional base class giving an adapter `async with` support and a no-op `aclose()`."""
+    """Optional base class: `async with` support, a no-op `aclose()`, `model = None`.
+
+    `retrying` and `pacing` declare what an adapter already does, so that code adding
+    default wrappers (`with_defaults`) does not add them twice: `retrying` if it retries
+    failed requests itself, `pacing` if it pauses an endpoint after a 429. Code reading
+    them uses `getattr(adapter, name, False)`, so adapters that do not subclass this
+    class count as doing neither.
+    """
+
+    model: str | None = None
+    retrying: ClassVar[bool] = False
+    pacing: ClassVar[bool] = False
 
     async def aclose(self) -> None:
         return None

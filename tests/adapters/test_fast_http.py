@@ -22,11 +22,16 @@ from typing import TypeAlias
 
 import pytest
 
-from fanflow._exceptions import ConfigurationError, ProviderError, RateLimited, TransportError
-from fanflow.adapters._fast_http import FastTransport
-from fanflow.adapters._openai import OpenAIAdapter
-from fanflow.adapters._transport import HTTPTransport
-from fanflow.adapters._types import ChatMessage, GenerationRequest
+from fanflow import (
+    ChatMessage,
+    ConfigurationError,
+    GenerationRequest,
+    OpenAIAdapter,
+    ProviderError,
+    RateLimited,
+    TransportError,
+)
+from fanflow.adapters import FastTransport, HTTPTransport
 from fanflow.testing import MockServer
 
 from . import closed_port

@@ -8,7 +8,7 @@ it (for requests that overlap). One test sleeps for real, briefly.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -398,7 +398,7 @@ async def test_a_request_arriving_as_a_pause_ends_queues_behind_the_waiting_ones
 
     adapter = limiter(Recorder(clock, answer), clock)
 
-    def ask(name: str) -> Callable[[], Awaitable[Generation]]:
+    def ask(name: str) -> Callable[[], Coroutine[Any, Any, Generation]]:
         return lambda: adapter.generate(GenerationRequest((ChatMessage("user", name),)))
 
     with anyio.fail_after(5):

@@ -15,16 +15,18 @@ import pytest
 import respx
 from aiohttp import web
 
-from fanflow._exceptions import (
+from fanflow import (
+    ChatMessage,
     ConfigurationError,
+    GenerationRequest,
+    OpenAIAdapter,
     ProviderError,
     RateLimited,
+    ToolCall,
     TransportError,
+    Usage,
 )
-from fanflow.adapters._fast_http import FastTransport
-from fanflow.adapters._openai import OpenAIAdapter
-from fanflow.adapters._transport import AiohttpTransport, HTTPResponse
-from fanflow.adapters._types import ChatMessage, GenerationRequest, ToolCall, Usage
+from fanflow.adapters import AiohttpTransport, FastTransport, HTTPResponse
 
 from . import COMPLETION, closed_port, serve
 

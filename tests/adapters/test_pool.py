@@ -6,18 +6,27 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import pytest
 
-from fanflow import MockAdapter, OpenAIAdapter
-from fanflow._exceptions import (
+from fanflow import (
+    ChatMessage,
     ConfigurationError,
+    Endpoint,
+    EndpointPool,
+    Generation,
+    GenerationRequest,
+    MockAdapter,
+    OpenAIAdapter,
     ProviderError,
     RateLimited,
+    RateLimiter,
     TransportError,
 )
-from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
-from fanflow.adapters._types import AdapterBase, ChatMessage, Generation, GenerationRequest
+from fanflow.adapters import EndpointStats
 from fanflow.testing import MockServer
+
+from . import JumpClock
 
 
 def ask(text: str = "hi", model: str | None = None) -> GenerationRequest:
@@ -53,46 +62,52 @@ class Gate:
     """Handlers that park on an event, so a test can hold requests in flight and count them."""
 
     def __init__(self) -> None:
-        self.open = asyncio.Event()
+        self.open = anyio.Event()
         self.entered: list[str] = []
+        self._arrivals: list[tuple[int, anyio.Event]] = []
 
     def handler(self, label: str) -> Callable[[GenerationRequest], Awaitable[str]]:
         async def handle(request: GenerationRequest) -> str:
             self.entered.append(label)
+            for count, arrived in self._arrivals:
+                if len(self.entered) >= count:
+                    arrived.set()
             await self.open.wait()
             return label
 
         return handle
 
+    async def reached(self, count: int) -> None:
+        """Wait until `count` requests have entered the handlers."""
+        if len(self.entered) < count:
+            arrived = anyio.Event()
+            self._arrivals.append((count, arrived))
+            await arrived.wait()
 
-class FakeAdapter(AdapterBase):
-    """An adapter with the attributes the pool duck-types: pause state and a closing log."""
 
-    def __init__(self, text: str = "fake", *, paused_until: float | None = None) -> None:
-        self.text = text
-        self.is_paused = paused_until is not None
-        self.paused_until = paused_until
-        self.calls = 0
+async def paused_for(seconds: float, text: str) -> tuple[RateLimiter, MockAdapter]:
+    """An endpoint paused by a 429 with Retry-After `seconds`, which then answers `text`
+    (waiting out the pause on a clock of its own that jumps); and the adapter behind it."""
+    inner = MockAdapter([RateLimited("slow down", retry_after=seconds), text])
+    clock = JumpClock()
+    limiter = RateLimiter(inner, clock=clock, sleep=clock.sleep)
+    with pytest.raises(RateLimited):
+        await limiter.generate(ask())
+    return limiter, inner
+
+
+class Closing(MockAdapter):
+    """A MockAdapter that records its `aclose()` and may fail it."""
+
+    def __init__(self, close_error: Exception | None = None) -> None:
+        super().__init__(lambda request: "ok")
         self.closed = False
-        self.close_error: Exception | None = None
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        self.calls += 1
-        return Generation(text=self.text)
+        self.close_error = close_error
 
     async def aclose(self) -> None:
         self.closed = True
         if self.close_error is not None:
             raise self.close_error
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop (no timed sleep) until `condition` holds; fail if it never does."""
-    for _ in range(200):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
 
 
 def spawn(pool: EndpointPool, *requests: GenerationRequest) -> list[asyncio.Task[Generation]]:
@@ -133,7 +148,7 @@ async def test_least_in_flight_spreads_concurrent_requests_evenly() -> None:
     gate = Gate()
     pool = EndpointPool([MockAdapter(gate.handler(name)) for name in "abc"])
     tasks = spawn(pool, *(ask() for _ in range(9)))
-    await until(lambda: len(gate.entered) == 9)
+    await gate.reached(9)
     assert Counter(gate.entered) == {"a": 3, "b": 3, "c": 3}
     assert [s.in_flight for s in pool.snapshot()] == [3, 3, 3]
     gate.open.set()
@@ -142,25 +157,26 @@ async def test_least_in_flight_spreads_concurrent_requests_evenly() -> None:
 
 
 async def test_paused_endpoint_is_avoided_while_another_exists() -> None:
-    paused, free = FakeAdapter("paused", paused_until=5.0), FakeAdapter("free")
-    pool = EndpointPool([paused, free])
+    paused, behind = await paused_for(5.0, "paused")
+    pool = EndpointPool([paused, answering("free")])
     assert [(await pool.generate(ask())).text for _ in range(3)] == ["free"] * 3
-    assert paused.calls == 0
+    assert behind.calls == 1  # only the 429 that paused it
     assert [s.paused for s in pool.snapshot()] == [True, False]
 
 
 async def test_when_all_are_paused_the_one_resuming_soonest_is_used() -> None:
-    later, sooner = FakeAdapter("later", paused_until=9.0), FakeAdapter("sooner", paused_until=2.0)
+    (later, _), (sooner, _) = await paused_for(9.0, "later"), await paused_for(2.0, "sooner")
     pool = EndpointPool([later, sooner])
     assert (await pool.generate(ask())).text == "sooner"
 
 
 async def test_a_paused_endpoint_is_used_rather_than_waiting_for_a_full_one() -> None:
     gate = Gate()
-    paused = FakeAdapter("paused", paused_until=5.0)
+    paused, _ = await paused_for(5.0, "paused")
     pool = EndpointPool([Endpoint(MockAdapter(gate.handler("busy")), max_in_flight=1), paused])
     (held,) = spawn(pool, ask())
-    await until(lambda: gate.entered == ["busy"])
+    await gate.reached(1)
+    assert gate.entered == ["busy"]
     assert (await pool.generate(ask())).text == "paused"
     gate.open.set()
     await held
@@ -171,7 +187,7 @@ async def test_a_paused_endpoint_is_used_rather_than_waiting_for_a_full_one() ->
 
 async def test_max_in_flight_is_respected_and_waiters_go_in_order() -> None:
     order: list[str] = []
-    gate = asyncio.Event()
+    gate = anyio.Event()
     active = peak = 0
 
     async def handler(request: GenerationRequest) -> str:
@@ -186,7 +202,8 @@ async def test_max_in_flight_is_respected_and_waiters_go_in_order() -> None:
 
     pool = EndpointPool([Endpoint(MockAdapter(handler), max_in_flight=2)])
     tasks = spawn(pool, *(ask(str(i)) for i in range(5)))
-    await until(lambda: pool.waiting == 3)
+    await anyio.wait_all_tasks_blocked()
+    assert pool.waiting == 3
     assert order == ["0", "1"]
     gate.set()
     assert [g.text for g in await asyncio.gather(*tasks)] == ["0", "1", "2", "3", "4"]
@@ -200,7 +217,7 @@ async def test_endpoints_with_capacity_are_preferred() -> None:
     capped = Endpoint(MockAdapter(gate.handler("capped")), max_in_flight=1)
     pool = EndpointPool([capped, MockAdapter(gate.handler("open"))])
     tasks = spawn(pool, *(ask() for _ in range(4)))
-    await until(lambda: len(gate.entered) == 4)
+    await gate.reached(4)
     assert Counter(gate.entered) == {"capped": 1, "open": 3}
     assert pool.waiting == 0
     gate.open.set()
@@ -211,7 +228,8 @@ async def test_cancelling_a_waiting_request_is_clean() -> None:
     gate = Gate()
     pool = EndpointPool([Endpoint(MockAdapter(gate.handler("x")), max_in_flight=1)])
     first, second, third = spawn(pool, ask(), ask(), ask())
-    await until(lambda: pool.waiting == 2)
+    await anyio.wait_all_tasks_blocked()
+    assert pool.waiting == 2
     second.cancel()
     with pytest.raises(asyncio.CancelledError):
         await second
@@ -231,9 +249,10 @@ async def test_cancelling_a_request_just_handed_a_slot_passes_the_slot_on() -> N
     queued: list[asyncio.Task[Generation]] = []
 
     async def queue_two_then_open() -> None:
-        await until(lambda: len(gate.entered) == 1)
+        await gate.reached(1)
         queued.extend(spawn(pool, ask("second"), ask("third")))
-        await until(lambda: pool.waiting == 2)
+        await anyio.wait_all_tasks_blocked()
+        assert pool.waiting == 2
         gate.open.set()
 
     opener = asyncio.create_task(queue_two_then_open())
@@ -406,7 +425,8 @@ async def test_half_open_lets_exactly_one_probe_through() -> None:
     await pool.generate(ask())
     down, clock.now = False, 5.0
     (probe,) = spawn(pool, ask())
-    await until(lambda: gate.entered == ["a"])
+    await gate.reached(1)
+    assert gate.entered == ["a"]
     assert [(await pool.generate(ask())).text for _ in range(3)] == ["b", "b", "b"]
     assert flaky_adapter.calls == 2
     gate.open.set()
@@ -432,9 +452,11 @@ async def test_waiting_requests_keep_their_place_when_a_probe_falls_due() -> Non
         clock=clock,
     )
     (held,) = spawn(pool, ask("first"))  # fails on the first endpoint, then holds the second
-    await until(lambda: gate.entered == ["b"])
+    await gate.reached(1)
+    assert gate.entered == ["b"]
     (waiter,) = spawn(pool, ask("waiter"))
-    await until(lambda: pool.waiting == 1)
+    await anyio.wait_all_tasks_blocked()
+    assert pool.waiting == 1
     clock.now = 1.0
     (late,) = spawn(pool, ask("late"))
     assert (await waiter).text == "waiter"
@@ -489,8 +511,7 @@ async def test_when_every_endpoint_is_unhealthy_they_are_still_tried() -> None:
 
 
 async def test_aclose_closes_every_adapter_even_if_one_raises() -> None:
-    first, failing, shared = FakeAdapter(), FakeAdapter(), FakeAdapter()
-    failing.close_error = TransportError("close failed")
+    first, failing, shared = Closing(), Closing(TransportError("close failed")), Closing()
     pool = EndpointPool(
         [first, failing, Endpoint(shared, models=["x"]), Endpoint(shared, models=["y"])]
     )
@@ -500,10 +521,20 @@ async def test_aclose_closes_every_adapter_even_if_one_raises() -> None:
 
 
 async def test_async_with_closes_the_pool() -> None:
-    adapter = FakeAdapter()
+    adapter = Closing()
     async with EndpointPool([adapter]) as pool:
         await pool.generate(ask())
     assert adapter.closed
+
+
+def test_model_is_the_default_model_the_endpoints_share() -> None:
+    def serving(model: str | None) -> MockAdapter:
+        return MockAdapter(lambda request: "x", model=model)
+
+    assert EndpointPool([serving("m"), Endpoint(serving("m"), models=["m"])]).model == "m"
+    assert EndpointPool([RateLimiter(serving("m")), serving("m")]).model == "m"
+    assert EndpointPool([serving("m"), serving("n")]).model is None  # a request may go to either
+    assert EndpointPool([serving(None)]).model is None
 
 
 def test_names_default_to_base_url_and_repr_shows_no_key() -> None:

@@ -22,7 +22,7 @@ from fanflow import (
     RateLimited,
     TransportError,
 )
-from fanflow.adapters import RetryingAdapter, RetryPolicy
+from fanflow.adapters import MockScript, RetryingAdapter, RetryPolicy
 
 from . import JumpClock
 
@@ -30,20 +30,16 @@ REQUEST = GenerationRequest(messages=(ChatMessage("user", "Name a colour."),), m
 NO_JITTER = RetryPolicy(jitter=0.0)
 
 
-class Flaky(MockAdapter):
-    """Raises `errors` in turn, then answers "ok"; records when it was called."""
+def stamped(script: MockScript, clock: Callable[[], float]) -> tuple[MockAdapter, list[float]]:
+    """A MockAdapter answering from `script`, and the `clock()` time of each request."""
+    called_at: list[float] = []
+    answers = MockAdapter(script)
 
-    def __init__(self, errors: list[Exception], clock: Callable[[], float] = time.monotonic):
-        super().__init__(self._answer)
-        self.errors = list(errors)
-        self.called_at: list[float] = []
-        self._clock = clock
+    async def answer(request: GenerationRequest) -> Generation:
+        called_at.append(clock())
+        return await answers.generate(request)
 
-    def _answer(self, request: GenerationRequest) -> str:
-        self.called_at.append(self._clock())
-        if self.errors:
-            raise self.errors.pop(0)
-        return "ok"
+    return MockAdapter(answer), called_at
 
 
 def attempts(error: BaseException) -> object:
@@ -70,7 +66,7 @@ def retrying(
 
 
 async def test_server_error_then_ok_takes_two_attempts() -> None:
-    inner = Flaky([server_error(500)])
+    inner = MockAdapter([server_error(500), "ok"])
     adapter = retrying(inner)
 
     generation = await adapter.generate(REQUEST)
@@ -110,7 +106,7 @@ async def test_requests_an_inner_adapter_reports_are_counted_too() -> None:
 
 async def test_unauthorized_is_raised_at_once_with_the_providers_message() -> None:
     error = ProviderError("answered 401: Incorrect API key provided.", status_code=401)
-    inner = Flaky([error])
+    inner = MockAdapter([error, "ok"])
 
     with pytest.raises(ProviderError) as caught:
         await retrying(inner).generate(REQUEST)
@@ -135,13 +131,13 @@ async def test_unauthorized_is_raised_at_once_with_the_providers_message() -> No
 )
 async def test_retryable_errors_are_retried(error: AdapterError) -> None:
     assert error.retryable
-    inner = Flaky([error])
+    inner = MockAdapter([error, "ok"])
     assert (await retrying(inner).generate(REQUEST)).attempts == 2
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 async def test_other_client_errors_are_not_retryable(status: int) -> None:
-    inner = Flaky([server_error(status)])
+    inner = MockAdapter([server_error(status), "ok"])
     assert not server_error(status).retryable
     with pytest.raises(ProviderError):
         await retrying(inner).generate(REQUEST)
@@ -150,7 +146,7 @@ async def test_other_client_errors_are_not_retryable(status: int) -> None:
 
 async def test_errors_that_are_not_adapter_errors_propagate_unchanged() -> None:
     error = ParseError("not json", raw="{oops")
-    inner = Flaky([error])
+    inner = MockAdapter([error, "ok"])
 
     with pytest.raises(ParseError) as caught:
         await retrying(inner).generate(REQUEST)
@@ -163,7 +159,7 @@ async def test_errors_that_are_not_adapter_errors_propagate_unchanged() -> None:
 
 
 async def test_attempt_cap_raises_the_last_error_with_attempts() -> None:
-    inner = Flaky([server_error(502), server_error(503), server_error(504), server_error()])
+    inner = MockAdapter([server_error(502), server_error(503), server_error(504), "ok"])
     policy = RetryPolicy(attempts=3, jitter=0.0)
 
     with pytest.raises(ProviderError) as caught:
@@ -182,7 +178,7 @@ async def test_final_error_keeps_attempts_through_pickle_and_context() -> None:
     cause = OSError("reset by peer")
     error = TransportError("POST http://e failed", endpoint="http://e")
     error.__cause__ = cause
-    inner = Flaky([error, error])
+    inner = MockAdapter([error, error])
 
     with pytest.raises(TransportError) as caught:
         await retrying(inner, RetryPolicy(attempts=2, jitter=0.0)).generate(REQUEST)
@@ -196,7 +192,7 @@ async def test_final_error_keeps_attempts_through_pickle_and_context() -> None:
 
 
 async def test_a_non_retryable_error_after_retries_says_so() -> None:
-    inner = Flaky([server_error(503), server_error(400)])
+    inner = MockAdapter([server_error(503), server_error(400)])
 
     with pytest.raises(ProviderError) as caught:
         await retrying(inner).generate(REQUEST)
@@ -206,7 +202,7 @@ async def test_a_non_retryable_error_after_retries_says_so() -> None:
 
 
 async def test_retry_budget_is_shared_across_requests() -> None:
-    inner = Flaky([server_error() for _ in range(10)])
+    inner = MockAdapter([server_error() for _ in range(4)])
     adapter = retrying(inner, RetryPolicy(attempts=5, retry_budget=2, jitter=0.0))
 
     with pytest.raises(ProviderError) as first:
@@ -223,12 +219,12 @@ async def test_retry_budget_is_shared_across_requests() -> None:
 
 
 async def test_budget_is_none_without_a_budget() -> None:
-    assert retrying(Flaky([])).budget_left is None
+    assert retrying(MockAdapter(["ok"])).budget_left is None
 
 
 async def test_retry_after_above_max_retry_after_fails_at_once() -> None:
     clock = JumpClock()
-    inner = Flaky([RateLimited("slow down", retry_after=3600.0)])
+    inner = MockAdapter([RateLimited("slow down", retry_after=3600.0), "ok"])
 
     with pytest.raises(RateLimited) as caught:
         await retrying(inner, RetryPolicy(max_retry_after=300.0), clock).generate(REQUEST)
@@ -245,18 +241,18 @@ async def test_retry_after_above_max_retry_after_fails_at_once() -> None:
 
 async def test_next_attempt_is_not_sent_before_retry_after() -> None:
     clock = JumpClock()
-    inner = Flaky([RateLimited("slow down", retry_after=7.0)], clock)
+    inner, called_at = stamped([RateLimited("slow down", retry_after=7.0), "ok"], clock)
 
     await retrying(inner, RetryPolicy(initial_backoff=0.5), clock).generate(REQUEST)
 
-    first, second = inner.called_at
+    first, second = called_at
     assert second - first >= 7.0
     assert clock.sleeps == [pytest.approx(7.0, abs=1.0)]  # jitter comes on top of backoff only
 
 
 async def test_backoff_wins_when_longer_than_retry_after() -> None:
     clock = JumpClock()
-    inner = Flaky([RateLimited("slow down", retry_after=1.0)], clock)
+    inner = MockAdapter([RateLimited("slow down", retry_after=1.0), "ok"])
 
     await retrying(inner, RetryPolicy(initial_backoff=10.0, jitter=0.0), clock).generate(REQUEST)
 
@@ -265,7 +261,7 @@ async def test_backoff_wins_when_longer_than_retry_after() -> None:
 
 async def test_backoff_doubles_up_to_the_cap() -> None:
     clock = JumpClock()
-    inner = Flaky([server_error() for _ in range(5)])
+    inner = MockAdapter([*(server_error() for _ in range(5)), "ok"])
     policy = RetryPolicy(attempts=6, initial_backoff=1.0, max_backoff=8.0, jitter=0.0)
 
     await retrying(inner, policy, clock).generate(REQUEST)
@@ -275,7 +271,7 @@ async def test_backoff_doubles_up_to_the_cap() -> None:
 
 async def test_jitter_adds_a_bounded_random_extra() -> None:
     clock = JumpClock()
-    inner = Flaky([server_error() for _ in range(50)])
+    inner = MockAdapter([*(server_error() for _ in range(50)), "ok"])
     policy = RetryPolicy(attempts=51, initial_backoff=1.0, max_backoff=4.0, jitter=0.5)
 
     await retrying(inner, policy, clock).generate(REQUEST)
@@ -286,13 +282,13 @@ async def test_jitter_adds_a_bounded_random_extra() -> None:
 
 
 async def test_real_sleep_waits_the_backoff() -> None:
-    inner = Flaky([server_error()])
+    inner, called_at = stamped([server_error(), "ok"], time.monotonic)
     adapter = RetryingAdapter(inner, RetryPolicy(initial_backoff=0.02, jitter=0.0))
 
     with anyio.fail_after(5):
         await adapter.generate(REQUEST)
 
-    first, second = inner.called_at
+    first, second = called_at
     assert second - first >= 0.019  # clocks may round a hair early
 
 

@@ -9,13 +9,8 @@ import pytest
 import respx
 from aiohttp import web
 
-from fanflow._exceptions import ConfigurationError, TransportError
-from fanflow.adapters._transport import (
-    AiohttpTransport,
-    HTTPResponse,
-    HTTPTransport,
-    HttpxTransport,
-)
+from fanflow import ConfigurationError, TransportError
+from fanflow.adapters import AiohttpTransport, HTTPResponse, HTTPTransport, HttpxTransport
 
 from . import closed_port, serve
 

@@ -1,47 +1,44 @@
 """Tests of the engine: the executor, its memory and structured output.
 
-`FakeAdapter` is a tiny scripted adapter (the project's `MockAdapter` is tested on its own).
+`FakeAdapter(*replies, respond=None)` builds the `MockAdapter` these tests talk to.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
-from fanflow.adapters import Generation, GenerationRequest
+from fanflow import Generation, GenerationRequest, MockAdapter
 
-Reply = str | Generation | BaseException
+Reply = str | Generation | Exception
 
 
-class FakeAdapter:
-    """Answers with `replies` in order, then with `respond(request)`; records every request."""
-
-    def __init__(
-        self, *replies: Reply, respond: Callable[[GenerationRequest], Reply] | None = None
-    ) -> None:
-        self.requests: list[GenerationRequest] = []
-        self._replies = deque(replies)
-        self._respond = respond
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        self.requests.append(request)
-        if self._replies:
-            reply = self._replies.popleft()
-        elif self._respond is not None:
-            reply = self._respond(request)
-        else:
-            raise AssertionError(f"unexpected request {len(self.requests)}: {request.messages}")
-        if isinstance(reply, BaseException):
-            raise reply
-        return reply if isinstance(reply, Generation) else Generation(text=reply)
-
-    async def aclose(self) -> None:
-        return None
+class ScriptedAdapter(MockAdapter):
+    """A `MockAdapter` that also lists the prompts it was sent."""
 
     @property
     def prompts(self) -> list[str]:
         """The last message of each request, as the model saw it."""
         return [request.messages[-1].content for request in self.requests]
+
+
+def FakeAdapter(
+    *replies: Reply, respond: Callable[[GenerationRequest], Reply] | None = None
+) -> ScriptedAdapter:
+    """Answers with `replies` in order, then with `respond(request)`; an exception given
+    as a reply is raised. Without `respond`, a request past the replies is an error."""
+    if respond is None:
+        return ScriptedAdapter(list(replies))
+    otherwise = respond
+
+    def handler(request: GenerationRequest) -> str | Generation:
+        number = len(adapter.requests)  # this request's, counting from 1
+        reply = replies[number - 1] if number <= len(replies) else otherwise(request)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    adapter = ScriptedAdapter(handler)
+    return adapter
 
 
 def echo(request: GenerationRequest) -> str:

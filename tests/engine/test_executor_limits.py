@@ -15,8 +15,7 @@ import time
 import anyio
 import pytest
 
-from fanflow import WorkflowTimeout
-from fanflow.adapters import Generation, GenerationRequest
+from fanflow import GenerationRequest, MockAdapter, WorkflowTimeout
 from fanflow.engine import run_workflow
 from fanflow.steps import Workflow, WorkflowBuilder, Write
 
@@ -29,24 +28,17 @@ def _workflow(max_time: float = 200) -> Workflow:
     return builder.build()
 
 
-class _Adapter:
-    """Answers after `delay` seconds; a negative delay never answers."""
-
-    def __init__(self, delay: float = 0.0, blocking: float = 0.0) -> None:
-        self.delay = delay
-        self.blocking = blocking  # seconds to hold the event loop before waiting
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        if self.blocking:
-            time.sleep(self.blocking)
-        await asyncio.sleep(3600 if self.delay < 0 else self.delay)
-        return Generation(text="done")
-
-    async def aclose(self) -> None:
-        return None
+def _answering(delay: float = 0.0) -> MockAdapter:
+    """Answers "done" after `delay` seconds."""
+    return MockAdapter(lambda request: "done", latency=delay)
 
 
-HANGS = _Adapter(delay=-1)
+async def _never(request: GenerationRequest) -> str:
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
+HANGS = MockAdapter(_never)
 
 
 async def _elapsed_until_timeout(workflow: Workflow, timeout: float | None = None) -> float:
@@ -89,7 +81,11 @@ async def test_task_cancel_during_a_run_propagates() -> None:
 async def test_a_cancellation_arriving_with_the_time_limit_is_not_swallowed() -> None:
     # The adapter holds the loop past both deadlines: when the loop runs again the limit
     # and the outer cancel fire in the same iteration, and the outer one must win.
-    adapter = _Adapter(delay=-1, blocking=0.15)
+    async def hold_the_loop_then_hang(request: GenerationRequest) -> str:
+        time.sleep(0.15)
+        return await _never(request)
+
+    adapter = MockAdapter(hold_the_loop_then_hang)
     task = asyncio.create_task(run_workflow(_workflow(max_time=0.05), adapter))
     asyncio.get_running_loop().call_later(0.05, task.cancel)
 
@@ -98,23 +94,19 @@ async def test_a_cancellation_arriving_with_the_time_limit_is_not_swallowed() ->
 
 
 async def test_the_limit_cuts_a_call_waiting_inside_an_anyio_scope_of_its_own() -> None:
-    class _Scoped:
-        async def generate(self, request: GenerationRequest) -> Generation:
-            with anyio.fail_after(60):
-                await anyio.sleep(3600)
-            raise AssertionError("unreachable")
-
-        async def aclose(self) -> None:
-            return None
+    async def scoped(request: GenerationRequest) -> str:
+        with anyio.fail_after(60):
+            await anyio.sleep(3600)
+        raise AssertionError("unreachable")
 
     with anyio.fail_after(10), pytest.raises(WorkflowTimeout, match="during task 'only'"):
-        await run_workflow(_workflow(max_time=0.05), _Scoped())
+        await run_workflow(_workflow(max_time=0.05), MockAdapter(scoped))
 
 
 async def test_a_timeout_in_one_task_of_a_task_group_leaves_the_others_running() -> None:
     outcomes: list[str] = []
 
-    async def run(workflow: Workflow, adapter: _Adapter) -> None:
+    async def run(workflow: Workflow, adapter: MockAdapter) -> None:
         try:
             outcomes.append((await run_workflow(workflow, adapter)).result)
         except WorkflowTimeout:
@@ -122,8 +114,8 @@ async def test_a_timeout_in_one_task_of_a_task_group_leaves_the_others_running()
 
     async with anyio.create_task_group() as group:
         group.start_soon(run, _workflow(max_time=0.05), HANGS)
-        group.start_soon(run, _workflow(max_time=0.05), _Adapter(delay=0.01))
-        group.start_soon(run, _workflow(max_time=5), _Adapter(delay=0.15))
+        group.start_soon(run, _workflow(max_time=0.05), _answering(delay=0.01))
+        group.start_soon(run, _workflow(max_time=5), _answering(delay=0.15))
 
     assert sorted(outcomes) == ["done", "done", "timed out"]
 
@@ -155,7 +147,7 @@ async def test_concurrent_runs_each_stop_at_their_own_limit() -> None:
 
 async def test_a_run_gets_its_full_time_after_an_earlier_run_under_the_same_limit() -> None:
     workflow = _workflow(max_time=0.3)
-    assert (await run_workflow(workflow, _Adapter())).result == "done"
+    assert (await run_workflow(workflow, _answering())).result == "done"
     await asyncio.sleep(0.1)  # the earlier run's deadline now comes before this run's
 
     assert await _elapsed_until_timeout(workflow) >= 0.3
@@ -163,7 +155,7 @@ async def test_a_run_gets_its_full_time_after_an_earlier_run_under_the_same_limi
 
 async def test_a_limit_still_cuts_runs_after_all_earlier_runs_under_it_have_ended() -> None:
     workflow = _workflow(max_time=0.05)
-    await run_workflow(workflow, _Adapter())
+    await run_workflow(workflow, _answering())
     await asyncio.sleep(0.1)  # past the earlier run's deadline, with no run left under it
 
     assert 0.05 <= await _elapsed_until_timeout(workflow) < 1.0
@@ -176,7 +168,7 @@ async def test_runs_that_end_in_time_are_untouched_by_a_neighbour_timing_out() -
         results = []
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline:
-            results.append((await run_workflow(workflow, _Adapter(delay=0.01))).result)
+            results.append((await run_workflow(workflow, _answering(delay=0.01))).result)
         return results
 
     hanging, quick = await asyncio.gather(_elapsed_until_timeout(workflow), quick_runs())

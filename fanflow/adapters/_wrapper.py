@@ -1,0 +1,35 @@
+"""`WrappingAdapter`: the base of adapters that add behaviour around one other adapter."""
+
+from __future__ import annotations
+
+from fanflow.adapters._types import AdapterBase, LLMAdapter
+
+__all__ = ["WrappingAdapter"]
+
+
+class WrappingAdapter(AdapterBase):
+    """An adapter that wraps another, `wrapped`, as retries and rate limits do.
+
+    A subclass implements `generate()` around `self.wrapped.generate()`. The default
+    model is the wrapped adapter's (read-only here: set it on the wrapped adapter), and
+    `aclose()` closes the wrapped adapter. `adapter` is an older name for `wrapped`.
+    """
+
+    def __init__(self, wrapped: LLMAdapter) -> None:
+        self.wrapped = wrapped
+
+    # AdapterBase's `model` is a plain attribute; a wrapper only reports the wrapped one's.
+    @property
+    def model(self) -> str | None:  # type: ignore[override]
+        """The wrapped adapter's default model."""
+        model = getattr(self.wrapped, "model", None)  # adapters older than `model` lack it
+        return model if isinstance(model, str) else None
+
+    @property
+    def adapter(self) -> LLMAdapter:
+        """The wrapped adapter (the name it had before `wrapped`)."""
+        return self.wrapped
+
+    async def aclose(self) -> None:
+        """Close the wrapped adapter."""
+        await self.wrapped.aclose()
