@@ -48,7 +48,10 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
     with MockServerProcess(latency=latency, handler="bench.qa_handler:answer") as server:
         async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
             where = Path(tempfile.mkdtemp()) / "fanflow.db" if store else False
-            config = PipelineConfig(concurrency=concurrency, progress=False, store=where)
+            # A script owns its process, so it may tune the collector (as `Pipeline.run()` does).
+            config = PipelineConfig(
+                concurrency=concurrency, progress=False, store=where, tune_gc=True
+            )
             pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
             cpu0, wall0 = cpu_seconds(), time.perf_counter()
             result = await pipeline.execute()

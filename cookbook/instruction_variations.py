@@ -13,49 +13,17 @@ from typing import Any
 
 from _common import llm, parse_args, print_result
 
-from fanflow import (
-    Edge,
-    Operator,
-    Pipeline,
-    PipelineBuilder,
-    PipelineConfig,
-    PipelineResult,
-    StepTemplate,
-    Workflow,
-    WorkflowBuilder,
-    Write,
-)
+from fanflow import Pipeline, PipelineBuilder, PipelineConfig, PipelineResult, Prompt
 from fanflow.adapters import LLMAdapter
 
 
-class Variations(StepTemplate):
-    def create_workflow(self, instruction: str) -> Workflow:
-        builder = WorkflowBuilder(instruction=instruction)
-        builder.generative_step(
-            id="generate_variations",
-            prompt="Rewrite 5 variations of given instruction by making small changes. "
-            "Instruction: {{instruction}}. Output a single Python list for new "
-            "instructions, and nothing else. New instructions:",
-            operator=Operator.GENERATION,
-            outputs=[Write.new("variations")],
-        )
-        builder.flow([Edge(source="generate_variations", target="_end")])
-        builder.set_return_value("variations")
-        return builder.build()
-
-
-class Execute(StepTemplate):
-    def create_workflow(self, instruction: str) -> Workflow:
-        builder = WorkflowBuilder(instruction=instruction)
-        builder.generative_step(
-            id="execute_instruction",
-            prompt="{{instruction}}",
-            operator=Operator.GENERATION,
-            outputs=[Write.new("output")],
-        )
-        builder.flow([Edge(source="execute_instruction", target="_end")])
-        builder.set_return_value("output")
-        return builder.build()
+def variations() -> Prompt:
+    return Prompt(
+        "variations",
+        "Rewrite 5 variations of given instruction by making small changes. "
+        "Instruction: {{instruction}}. Output a single Python list for new "
+        "instructions, and nothing else. New instructions:",
+    )
 
 
 class BasicPipeline:
@@ -64,7 +32,7 @@ class BasicPipeline:
 
     def build(self, instruction: str) -> Pipeline:
         self.pipeline.input(instruction=instruction)
-        self.pipeline << Variations().scatter() << Execute()
+        self.pipeline << variations().scatter() << Prompt("execute", "{{instruction}}")
         return self.pipeline.build()
 
 

@@ -15,57 +15,26 @@ from typing import Any
 
 from _common import llm, parse_args, print_result
 
-from fanflow import (
-    PipelineBuilder,
-    PipelineConfig,
-    PipelineResult,
-    StepTemplate,
-    Workflow,
-    WorkflowBuilder,
-    Write,
+from fanflow import PipelineBuilder, PipelineConfig, PipelineResult, Prompt
+
+SUBTOPICS = "List 5 distinct subtopics of {{topic}}. Reply with a JSON list of strings only."
+QUESTION = (
+    "Write one clear exam question about {{subtopic}} (part of {{topic}}). "
+    "Reply with the question only."
 )
-
-
-def single_step(prompt: str, output: str, **memory: str) -> Workflow:
-    """A one-task workflow: ask `prompt`, return the answer as `output`."""
-    builder = WorkflowBuilder(**memory)
-    builder.generative_step(id=output, prompt=prompt, outputs=[Write.new(output)])
-    builder.set_return_value(output)
-    return builder.build()
-
-
-class Subtopics(StepTemplate):
-    def create_workflow(self, topic: str) -> Workflow:
-        return single_step(
-            "List 5 distinct subtopics of {{topic}}. Reply with a JSON list of strings only.",
-            "subtopics",
-            topic=topic,
-        )
-
-
-class Question(StepTemplate):
-    def create_workflow(self, topic: str, subtopic: str) -> Workflow:
-        return single_step(
-            "Write one clear exam question about {{subtopic}} (part of {{topic}}). "
-            "Reply with the question only.",
-            "question",
-            topic=topic,
-            subtopic=subtopic,
-        )
-
-
-class Answer(StepTemplate):
-    def create_workflow(self, question: str) -> Workflow:
-        return single_step(
-            "Give a correct, concise answer to this question: {{question}}",
-            "answer",
-            question=question,
-        )
+ANSWER = "Give a correct, concise answer to this question: {{question}}"
 
 
 def build_pipeline(builder: PipelineBuilder, topics: list[str]) -> PipelineBuilder:
     builder.input([{"topic": topic} for topic in topics])
-    builder << Subtopics().scatter() << Question() << Answer()
+    # The list of subtopics scatters into `subtopic`, the question's one variable that no
+    # input column or earlier step fills; `topic` comes from the input row.
+    (
+        builder
+        << Prompt("subtopics", SUBTOPICS).scatter()
+        << Prompt("question", QUESTION)
+        << Prompt("answer", ANSWER)
+    )
     return builder
 
 

@@ -1,6 +1,7 @@
 """fanflow: an asyncio-native workflow engine for generating datasets with LLMs at scale.
 
-Public names are re-exported here; everything in a `_module.py` is private.
+Public names are re-exported here; everything in a `_module.py` is private. fanflow says
+what it does through `logging.getLogger("fanflow")` and its children, never `print`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from fanflow.steps import (
     Operator,
     Peek,
     Pop,
+    Prompt,
     Push,
     Read,
     Size,
@@ -103,6 +105,7 @@ __all__ = [
     "PipelineConfig",
     "PipelineResult",
     "Pop",
+    "Prompt",
     "ProviderError",
     "Push",
     "RateLimited",
@@ -135,3 +138,12 @@ __all__ = [
     "run_workflow",
     "runs",
 ]
+
+
+# Public classes and functions report `fanflow` as their module, as httpx's do, so a
+# traceback reads `fanflow.ConfigurationError` and pickles find them here.
+for _name in __all__:
+    _public = globals()[_name]
+    if isinstance(_public, type) or callable(_public):
+        _public.__module__ = "fanflow"
+del _name, _public

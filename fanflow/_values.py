@@ -1,4 +1,8 @@
-"""Value types shared by steps, callbacks and the engine: task inputs and task results."""
+"""Value types shared by callbacks, steps, the store and the engine: task inputs and results.
+
+They sit below every package but `adapters` (whose `Usage` they carry), so that callbacks,
+steps and the store can all use them without importing one another.
+"""
 
 from __future__ import annotations
 
@@ -49,9 +53,10 @@ class TaskStatus(str, Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TaskResult:
-    """One task's outcome, with its inputs and its place in the pipeline.
+    """One task's outcome, with its inputs and its place in the pipeline; built once, when
+    the task ends, and never changed (`dataclasses.replace` makes an amended copy).
 
     `result` is the workflow's return text, `value` the same parsed as JSON where it is
     JSON. `context` holds the fields of its ancestors (the pipeline row so far).

@@ -6,6 +6,7 @@ model. Errors print one line saying what went wrong and how to fix it, and exit 
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -23,9 +24,9 @@ from rich.console import Console
 from rich.table import Table
 
 from fanflow._exceptions import FanflowError
-from fanflow.engine._records import RunRecord
-from fanflow.engine._runs import load_run
-from fanflow.engine._store import Store, default_store_path
+from fanflow.engine.pipeline._history import load_run
+from fanflow.store._records import RunRecord
+from fanflow.store._store import Store, default_store_path
 
 __all__ = ["app", "main"]
 
@@ -235,7 +236,20 @@ def cache_clear(
 
 def main() -> None:
     """The `fanflow` console script (also `python -m fanflow`)."""
+    _show_fanflow_logs()
     app(prog_name="fanflow")
+
+
+def _show_fanflow_logs() -> None:
+    """What fanflow says through `logging` (a resume hint, warnings) shown on stderr.
+
+    The library only logs; the command line is fanflow's own process, so it shows them.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fanflow: %(message)s"))
+    logger = logging.getLogger("fanflow")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 # -- helpers ----------------------------------------------------------------------------

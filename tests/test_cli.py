@@ -23,19 +23,18 @@ from fanflow import (
     Workflow,
 )
 from fanflow.cli import app
-from tests.engine.pipeline_steps import one_task
 
 runner = CliRunner()
 
 
 class Ideas(StepTemplate):
     def create_workflow(self, seed: str) -> Workflow:
-        return one_task("ideas for {{seed}}", seed=seed)
+        return Workflow.from_prompt("ideas for {{seed}}", seed=seed)
 
 
 class Draft(StepTemplate):
     def create_workflow(self, ideas: str) -> Workflow:
-        return one_task("draft on {{ideas}}", ideas=ideas)
+        return Workflow.from_prompt("draft on {{ideas}}", ideas=ideas)
 
 
 def answerer(fail: bool) -> Callable[[GenerationRequest], str]:

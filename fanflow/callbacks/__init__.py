@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fanflow._json import parse_json, parse_json_list
 from fanflow.callbacks._callbacks import (
     Aggregate,
     Broadcast,
@@ -11,7 +12,6 @@ from fanflow.callbacks._callbacks import (
     TemplateCallback,
     as_inputs,
 )
-from fanflow.callbacks._parsing import parse_json, parse_json_list
 
 __all__ = [
     "Aggregate",

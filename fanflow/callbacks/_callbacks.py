@@ -6,20 +6,24 @@ next step starts on each input as soon as it exists. Barrier callbacks implement
 descends from one pipeline input row (`group_by = "root"`) or the whole step (`"all"`).
 Failed results never reach a callback; they are recorded as failures.
 
-`target` is the next step's parameter that a bare value binds to; the engine sets it when
-the pipeline is built (from `key=` or, when unambiguous, from the next step's signature).
+`target` is the next step's parameter that a bare value binds to: `key=` when given;
+otherwise, when the pipeline is built, the planner infers it from the next step's
+signature and works on a copy (`with_target`), so a callback object a user made and
+handed to `StepTemplate.then()` is never changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import orjson
+from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError
-from fanflow.callbacks._parsing import parse_json_list
-from fanflow.steps import StepOutput, StepTemplate, TaskInput, TaskResult
+from fanflow._json import parse_list
+from fanflow._values import StepOutput, TaskInput, TaskResult
 
 __all__ = ["Aggregate", "Broadcast", "Callback", "Each", "Scatter", "TemplateCallback"]
 
@@ -47,12 +51,19 @@ class Callback:
     def reduce(self, results: list[TaskResult]) -> Produced:
         raise NotImplementedError(f"{type(self).__name__} must implement map() or reduce()")
 
+    def with_target(self, target: str | None) -> Self:
+        """A copy of this callback whose bare values bind to `target`."""
+        bound = copy.copy(self)
+        bound.target = target
+        return bound
+
     def field(self, value: Any) -> TaskInput:
         """A next-step input holding `value` under `target` (no field when there is none)."""
         return TaskInput({self.target: value}) if self.target else TaskInput()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(target={self.target!r})"
+        settings = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self).items()))
+        return f"{type(self).__name__}({settings})"
 
 
 class Each(Callback):
@@ -66,7 +77,7 @@ class Scatter(Callback):
     """A JSON list result becomes one input per element; a JSON object element is a row."""
 
     def map(self, result: TaskResult) -> Produced:
-        items = parse_json_list(result.result, f"step {result.step!r}, task {result.task_id!r}")
+        items = parse_list(result.result, f"step {result.step!r}, task {result.task_id!r}")
         return [self._element(item) for item in items]
 
     def _element(self, item: Any) -> TaskInput:
@@ -106,13 +117,17 @@ class TemplateCallback(Callback):
 
     binds_target = False
 
-    def __init__(self, template: StepTemplate) -> None:
+    def __init__(self, step: str, callback: Callable[[StepOutput], Produced]) -> None:
         super().__init__()
-        self.template = template
+        self.step = step
+        self.callback = callback
         self.group_by = "all"
 
     def reduce(self, results: list[TaskResult]) -> Produced:
-        return self.template.callback(StepOutput(self.template.name, results))
+        return self.callback(StepOutput(self.step, results))
+
+    def __repr__(self) -> str:
+        return f"TemplateCallback(step={self.step!r})"
 
 
 def as_inputs(produced: Produced, where: str) -> list[TaskInput]:

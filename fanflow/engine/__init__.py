@@ -1,13 +1,24 @@
-"""Doing it: executor, pipeline, dispatcher, results, input sources."""
+"""Doing it, in two parts that the folder names say:
+
+- `engine/workflow/`: one workflow, run against an LLM adapter (the interpreter).
+- `engine/pipeline/`: many tasks: planning, dispatch, results, input sources.
+
+Persistence is `fanflow/store/`, below this package.
+"""
 
 from __future__ import annotations
 
-from fanflow.engine._executor import WorkflowResult, run_workflow
-from fanflow.engine._pipeline import Pipeline, PipelineBuilder, PipelineConfig
-from fanflow.engine._records import RunRecord
-from fanflow.engine._results import PipelineResult, RunStats, StepResults
-from fanflow.engine._runs import load_run, runs
-from fanflow.engine._store import Store
+from fanflow.engine.pipeline import (
+    Pipeline,
+    PipelineBuilder,
+    PipelineConfig,
+    PipelineResult,
+    RunStats,
+    StepResults,
+    load_run,
+)
+from fanflow.engine.workflow import WorkflowResult, run_workflow
+from fanflow.store import RunRecord, Store, runs
 
 __all__ = [
     "Pipeline",

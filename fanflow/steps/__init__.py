@@ -1,13 +1,21 @@
-"""What to do: the declarative workflow language (Dria-compatible) and its builder."""
+"""What to do: the declarative workflow language (Dria-compatible), its builder, and steps.
+
+- `_workflow`, `_enums`, `_validation`: the `Workflow` document and its checks.
+- `_builder`, `_memory_ops`: `WorkflowBuilder`, `ConditionBuilder`, `Read`/`Write`/...
+- `_template`: `StepTemplate`, what users subclass; its fluent methods pick a callback.
+- `_prompt`: `Prompt`, a one-prompt step without a subclass; `Workflow.from_prompt`.
+
+Task values (`TaskInput`, `TaskResult`, ...) live in `fanflow/_values.py` and are
+re-exported here; `steps` imports `callbacks` (for the fluent methods), never `engine`.
+"""
 
 from __future__ import annotations
 
+from fanflow._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStatus
 from fanflow.steps._builder import ConditionBuilder, WorkflowBuilder
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
 from fanflow.steps._memory_ops import GetAll, Insert, Peek, Pop, Push, Read, Size, String, Write
-from fanflow.steps._template import FlowSpec, StepTemplate
-from fanflow.steps._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStatus
-from fanflow.steps._workflow import (
+from fanflow.steps._parts import (
     Condition,
     Config,
     Edge,
@@ -18,8 +26,10 @@ from fanflow.steps._workflow import (
     ReturnValue,
     Task,
     TaskPostProcess,
-    Workflow,
 )
+from fanflow.steps._prompt import Prompt
+from fanflow.steps._template import StepTemplate
+from fanflow.steps._workflow import Workflow
 
 __all__ = [
     "Condition",
@@ -27,7 +37,6 @@ __all__ = [
     "Config",
     "Edge",
     "Expression",
-    "FlowSpec",
     "GetAll",
     "Input",
     "InputValue",
@@ -41,6 +50,7 @@ __all__ = [
     "Peek",
     "Pop",
     "PostProcessType",
+    "Prompt",
     "Push",
     "Read",
     "ReturnValue",

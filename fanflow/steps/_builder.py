@@ -11,8 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType
-from fanflow.steps._validation import template_variables
-from fanflow.steps._workflow import (
+from fanflow.steps._parts import (
     END_TASK_ID,
     Condition,
     Config,
@@ -23,10 +22,10 @@ from fanflow.steps._workflow import (
     Output,
     ReturnValue,
     Task,
-    Workflow,
-    checked_workflow,
     trusted_constructor,
 )
+from fanflow.steps._validation import template_variables
+from fanflow.steps._workflow import Workflow, checked_workflow
 
 __all__ = ["ConditionBuilder", "WorkflowBuilder"]
 

@@ -7,7 +7,7 @@ its key, so `{{key}}` in a prompt renders it.
 from __future__ import annotations
 
 from fanflow.steps._enums import InputValueType, OutputType
-from fanflow.steps._workflow import Input, InputValue, Output, trusted_constructor
+from fanflow.steps._parts import Input, InputValue, Output, trusted_constructor
 
 __all__ = ["GetAll", "Insert", "Peek", "Pop", "Push", "Read", "Size", "String", "Write"]
 

@@ -8,10 +8,12 @@ builder << Variations().scatter() << Execute()
 ```
 
 `create_workflow` is called once per task with that task's real inputs. The fluent methods
-say how this step's results become the next step's inputs: `.scatter(key)`,
-`.broadcast(n)`, `.aggregate(key)`, `.custom()` (this template's own `callback(step)`);
-without one, each result becomes one input of the next step. They are recorded as a
-`FlowSpec` here and turned into callbacks by the engine, since steps/ sits below callbacks/.
+say how this step's results become the next step's inputs, each storing the callback it
+names (`self.flow`): `.scatter(key)` (`Scatter`), `.broadcast(n)` (`Broadcast`),
+`.aggregate(key)` (`Aggregate`), `.custom()` (this template's own `callback(step)`),
+`.then(callback)` (any `fanflow.callbacks.Callback`); without one, each result becomes one
+input of the next step (`Each`). Settings made here are checked here, so a bad value is a
+`ConfigurationError` where it is written, not a failure of every task later.
 """
 
 from __future__ import annotations
@@ -19,29 +21,18 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import ValidationError
 from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError
-from fanflow.steps._values import StepOutput, TaskInput
+from fanflow._values import StepOutput, TaskInput
+from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
+from fanflow.steps._parts import Config
 from fanflow.steps._workflow import Workflow
 
-__all__ = ["FlowSpec", "StepTemplate"]
-
-FlowKind = Literal["each", "scatter", "broadcast", "aggregate", "custom", "callback"]
-
-
-@dataclass(frozen=True, slots=True)
-class FlowSpec:
-    """How a step's results flow on: a callback kind and its parameters."""
-
-    kind: FlowKind = "each"
-    key: str | None = None
-    n: int = 1
-    by: Literal["root", "all"] = "root"
-    callback: Any = None  # a `fanflow.callbacks.Callback` (steps/ cannot import callbacks/)
+__all__ = ["StepTemplate"]
 
 
 class StepTemplate:
@@ -52,7 +43,7 @@ class StepTemplate:
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or _snake_case(type(self).__name__)
-        self.flow = FlowSpec()
+        self.flow: Callback = Each()
         self.models: list[str] | None = None
         self.workflow_params: dict[str, Any] = {}
 
@@ -70,30 +61,28 @@ class StepTemplate:
 
     def scatter(self, key: str | None = None) -> Self:
         """Each JSON-list result becomes one next-step task per element (bound to `key`)."""
-        self.flow = FlowSpec("scatter", key=key)
-        return self
+        return self.then(Scatter(key))
 
     def broadcast(self, n: int) -> Self:
         """Each result becomes `n` next-step tasks (e.g. n samples, or one per model)."""
-        if n < 1:
-            raise ConfigurationError(f"step {self.name!r}: broadcast(n) needs n >= 1, got {n}")
-        self.flow = FlowSpec("broadcast", n=n)
-        return self
+        try:
+            return self.then(Broadcast(n))
+        except ConfigurationError as exc:
+            raise exc.with_context(f"step {self.name!r}: ") from None
 
     def aggregate(self, key: str | None = None, by: Literal["root", "all"] = "root") -> Self:
         """The results of one input row (or of the whole step) become one next-step task."""
-        self.flow = FlowSpec("aggregate", key=key, by=by)
-        return self
+        return self.then(Aggregate(key, by=by))
 
-    def then(self, callback: Any) -> Self:
+    def then(self, callback: Callback) -> Self:
         """Results flow on through `callback`, a `fanflow.callbacks.Callback` (e.g. your own
         subclass implementing `map(result)` or `reduce(results)`)."""
-        if not (callable(getattr(callback, "map", None)) and hasattr(callback, "is_barrier")):
+        if not isinstance(callback, Callback):
             raise ConfigurationError(
                 f"step {self.name!r}: then() takes a fanflow.callbacks.Callback, "
                 f"not {type(callback).__name__}"
             )
-        self.flow = FlowSpec("callback", callback=callback)
+        self.flow = callback
         return self
 
     def custom(self) -> Self:
@@ -103,8 +92,7 @@ class StepTemplate:
                 f"step {self.name!r}: custom() needs {type(self).__name__} to define "
                 "callback(self, step)"
             )
-        self.flow = FlowSpec("custom", by="all")
-        return self
+        return self.then(TemplateCallback(self.name, self.callback))
 
     def set_models(self, models: Sequence[str]) -> Self:
         """Models for this step's tasks, assigned round-robin by each task's sibling index."""
@@ -119,9 +107,18 @@ class StepTemplate:
         max_steps: int | None = None,
         max_time: float | None = None,
     ) -> Self:
-        """Override limits of every workflow this step creates."""
+        """Override limits of every workflow this step creates (checked here)."""
         given = {"max_tokens": max_tokens, "max_steps": max_steps, "max_time": max_time}
-        self.workflow_params = {k: v for k, v in given.items() if v is not None}
+        params = {k: v for k, v in given.items() if v is not None}
+        try:
+            Config.model_validate(params)
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            raise ConfigurationError(
+                f"step {self.name!r}: set_workflow_params got invalid values ({problems}); "
+                "max_tokens and max_steps must be at least 1, max_time above 0 seconds"
+            ) from None
+        self.workflow_params = params
         return self
 
     def parameters(self) -> dict[str, bool]:
@@ -139,7 +136,7 @@ class StepTemplate:
         return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, flow={self.flow.kind})"
+        return f"{type(self).__name__}(name={self.name!r}, flow={self.flow!r})"
 
 
 def _snake_case(name: str) -> str:

@@ -18,13 +18,25 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import InputValueType, Operator
+from fanflow.steps._parts import Edge, InputValue, ReturnValue, Task
 
-if TYPE_CHECKING:
-    from fanflow.steps._workflow import Edge, InputValue, Task, Workflow
+
+class Workflow(Protocol):
+    """What the checks read of a `fanflow.Workflow` (which calls them, so sits above)."""
+
+    @property
+    def external_memory(self) -> dict[str, str | list[str]] | None: ...
+    @property
+    def tasks(self) -> list[Task]: ...
+    @property
+    def steps(self) -> list[Edge]: ...
+    @property
+    def return_value(self) -> ReturnValue | None: ...
+
 
 __all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
 

@@ -21,9 +21,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from fanflow.steps import Lineage, Workflow
+from fanflow._values import Lineage
+from fanflow.steps import Workflow
 
-__all__ = ["default_model", "task_key"]
+__all__ = ["task_key"]
 
 
 def task_key(workflow: Workflow, model: str | None, lineage: Lineage) -> str:
@@ -37,16 +38,3 @@ def _fields(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.__dict__
     raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def default_model(adapter: Any) -> str | None:
-    """The model an adapter answers with when a request names none, looking through
-    wrappers (`RetryingAdapter`, `RateLimiter` expose the adapter they wrap)."""
-    for _ in range(8):
-        model = getattr(adapter, "model", None)
-        if isinstance(model, str):
-            return model
-        adapter = getattr(adapter, "adapter", None)
-        if adapter is None:
-            return None
-    return None

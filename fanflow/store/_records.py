@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 
+from fanflow._json import json_or_text
+from fanflow._values import TaskResult, TaskStatus
 from fanflow.adapters import Usage
-from fanflow.engine._executor import parse_value
-from fanflow.steps import TaskResult, TaskStatus
 
 __all__ = ["RunRecord", "record_from_row", "result_from_row", "result_row"]
 
@@ -69,11 +69,11 @@ def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tu
 def result_from_row(row: tuple[Any, ...]) -> TaskResult:
     (_, _, step, lineage, _, status, text, error, inputs, context, prompt, completion,
      requests, model, cost, cached) = row  # fmt: skip
-    result = TaskResult(step, lineage_tuple(lineage), orjson.loads(inputs), orjson.loads(context))
-    result.status, result.result, result.value = TaskStatus(status), text, parse_value(text)
-    result.error, result.usage = error, Usage(prompt, completion)
-    result.requests, result.model, result.cost, result.cached = requests, model, cost, bool(cached)
-    return result
+    return TaskResult(
+        step, lineage_tuple(lineage), orjson.loads(inputs), orjson.loads(context),
+        TaskStatus(status), text, json_or_text(text), error, Usage(prompt, completion),
+        model, requests, cost, bool(cached),
+    )  # fmt: skip
 
 
 def lineage_text(lineage: tuple[int, ...]) -> str:

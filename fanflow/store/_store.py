@@ -21,16 +21,16 @@ from typing import Any
 import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow.engine._liveness import RunLocks
-from fanflow.engine._records import (
+from fanflow._values import TaskResult
+from fanflow.store._liveness import RunLocks
+from fanflow.store._records import (
     RunRecord,
     lineage_text,
     record_from_row,
     result_from_row,
     result_row,
 )
-from fanflow.engine._writer import Writes
-from fanflow.steps import TaskResult
+from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fanflow.engine._writer_child import FRAME_LENGTH
+from fanflow.store._writer_child import FRAME_LENGTH
 
 __all__ = ["WriterFailed", "Writes"]
 

@@ -1,6 +1,6 @@
 """One client connection of the mock server: parse with httptools, answer in order.
 
-Knows HTTP, not OpenAI: what to answer is `MockServer._decide`'s job, so this file only
+Knows HTTP, not OpenAI: what to answer is `MockServer.decide`'s job, so this file only
 changes when the wire behaviour does (the drop, hang and slow-body faults live here).
 """
 
@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
 from fanflow.testing._responses import (
     NOW,
+    Decision,
     Delivery,
     Reply,
     Request,
@@ -24,10 +25,22 @@ from fanflow.testing._responses import (
 )
 
 if TYPE_CHECKING:
-    from fanflow.testing._faults import Arrival
-    from fanflow.testing._server import MockServer
+    from fanflow.testing._responses import Arrival
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "ConnectionOwner"]
+
+
+class ConnectionOwner(Protocol):
+    """What a connection needs of its server (`MockServer`, which sits above this module)."""
+
+    @property
+    def latency(self) -> float: ...
+    @property
+    def running(self) -> bool: ...
+    def decide(self, request: Request) -> Decision: ...
+    def count_request(self) -> None: ...
+    def opened(self, conn: Connection) -> None: ...
+    def closed(self, conn: Connection) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -37,7 +50,7 @@ class Connection(asyncio.Protocol):
     so answers never overtake each other.
     """
 
-    def __init__(self, server: MockServer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, server: ConnectionOwner, loop: asyncio.AbstractEventLoop) -> None:
         self._server = server
         self._loop = loop
         self._transport: asyncio.Transport | None = None
@@ -52,14 +65,14 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # create_server: always a stream
-        self._server._connections.add(self)
+        self._server.opened(self)
         if not self._server.running:  # accepted just as stop() ran
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._cancel_pending()
-        self._server._forget(self)
+        self._server.closed(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -92,7 +105,7 @@ class Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = Request(self._parser.get_method(), self._url.partition(b"?")[0], self._body)
         keep_alive = self._parser.should_keep_alive()
-        self._server.requests_total += 1
+        self._server.count_request()
         if self._busy:
             self._waiting.append((request, keep_alive))
         else:
@@ -102,7 +115,7 @@ class Connection(asyncio.Protocol):
 
     def _start(self, request: Request, keep_alive: bool) -> None:
         self._busy = True
-        decision = self._server._decide(request)
+        decision = self._server.decide(request)
         self._arrival = request.arrival
         if isinstance(decision, Reply):
             self._schedule(decision, keep_alive)

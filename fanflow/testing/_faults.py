@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from fanflow.testing._responses import DROP, HANG, NOW, Delivery, Reply, error_reply
+from fanflow.testing._responses import DROP, HANG, NOW, Arrival, Delivery, Reply, error_reply
 
 __all__ = ["FAULT_NAMES", "Arrival", "FaultPicker", "Faults", "early_retries"]
 
@@ -139,22 +139,6 @@ class Faults:
             return cls(**fields)
         except TypeError as exc:
             raise ValueError(str(exc)) from None
-
-
-@dataclass(slots=True)
-class Arrival:
-    """One chat request as the server saw it: when, which fault, which status.
-
-    `time` is `time.monotonic()` when the server started on the request (its arrival,
-    unless the client pipelines); `status` is None until the answer's headers are sent,
-    and stays None for ``drop``, ``hang`` and answers cut short by `stop()`;
-    `retry_after` is the pause a 429 asked for, in seconds from `time`.
-    """
-
-    time: float
-    fault: str | None = None
-    status: int | None = None
-    retry_after: float | None = None
 
 
 class FaultPicker:

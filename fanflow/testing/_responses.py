@@ -8,18 +8,18 @@ in isolation; a fault (a 429 with Retry-After, a 5xx, a malformed body) is just 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import orjson
-
-if TYPE_CHECKING:
-    from fanflow.testing._faults import Arrival
 
 __all__ = [
     "DROP",
     "HANG",
     "NOW",
+    "Arrival",
+    "Decision",
     "Delivery",
     "Handler",
     "HandlerResult",
@@ -52,6 +52,22 @@ _REASONS: dict[int, bytes] = {
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
 }
+
+
+@dataclass(slots=True)
+class Arrival:
+    """One chat request as the server saw it: when, which fault, which status.
+
+    `time` is `time.monotonic()` when the server started on the request (its arrival,
+    unless the client pipelines); `status` is None until the answer's headers are sent,
+    and stays None for ``drop``, ``hang`` and answers cut short by `stop()`;
+    `retry_after` is the pause a 429 asked for, in seconds from `time`.
+    """
+
+    time: float
+    fault: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
 
 
 class Request:
@@ -262,3 +278,7 @@ def _tool_calls(raw: object, number: int) -> list[dict[str, Any]]:
 
 def _handler_misuse(problem: str) -> Reply:
     return error_reply(500, f"mock handler {problem}", "handler_error", kind="server_error")
+
+
+Decision: TypeAlias = "Reply | Coroutine[Any, Any, Reply]"
+"""What the server answers a request with: a reply now, or one still being made."""

@@ -13,13 +13,15 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Coroutine, Sequence
 from functools import partial
-from typing import Any, TypeAlias
+from typing import Any
 
 import orjson
 
 from fanflow.testing._connection import Connection
-from fanflow.testing._faults import Arrival, FaultPicker, Faults, early_retries
+from fanflow.testing._faults import FaultPicker, Faults, early_retries
 from fanflow.testing._responses import (
+    Arrival,
+    Decision,
     Delivery,
     Handler,
     HandlerResult,
@@ -35,7 +37,6 @@ from fanflow.testing._responses import (
 
 __all__ = ["MockServer"]
 
-Decision: TypeAlias = "Reply | Coroutine[Any, Any, Reply]"
 """A reply ready now, or a coroutine that produces one (an async handler is running)."""
 
 
@@ -44,8 +45,10 @@ class MockServer:
 
     `handler` gets the parsed chat-completions body and returns the assistant text (or
     ``{"tool_calls": [...]}``), sync or async; `latency` seconds are added before every
-    answer. Counters `requests_total` and `completions_total` are always kept; the
-    request bodies go to `request_log` only with ``record=True``, to stay cheap.
+    answer. Counters `requests_total` and `completions_total` are always kept (and
+    `await wait_for(requests=n)` / `wait_for(completions=n)` waits until one reaches `n`,
+    so a test need not poll); the request bodies go to `request_log` only with
+    ``record=True``, to stay cheap.
 
     `faults` (a `Faults`, settable while running: assigning re-seeds it and restarts its
     script) injects errors, drops, hangs and slow or broken bodies into chat answers.
@@ -91,6 +94,7 @@ class MockServer:
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
         self._all_closed: asyncio.Future[None] | None = None
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
     @property
     def faults(self) -> Faults | None:
@@ -162,12 +166,36 @@ class MockServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    async def wait_for(self, *, requests: int = 0, completions: int = 0) -> None:
+        """Return once at least `requests` requests arrived and `completions` answered."""
+        if self.requests_total >= requests and self.completions_total >= completions:
+            return
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((requests, completions, reached))
+        await reached
+
+    def count_request(self) -> None:
+        """One more request arrived (the connection calls this)."""
+        self.requests_total += 1
+        if self._waiters:
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        waiting = []
+        for requests, completions, reached in self._waiters:
+            if self.requests_total >= requests and self.completions_total >= completions:
+                if not reached.done():
+                    reached.set_result(None)
+            else:
+                waiting.append((requests, completions, reached))
+        self._waiters = waiting
+
     @property
     def running(self) -> bool:
         """Whether the server is accepting connections."""
         return self._server is not None
 
-    def _decide(self, request: Request) -> Decision:
+    def decide(self, request: Request) -> Decision:
         """Choose the answer to one request: the single seam for routing and faults.
 
         Faults (a 5xx, a 429 with Retry-After, a malformed body) are other `Reply`
@@ -245,9 +273,15 @@ class MockServer:
         reply = chat_completion_reply(body, answer, self.completions_total + 1)
         if reply.status == 200:
             self.completions_total += 1
+            if self._waiters:
+                self._wake_waiters()
         return reply
 
-    def _forget(self, conn: Connection) -> None:
+    def opened(self, conn: Connection) -> None:
+        """A connection was accepted (the connection calls this)."""
+        self._connections.add(conn)
+
+    def closed(self, conn: Connection) -> None:
         """Called when a connection is gone; wakes `stop()` once the last one is."""
         self._connections.discard(conn)
         if not self._connections and self._all_closed is not None and not self._all_closed.done():

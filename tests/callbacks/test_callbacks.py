@@ -30,8 +30,7 @@ def _fields(produced: Any) -> list[dict[str, Any]]:
 
 def _bound(callback: Callback, target: str | None) -> Callback:
     """As the engine does at build time when it resolves the next step's parameter."""
-    callback.target = target
-    return callback
+    return callback.with_target(target)
 
 
 # -- Each ---------------------------------------------------------------------------------
@@ -52,7 +51,16 @@ def test_a_key_is_the_initial_target() -> None:
 
     assert each.target == "question"
     assert _fields(each.map(_result("Why?"))) == [{"question": "Why?"}]
-    assert repr(each) == "Each(target='question')"
+    assert repr(each) == "Each(key='question', target='question')"
+
+
+def test_binding_a_target_copies_the_callback_and_leaves_the_original_alone() -> None:
+    mine = Scatter()
+
+    bound = mine.with_target("question")
+
+    assert (bound.target, mine.target) == ("question", None)
+    assert type(bound) is Scatter
 
 
 # -- Scatter ------------------------------------------------------------------------------
@@ -150,7 +158,7 @@ def test_aggregate_rejects_an_unknown_grouping() -> None:
         (Scatter(), False),
         (Broadcast(2), False),
         (Aggregate(), True),
-        (TemplateCallback(StepTemplate("t")), True),
+        (TemplateCallback("t", lambda step: []), True),
     ],
     ids=["each", "scatter", "broadcast", "aggregate", "template"],
 )
@@ -209,15 +217,16 @@ def test_template_callback_calls_the_templates_callback_with_the_step_output() -
     template = PairUp()
     results = [_result("a"), _result("b"), _result("c")]
 
-    produced = TemplateCallback(template).reduce(results)
+    produced = template.custom().flow.reduce(results)
 
     assert template.seen == [StepOutput("pair_up", results)]
     assert _fields(produced) == [{"pair": "a+b"}, {"pair": "b+c"}]
 
 
 def test_template_callback_gathers_the_whole_step_and_binds_no_target() -> None:
-    callback = TemplateCallback(PairUp())
+    callback = PairUp().custom().flow
 
+    assert isinstance(callback, TemplateCallback)
     assert callback.group_by == "all"
     assert callback.binds_target is False
     assert Each.binds_target is True

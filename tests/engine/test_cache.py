@@ -27,7 +27,7 @@ from fanflow import (
     TaskStatus,
     Workflow,
 )
-from tests.engine.pipeline_steps import Answer, Question, Subtopics, one_task
+from tests.engine.pipeline_steps import Answer, Question, Subtopics
 
 TOPICS = 4
 SUBTOPICS = 3
@@ -41,10 +41,20 @@ class Model:
         self.prompts: list[str] = []
         self.fail_when = fail_when
         self.variant = variant  # changes the subtopics it lists
+        self._calls_awaited: list[tuple[int, asyncio.Event]] = []
+
+    def called(self, times: int) -> asyncio.Event:
+        """An event set once the model has been asked `times` times."""
+        event = asyncio.Event()
+        self._calls_awaited.append((times, event))
+        return event
 
     def __call__(self, request: GenerationRequest) -> str:
         prompt = request.messages[-1].content
         self.prompts.append(prompt)
+        for times, event in self._calls_awaited:
+            if len(self.prompts) >= times:
+                event.set()
         if self.fail_when is not None and self.fail_when in prompt:
             raise ValueError(f"the model refuses {prompt!r}")
         if match := re.fullmatch(r"(?:list )?subtopics of (.+)", prompt):
@@ -61,7 +71,7 @@ class ListSubtopics(StepTemplate):
     """`Subtopics` with another prompt."""
 
     def create_workflow(self, topic: str) -> Workflow:
-        return one_task("list subtopics of {{topic}}", topic=topic)
+        return Workflow.from_prompt("list subtopics of {{topic}}", topic=topic)
 
 
 class AskQuestion(StepTemplate):
@@ -69,14 +79,14 @@ class AskQuestion(StepTemplate):
 
     def create_workflow(self, topic: str, subtopic: str) -> Workflow:
         prompt = "ask a question on {{subtopic}} in {{topic}}"
-        return one_task(prompt, topic=topic, subtopic=subtopic)
+        return Workflow.from_prompt(prompt, topic=topic, subtopic=subtopic)
 
 
 class Reply(StepTemplate):
     """`Answer` with another prompt."""
 
     def create_workflow(self, question: str) -> Workflow:
-        return one_task("reply {{question}}", question=question)
+        return Workflow.from_prompt("reply {{question}}", question=question)
 
 
 def qa(
@@ -135,12 +145,12 @@ async def test_use_cache_false_sends_everything_again() -> None:
 
 class Seed(StepTemplate):
     def create_workflow(self, topic: str) -> Workflow:
-        return one_task("seed {{topic}}", topic=topic)
+        return Workflow.from_prompt("seed {{topic}}", topic=topic)
 
 
 class Joke(StepTemplate):
     def create_workflow(self, topic: str) -> Workflow:
-        return one_task("a joke about {{topic}}", topic=topic)
+        return Workflow.from_prompt("a joke about {{topic}}", topic=topic)
 
 
 async def test_broadcast_of_one_prompt_sends_and_caches_each_copy() -> None:
@@ -308,13 +318,14 @@ async def test_a_store_path_in_the_config_is_used(tmp_path: Path) -> None:
 
 
 async def test_a_cancelled_run_is_recorded_as_interrupted_and_says_how_to_resume(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    adapter = MockAdapter(Model(), latency=0.01)
+    model = Model()
+    sixth_call = model.called(6)
+    adapter = MockAdapter(model, latency=0.01)
     pipeline = qa(adapter, concurrency=2, run_name="cut short").build()
     task = asyncio.ensure_future(pipeline.execute())
-    while adapter.calls < 6:
-        await asyncio.sleep(0.005)
+    await sixth_call.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -325,10 +336,11 @@ async def test_a_cancelled_run_is_recorded_as_interrupted_and_says_how_to_resume
     assert record.ended_at is not None
     saved = sum(record.stats["tasks"].values())
     assert 0 < saved < TASKS
-    err = capsys.readouterr().err
-    assert "'cut short' interrupted" in err
-    assert f"{saved} finished tasks are saved" in err
-    assert "Run the same pipeline again to resume" in err
+    (hint,) = [r for r in caplog.records if r.name == "fanflow.run"]
+    assert hint.levelname == "WARNING"
+    assert "'cut short' interrupted" in hint.getMessage()
+    assert f"{saved} finished tasks are saved" in hint.getMessage()
+    assert "Run the same pipeline again to resume" in hint.getMessage()
 
     resumed = await qa(adapter, concurrency=2, run_name="cut short").build().execute()
     assert len(resumed.rows) == TOPICS * SUBTOPICS
@@ -346,7 +358,7 @@ def store_with_trigger(trigger: str) -> Path:
 
 
 async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Every insert takes a while, so the run is cancelled with commits under way.
     path = store_with_trigger(
@@ -354,10 +366,11 @@ async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
         "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000)"
         " SELECT x FROM c); END"
     )
-    adapter = MockAdapter(Model())
+    model = Model()
+    twelfth_call = model.called(12)
+    adapter = MockAdapter(model)
     task = asyncio.ensure_future(qa(adapter, concurrency=8, run_name="cut").build().execute())
-    while adapter.calls < 12:
-        await asyncio.sleep(0.001)
+    await twelfth_call.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -367,7 +380,7 @@ async def test_results_cut_off_while_being_saved_count_once_their_commit_lands(
     counted = sum(fanflow.runs()[0].stats["tasks"].values())
     assert 0 < on_disk < TASKS
     assert counted == on_disk
-    assert f"{on_disk} finished tasks are saved" in capsys.readouterr().err
+    assert f"{on_disk} finished tasks are saved" in caplog.text
 
 
 async def test_a_step_that_raises_is_recorded_as_failed() -> None:
@@ -387,7 +400,7 @@ async def test_the_failed_tasks_of_a_run_are_stored_with_their_reason() -> None:
 
 
 async def test_a_store_that_cannot_write_stops_the_run_with_one_execution_error(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = store_with_trigger(
         "CREATE TRIGGER refuse BEFORE INSERT ON results "
@@ -400,7 +413,7 @@ async def test_a_store_that_cannot_write_stops_the_run_with_one_execution_error(
     assert "IntegrityError: disk says no" in str(caught.value.__cause__)  # one error, no group
     assert 0 < adapter.calls <= 4  # every worker stopped at its first save
     assert fanflow.runs()[0].status == "failed"
-    assert "'no disk' failed; 0 finished tasks are saved" in capsys.readouterr().err
+    assert "'no disk' failed; 0 finished tasks are saved" in caplog.text
 
     with closing(sqlite3.connect(path)) as other, other:
         other.execute("DROP TRIGGER refuse")

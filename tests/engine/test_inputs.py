@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from fanflow import ConfigurationError
-from fanflow.engine._inputs import source_from
+from fanflow.engine.pipeline._inputs import source_from
 
 ROWS = [{"topic": "physics", "n": 1}, {"topic": "chemistry", "n": 2}]
 

@@ -23,7 +23,7 @@ from fanflow import (
     TaskStatus,
     Workflow,
 )
-from tests.engine.pipeline_steps import Answer, Question, Subtopics, Summary, one_task
+from tests.engine.pipeline_steps import Answer, Question, Subtopics, Summary
 
 QUIET = PipelineConfig(progress=False)
 
@@ -219,7 +219,9 @@ async def test_workflow_params_reach_the_request() -> None:
 async def test_a_deep_step_binds_the_root_rows_field() -> None:
     class NeedsTopic(StepTemplate):
         def create_workflow(self, answer: str, topic: str) -> Workflow:
-            return one_task("check {{answer}} for {{topic}}", answer=answer, topic=topic)
+            return Workflow.from_prompt(
+                "check {{answer}} for {{topic}}", answer=answer, topic=topic
+            )
 
     pipeline = builder(MockAdapter(fake_llm)).input(topic="root-topic")
     pipeline << Subtopics().scatter() << Question() << Answer() << NeedsTopic()
@@ -231,7 +233,9 @@ async def test_a_deep_step_binds_the_root_rows_field() -> None:
 def test_an_unbindable_parameter_fails_at_build_before_any_request() -> None:
     class NeedsPersona(StepTemplate):
         def create_workflow(self, question: str, persona: str) -> Workflow:
-            return one_task("{{question}} {{persona}}", question=question, persona=persona)
+            return Workflow.from_prompt(
+                "{{question}} {{persona}}", question=question, persona=persona
+            )
 
     adapter = MockAdapter(fake_llm)
     pipeline = builder(adapter).input(topic="t")
@@ -244,7 +248,7 @@ def test_an_unbindable_parameter_fails_at_build_before_any_request() -> None:
 def test_an_ambiguous_scatter_asks_for_a_key() -> None:
     class TwoFree(StepTemplate):
         def create_workflow(self, left: str, right: str) -> Workflow:
-            return one_task("{{left}} {{right}}", left=left, right=right)
+            return Workflow.from_prompt("{{left}} {{right}}", left=left, right=right)
 
     pipeline = builder(MockAdapter(fake_llm)).input(topic="t")
     pipeline << Subtopics().scatter() << TwoFree()
@@ -255,7 +259,7 @@ def test_an_ambiguous_scatter_asks_for_a_key() -> None:
 async def test_scatter_key_names_the_parameter() -> None:
     class TwoFree(StepTemplate):
         def create_workflow(self, left: str, right: str = "R") -> Workflow:
-            return one_task("answer {{left}}/{{right}}", left=left, right=right)
+            return Workflow.from_prompt("answer {{left}}/{{right}}", left=left, right=right)
 
     pipeline = builder(MockAdapter(fake_llm)).input(topic="t")
     pipeline << Subtopics().scatter(key="left") << TwoFree()
@@ -345,4 +349,17 @@ async def test_a_users_own_callback_subclass_drives_the_next_step() -> None:
 
 def test_then_refuses_what_is_not_a_callback() -> None:
     with pytest.raises(ConfigurationError, match="Callback"):
-        Subtopics().then(lambda result: result)
+        Subtopics().then(lambda result: result)  # type: ignore[arg-type]
+
+
+async def test_a_callback_handed_to_then_is_never_changed_by_the_pipeline() -> None:
+    from fanflow.callbacks import Scatter
+
+    mine = Scatter()
+    pipeline = builder(MockAdapter(fake_llm)).input(topic="a")
+    pipeline << Subtopics().then(mine) << Answer()  # its target is inferred: `question`
+
+    result = await pipeline.build().execute()
+
+    assert [r["answer"] for r in result.rows] == ["A(a-0)", "A(a-1)", "A(a-2)"]
+    assert (mine.key, mine.target) == (None, None)

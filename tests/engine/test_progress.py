@@ -1,28 +1,36 @@
-"""The progress display counts every task event and stays off where it cannot be seen."""
+"""Per-step task counts, kept by the dispatcher and shown by the progress display."""
 
 from __future__ import annotations
 
-from fanflow.engine._progress import ProgressDisplay
-from fanflow.steps import TaskResult, TaskStatus
+from fanflow import GenerationRequest, MockAdapter
+from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings, StepCounts
+from fanflow.engine.pipeline._plan import plan_steps
+from fanflow.engine.pipeline._progress import ProgressDisplay
+from fanflow.engine.pipeline._sink import ResultSink
+from tests.engine.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.test_pipeline import fake_llm
 
 
-def result(status: TaskStatus) -> TaskResult:
-    return TaskResult("step", (0,), {}, {}, status=status)
+async def test_the_dispatcher_counts_created_done_and_failed_tasks_per_step() -> None:
+    def llm(request: GenerationRequest) -> str:
+        if request.messages[-1].content == "question on a-1 in a":
+            raise RuntimeError("no question today")
+        return fake_llm(request)
+
+    plans = plan_steps([Subtopics().scatter(), Question(), Answer()], {"topic"})
+    sink = ResultSink(None, "run", [plan.name for plan in plans])
+    rows = iter([{"topic": "a"}])
+    dispatcher = Dispatcher(plans, MockAdapter(llm), DispatchSettings(concurrency=2), rows, sink)
+
+    await dispatcher.run()
+
+    counts = [(c.created, c.running, c.done, c.failed) for c in dispatcher.counts]
+    assert counts == [(1, 0, 1, 0), (3, 0, 3, 1), (2, 0, 2, 0)]
+    assert sink.collector.tasks == {"ok": 5, "failed": 1, "timed_out": 0, "skipped": 0}
 
 
-def test_counts_created_running_done_and_failed_per_step() -> None:
-    display = ProgressDisplay(["a", "b"], enabled=False)
-    for _ in range(3):
-        display.event("created", 1, None)
-        display.event("started", 1, None)
-    display.event("finished", 1, result(TaskStatus.OK))
-    display.event("finished", 1, result(TaskStatus.TIMED_OUT))
-    counts = display.counts[1]
-    assert (counts.created, counts.running, counts.done, counts.failed) == (3, 1, 2, 1)
-    assert display.counts[0].created == 0
-
-
-def test_is_off_when_not_asked_for_or_not_on_a_terminal() -> None:
-    assert not ProgressDisplay(["a"], enabled=False).enabled
+def test_the_display_is_off_when_not_asked_for_or_not_on_a_terminal() -> None:
+    counts = [StepCounts()]
+    assert not ProgressDisplay(["a"], counts, enabled=False).enabled
     # pytest captures stderr, so this is not a terminal even when asked for.
-    assert not ProgressDisplay(["a"], enabled=True).enabled
+    assert not ProgressDisplay(["a"], counts, enabled=True).enabled

@@ -83,14 +83,17 @@ async def wait_for_completions(
     server: MockServer, process: asyncio.subprocess.Process, count: int, timeout: float = 30.0
 ) -> None:
     """Until the server has answered `count` requests in all (the child must still run)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while server.completions_total < count:
-        if process.returncode is not None:
-            raise AssertionError(f"the pipeline ended early with {process.returncode}")
-        if loop.time() > deadline:
-            raise AssertionError(f"only {server.completions_total} of {count} requests in time")
-        await asyncio.sleep(0.005)
+    reached = asyncio.ensure_future(server.wait_for(completions=count))
+    ended = asyncio.ensure_future(process.wait())
+    done, pending = await asyncio.wait(
+        {reached, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    for waiting in pending:
+        waiting.cancel()
+    if ended in done:
+        raise AssertionError(f"the pipeline ended early with {process.returncode}")
+    if reached not in done:
+        raise AssertionError(f"only {server.completions_total} of {count} requests in time")
 
 
 def final_rows(store: Path) -> list[dict[str, Any]]:

@@ -141,8 +141,7 @@ async def test_a_pool_survives_losing_an_endpoint_mid_run() -> None:
     topics = 60  # 60 + 300 + 300 tasks
 
     async def stop_one_midway() -> None:
-        while sum(s.completions_total for s in servers) < 150:
-            await anyio.sleep(0.005)
+        await servers[1].wait_for(completions=50)  # about 150 of 660 tasks done in all
         await servers[1].stop()
 
     try:
@@ -166,8 +165,7 @@ async def test_cancelling_a_run_returns_promptly_and_leaves_nothing_running() ->
     before = len(asyncio.all_tasks())
     async with serve(latency=30.0) as (server, adapter):
         run = asyncio.create_task(qa_pipeline(adapter, 100, concurrency=16).build().execute())
-        while server.requests_total < 16:
-            await asyncio.sleep(0.005)
+        await server.wait_for(requests=16)
         run.cancel()
         with anyio.fail_after(2), pytest.raises(asyncio.CancelledError):
             await run

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from fanflow import ConfigurationError
-from fanflow.steps import FlowSpec, StepOutput, StepTemplate, TaskInput, Workflow
+from fanflow.callbacks import Aggregate, Broadcast, Each, TemplateCallback
+from fanflow.steps import StepOutput, StepTemplate, TaskInput, Workflow
 
 
 class Answer(StepTemplate):
@@ -57,11 +58,10 @@ def test_an_explicit_name_wins() -> None:
 def test_a_new_template_flows_each_result_on_with_no_settings() -> None:
     template = Answer()
 
-    assert template.flow == FlowSpec()
-    assert template.flow.kind == "each"
+    assert isinstance(template.flow, Each)
     assert template.models is None
     assert template.workflow_params == {}
-    assert repr(template) == "Answer(name='answer', flow=each)"
+    assert repr(template) == "Answer(name='answer', flow=Each(key=None, target=None))"
 
 
 def test_create_workflow_must_be_implemented() -> None:
@@ -76,41 +76,45 @@ def test_scatter_sets_the_flow_and_returns_the_template() -> None:
     template = Answer()
 
     assert template.scatter() is template
-    assert template.flow == FlowSpec("scatter", key=None)
-    assert template.scatter("subtopic").flow == FlowSpec("scatter", key="subtopic")
+    assert repr(template.flow) == "Scatter(key=None, target=None)"
+    assert repr(template.scatter("subtopic").flow) == "Scatter(key='subtopic', target='subtopic')"
 
 
 def test_broadcast_sets_the_flow_with_n() -> None:
     template = Answer()
 
     assert template.broadcast(3) is template
-    assert template.flow == FlowSpec("broadcast", n=3)
+    assert isinstance(template.flow, Broadcast)
+    assert template.flow.n == 3
 
 
 @pytest.mark.parametrize("n", [0, -2])
 def test_broadcast_needs_n_of_at_least_one_and_names_the_step(n: int) -> None:
     template = Answer()
 
-    with pytest.raises(ConfigurationError, match=f"step 'answer': broadcast.*got {n}"):
+    with pytest.raises(
+        ConfigurationError, match=rf"step 'answer': Broadcast\(n\) needs n >= 1, got {n}"
+    ):
         template.broadcast(n)
-    assert template.flow == FlowSpec()
+    assert isinstance(template.flow, Each)
 
 
 def test_aggregate_sets_the_flow_with_key_and_grouping() -> None:
     template = Answer()
 
     assert template.aggregate() is template
-    assert template.flow == FlowSpec("aggregate", key=None, by="root")
-    assert template.aggregate("answers", by="all").flow == FlowSpec(
-        "aggregate", key="answers", by="all"
-    )
+    assert isinstance(template.flow, Aggregate)
+    assert (template.flow.key, template.flow.group_by) == (None, "root")
+    flow = template.aggregate("answers", by="all").flow
+    assert (flow.key, flow.group_by) == ("answers", "all")
 
 
 def test_custom_sets_a_flow_over_the_whole_step() -> None:
     template = Merge()
 
     assert template.custom() is template
-    assert template.flow == FlowSpec("custom", by="all")
+    assert isinstance(template.flow, TemplateCallback)
+    assert template.flow.group_by == "all"
     assert template.callback(StepOutput("merge", [])) == TaskInput(count=0)
 
 
@@ -119,7 +123,7 @@ def test_custom_without_a_callback_method_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match=r"custom\(\) needs Answer to define callback"):
         template.custom()
-    assert template.flow == FlowSpec()
+    assert isinstance(template.flow, Each)
 
 
 def test_the_default_callback_says_what_to_implement() -> None:
@@ -128,7 +132,7 @@ def test_the_default_callback_says_what_to_implement() -> None:
 
 
 def test_the_last_flow_method_wins() -> None:
-    assert Answer().scatter("x").broadcast(2).flow == FlowSpec("broadcast", n=2)
+    assert repr(Answer().scatter("x").broadcast(2).flow) == "Broadcast(key=None, n=2, target=None)"
 
 
 # -- settings -----------------------------------------------------------------------------
@@ -158,6 +162,25 @@ def test_set_workflow_params_with_all_values() -> None:
     template = Answer().set_workflow_params(max_tokens=1, max_steps=2, max_time=3.0)
 
     assert template.workflow_params == {"max_tokens": 1, "max_steps": 2, "max_time": 3.0}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"max_steps": 0}, "max_steps"),
+        ({"max_time": -5}, "max_time"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"max_time": float("nan")}, "max_time"),
+    ],
+)
+def test_set_workflow_params_refuses_invalid_values_where_they_are_set(
+    params: dict[str, float], field: str
+) -> None:
+    template = Answer()
+
+    with pytest.raises(ConfigurationError, match=f"step 'answer': set_workflow_params.*{field}"):
+        template.set_workflow_params(**params)  # type: ignore[arg-type]
+    assert template.workflow_params == {}
 
 
 # -- signature ----------------------------------------------------------------------------

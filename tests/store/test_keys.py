@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from fanflow import Workflow, WorkflowBuilder, Write
-from fanflow.engine._keys import task_key
+from fanflow.store import task_key
 
 PROMPT = "Answer: {{question}}"
 
@@ -48,7 +48,7 @@ def test_prompt_memory_limits_model_and_lineage_each_change_the_key() -> None:
 def test_the_key_is_the_same_in_another_process() -> None:
     code = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        "from test_keys import workflow; from fanflow.engine._keys import task_key; "
+        "from test_keys import workflow; from fanflow.store import task_key; "
         "print(task_key(workflow(), 'm', (3, 1)))"
     )
     other = subprocess.run(

@@ -18,11 +18,11 @@ def result(
     text: str = "answer",
     status: TaskStatus = TaskStatus.OK,
 ) -> TaskResult:
-    task = TaskResult(step, lineage, {"question": f"q{lineage}"}, {"topic": "physics"})
-    task.status, task.result = status, text
-    task.error = None if status is TaskStatus.OK else "TransportError: connection reset"
-    task.usage, task.requests, task.model, task.cost = Usage(12, 34), 2, "m", 0.5
-    return task
+    error = None if status is TaskStatus.OK else "TransportError: connection reset"
+    return TaskResult(
+        step, lineage, {"question": f"q{lineage}"}, {"topic": "physics"}, status=status,
+        result=text, error=error, usage=Usage(12, 34), requests=2, model="m", cost=0.5,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from fanflow import Store
-from fanflow.engine._records import result_row
-from fanflow.engine._writer import WriterFailed, Writes
-from fanflow.steps import TaskResult, TaskStatus
+from fanflow.steps import TaskResult
+from fanflow.store._records import result_row
+from fanflow.store._writer import WriterFailed, Writes
 
 
 def row(n: int, text: str | None = None) -> tuple[object, ...]:
-    task = TaskResult("answer", (n,), {"question": f"q{n}"}, {})
-    task.status, task.result = TaskStatus.OK, text or f"a{n}"
+    task = TaskResult("answer", (n,), {"question": f"q{n}"}, {}, result=text or f"a{n}")
     return result_row("run", 0, f"key{n}", task)
 
 
@@ -50,7 +49,7 @@ async def test_many_puts_at_once_go_in_few_batches_and_all_land(
     writes: Writes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches: list[int] = []
-    from fanflow.engine import _writer
+    from fanflow.store import _writer
 
     send = _writer._Child.send
     monkeypatch.setattr(
@@ -134,7 +133,7 @@ def test_the_child_commits_frames_that_wait_together_and_replies_to_each(writes:
     import subprocess
     import sys
 
-    from fanflow.engine import _writer_child
+    from fanflow.store import _writer_child
 
     frames = b"".join(
         _writer_child.FRAME_LENGTH.pack(len(data)) + data

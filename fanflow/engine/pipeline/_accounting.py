@@ -1,8 +1,7 @@
 """Usage, cost and budgets: what a run spent, per step and per model, and when to stop.
 
-Requests count every HTTP request sent, retries and failed attempts included (adapters
-report them as `Generation.attempts`, or as an `attempts` attribute on the error they
-raise). Tokens are what endpoints reported. Cost comes from an optional price table in
+What one task spent is metered by the workflow executor (`engine/workflow/_meter.py`).
+Cost comes from an optional price table in
 US dollars per million tokens: `{"gpt-4o-mini": (0.15, 0.60)}` (input, output).
 """
 
@@ -11,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fanflow.adapters import Generation, Usage
+from fanflow.adapters import Usage
 
-__all__ = ["Budget", "Prices", "UsageMeter", "UsageTotals", "cost_of"]
+__all__ = ["Budget", "Prices", "UsageTotals", "cost_of"]
 
 Prices = Mapping[str, tuple[float, float]]
 _PER_MILLION = 1_000_000
-_NOTHING = Usage()  # shared: `Usage` is immutable, and building one costs ~0.5 us
 
 
 def cost_of(usage: Usage, model: str | None, prices: Prices | None) -> float:
@@ -26,28 +24,6 @@ def cost_of(usage: Usage, model: str | None, prices: Prices | None) -> float:
         return 0.0
     per_input, per_output = prices[model]
     return (usage.prompt_tokens * per_input + usage.completion_tokens * per_output) / _PER_MILLION
-
-
-@dataclass(slots=True)
-class UsageMeter:
-    """What one task has spent so far; kept even when the task fails midway."""
-
-    usage: Usage = _NOTHING
-    requests: int = 0
-    generations: int = 0
-    model: str | None = None
-
-    def add(self, generation: Generation) -> None:
-        self.generations += 1
-        self.requests += generation.attempts
-        # Most tasks make one call: its usage is the total, no new `Usage` needed.
-        usage = self.usage
-        self.usage = generation.usage if usage is _NOTHING else usage + generation.usage
-        self.model = generation.model or self.model
-
-    def add_failure(self, error: BaseException) -> None:
-        attempts = getattr(error, "attempts", 1)
-        self.requests += attempts if isinstance(attempts, int) else 1
 
 
 @dataclass(slots=True)

@@ -7,47 +7,55 @@ callback's inputs are ready immediately; a barrier callback holds results until 
 is complete, i.e. no task of that group's root (or of the whole run, for `by="all"`) is
 pending or running at that step or above. Every task ends with a status and a reason.
 Cancelling the run cancels the task group and so every task in flight.
+
+A task's workflow comes from `_tasks.prepare_task`; every result, and every question of
+whether a task was answered before, goes to the run's `ResultSink`. Per-step counts
+(`counts`) are plain integers that the progress display reads when it refreshes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from fanflow._exceptions import ConfigurationError, FanflowError, StepFailed
+from fanflow._exceptions import FanflowError, StepFailed
+from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
-from fanflow.engine._accounting import Budget, Prices, UsageMeter, cost_of
-from fanflow.engine._executor import run_workflow
-from fanflow.engine._keys import task_key
-from fanflow.engine._plan import StepPlan, bind_inputs
-from fanflow.engine._store import Store
-from fanflow.steps import Lineage, TaskInput, TaskResult, TaskStatus, Workflow
+from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
+from fanflow.engine.pipeline._plan import StepPlan
+from fanflow.engine.pipeline._sink import ResultSink
+from fanflow.engine.pipeline._tasks import PreparedTask, prepare_task
+from fanflow.engine.workflow import UsageMeter, run_workflow
 
-__all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "Listener"]
+__all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "StepCounts"]
 
 ALL_ROOTS = -1
 """The root index of tasks that descend from an `Aggregate(by="all")` group."""
 
-Listener = Callable[[str, int, TaskResult | None], None]
-"""Told of each event: ("created" | "started" | "finished", step index, result or None)."""
 
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DispatchSettings:
     concurrency: int
-    task_timeout: float | None
-    on_error: str
+    task_timeout: float | None = None
+    on_error: str = "skip"
     budget: Budget | None = None
     prices: Prices | None = None
-    store: Store | None = None
-    run_id: str = ""
-    use_cache: bool = True
-    default_model: str | None = None
+
+
+@dataclass(slots=True)
+class StepCounts:
+    """Tasks of one step so far."""
+
+    created: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
 
 
 @dataclass(slots=True)
@@ -78,15 +86,14 @@ class Dispatcher:
         adapter: LLMAdapter,
         settings: DispatchSettings,
         rows: Iterator[Mapping[str, Any]],
-        sink: Callable[[TaskResult], None],
-        listener: Listener | None = None,
+        sink: ResultSink,
     ) -> None:
         self.plans = plans
         self.adapter = adapter
         self.settings = settings
         self.rows = rows
         self.sink = sink
-        self.listener = listener or (lambda event, step, result: None)
+        self.counts = [StepCounts() for _ in plans]
         self.pending: list[deque[_Work]] = [deque() for _ in plans]
         self.groups: dict[int, _Group] = {ALL_ROOTS: _Group([0] * len(plans), {})}
         self.running = 0
@@ -95,7 +102,6 @@ class Dispatcher:
         self.idle: deque[anyio.Event] = deque()
         self.stopped: str | None = None
         self.max_children: int | None = None
-        self.cut_off: list[TaskResult] = []  # stopped while being saved: saved or not?
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
     def limit_children_to_one(self) -> None:
@@ -110,20 +116,17 @@ class Dispatcher:
     async def _worker(self) -> None:
         while (work := await self._next()) is not None:
             self.running += 1
-            self.listener("started", work.step, None)
+            counts = self.counts[work.step]
+            counts.running += 1
             try:
                 result, key = await self._execute(work)
-                children = self._children(work, result)  # may fail the result: save after
-                if self.settings.store is not None:
-                    # Wait for the commit: the worker holds its slot meanwhile, so results
-                    # answered but not yet saved never exceed the concurrency.
-                    try:
-                        await self.settings.store.put(self.settings.run_id, work.step, key, result)
-                    except BaseException:
-                        self.cut_off.append(result)  # its commit may land all the same
-                        raise
+                result, children = self._children(work, result)  # before saving: may fail it
+                # Wait for the commit: the worker holds its slot meanwhile, so results
+                # answered but not yet saved never exceed the concurrency.
+                await self.sink.save(work.step, key, result)
             finally:
                 self.running -= 1
+                counts.running -= 1
             self._complete(work, result, children)
 
     async def _next(self) -> _Work | None:
@@ -157,61 +160,55 @@ class Dispatcher:
     async def _execute(self, work: _Work) -> tuple[TaskResult, str]:
         """Run one task, or take it from the cache; the result and its content key."""
         plan = self.plans[work.step]
-        models = plan.template.models
-        model = models[work.lineage[-1] % len(models)] if models else None
-        # Fields and context are shared, never mutated: copying them per task costs CPU.
-        result = TaskResult(plan.name, work.lineage, work.fields, work.context)
         key = ""
         try:
-            workflow = self._workflow(plan, work)
-            if self.settings.store is not None:  # keys only matter to the store
-                key = task_key(workflow, model or self.settings.default_model, work.lineage)
-            await self._answer(result, workflow, model, key)
+            task = prepare_task(plan, work.fields, work.context, work.lineage)
+            key = self.sink.key(task, work.lineage)
+            cached = self.sink.cached(key)
+            if cached is not None:
+                return self._from_cache(work, cached), key
+            return await self._answer(work, task), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
-            _fail(result, TaskStatus.FAILED, exc)
-        return result, key
+            return self._ended(work, TaskStatus.FAILED, exc), key
 
-    async def _answer(
-        self, result: TaskResult, workflow: Workflow, model: str | None, key: str
-    ) -> None:
-        store = self.settings.store
-        cached = store.lookup(key) if store is not None and self.settings.use_cache else None
-        if cached is not None:
-            result.result, result.value, result.cached = cached.result, cached.value, True
-            result.model = cached.model
-            return
+    async def _answer(self, work: _Work, task: PreparedTask) -> TaskResult:
         meter = UsageMeter()
+        status, error, text, value = TaskStatus.OK, None, "", None
         try:
+            timeout = self.settings.task_timeout
             outcome = await run_workflow(
-                workflow, self.adapter, model, timeout=self.settings.task_timeout, meter=meter
+                task.workflow, self.adapter, task.model, timeout=timeout, meter=meter
             )
         except TimeoutError as exc:
-            _fail(result, TaskStatus.TIMED_OUT, exc)
+            status, error = TaskStatus.TIMED_OUT, _describe(exc)
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
-            _fail(result, TaskStatus.FAILED, exc)
+            status, error = TaskStatus.FAILED, _describe(exc)
         else:
-            result.result, result.value = outcome.result, outcome.value
-        result.usage, result.requests = meter.usage, meter.requests
-        result.model = model or meter.model
-        result.cost = cost_of(meter.usage, result.model, self.settings.prices)
+            text, value = outcome.result, outcome.value
+        model = task.model or meter.model
+        cost = cost_of(meter.usage, model, self.settings.prices)
+        plan_name = self.plans[work.step].name
+        # Fields and context are shared, never mutated: copying them per task costs CPU.
+        return TaskResult(
+            plan_name, work.lineage, work.fields, work.context, status, text, value, error,
+            meter.usage, model, meter.requests, cost,
+        )  # fmt: skip
 
-    def _workflow(self, plan: StepPlan, work: _Work) -> Workflow:
-        kwargs = bind_inputs(plan, work.fields, work.context)
-        workflow = plan.template.create_workflow(**kwargs)
-        if not isinstance(workflow, Workflow):
-            raise ConfigurationError(
-                f"step {plan.name!r}: create_workflow returned {type(workflow).__name__}, "
-                "not a Workflow; return builder.build()"
-            )
-        params = plan.template.workflow_params
-        if params:
-            config = workflow.config.model_copy(update=params)
-            workflow = workflow.model_copy(update={"config": config})
-        return workflow
+    def _from_cache(self, work: _Work, cached: TaskResult) -> TaskResult:
+        name = self.plans[work.step].name
+        return TaskResult(
+            name, work.lineage, work.fields, work.context, result=cached.result,
+            value=cached.value, model=cached.model, cached=True,
+        )  # fmt: skip
+
+    def _ended(self, work: _Work, status: TaskStatus, error: BaseException | str) -> TaskResult:
+        """A task that ended without an answer: failed before sending, or skipped."""
+        name = self.plans[work.step].name
+        reason = error if isinstance(error, str) else _describe(error)
+        return TaskResult(name, work.lineage, work.fields, work.context, status, error=reason)
 
     def _complete(self, work: _Work, result: TaskResult, children: list[_Work]) -> None:
-        self.sink(result)
-        self.listener("finished", work.step, result)
+        self._count_done(work.step, result)
         self._charge(result)
         if not result.ok and self.settings.on_error == "raise":
             raise StepFailed(
@@ -231,22 +228,23 @@ class Dispatcher:
         if ready and self.idle:
             self._wake(ready)
 
-    def _children(self, work: _Work, result: TaskResult) -> list[_Work]:
+    def _children(self, work: _Work, result: TaskResult) -> tuple[TaskResult, list[_Work]]:
+        """The next step's work from this result; a callback that fails fails the result."""
         plan = self.plans[work.step]
         callback = plan.callback
         if callback is None or not result.ok:
-            return []
+            return result, []
         if callback.is_barrier:
             owner = ALL_ROOTS if callback.group_by == "all" else work.root
             self.groups[owner].held.setdefault(work.step, []).append(result)
-            return []
+            return result, []
         try:
             inputs = as_inputs(callback.map(result), f"step {plan.name!r}")[: self.max_children]
         except Exception as exc:  # the callback failed this task only; recorded on it
-            _fail(result, TaskStatus.FAILED, exc)
-            return []
+            failed = dataclasses.replace(result, status=TaskStatus.FAILED, error=_describe(exc))
+            return failed, []
         context = result.row()
-        return [
+        return result, [
             _Work(work.step + 1, item.fields, context, (*work.lineage, i), work.root)
             for i, item in enumerate(inputs)
         ]
@@ -254,7 +252,7 @@ class Dispatcher:
     def _enqueue_work(self, work: _Work, push: bool = True) -> _Work:
         for owner in {work.root, ALL_ROOTS}:
             self.groups[owner].live[work.step] += 1
-        self.listener("created", work.step, None)
+        self.counts[work.step].created += 1
         if push:
             self.pending[work.step].append(work)
         return work
@@ -272,14 +270,15 @@ class Dispatcher:
         for queue in self.pending:
             while queue:
                 work = queue.popleft()
-                plan = self.plans[work.step]
-                skipped = TaskResult(plan.name, work.lineage, work.fields, work.context)
-                skipped.status, skipped.error = TaskStatus.SKIPPED, f"not run: {self.stopped}"
-                if self.settings.store is not None:
-                    self.settings.store.put_nowait(self.settings.run_id, work.step, "", skipped)
-                self.sink(skipped)
-                self.listener("finished", work.step, skipped)
+                skipped = self._ended(work, TaskStatus.SKIPPED, f"not run: {self.stopped}")
+                self.sink.skip(work.step, skipped)
+                self._count_done(work.step, skipped)
                 self._finish_live(work)
+
+    def _count_done(self, step: int, result: TaskResult) -> None:
+        counts = self.counts[step]
+        counts.done += 1
+        counts.failed += not result.ok
 
     def _finish_live(self, work: _Work) -> None:
         for owner in {work.root, ALL_ROOTS}:
@@ -342,6 +341,5 @@ class Dispatcher:
             self.idle.popleft().set()
 
 
-def _fail(result: TaskResult, status: TaskStatus, exc: BaseException) -> None:
-    result.status = status
-    result.error = f"{type(exc).__name__}: {exc}"
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

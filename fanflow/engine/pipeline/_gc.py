@@ -2,11 +2,12 @@
 
 A run allocates ~10 container objects per LLM call that outlive CPython's default young
 generation (700 allocations), so the collector runs every few dozen calls and rescans a
-heap that only grows; measured on the QA bench (1,000 roots, 256 in flight) that cost
-~50 us of CPU per call, a fifth of the total. While `execute()` runs, fanflow freezes
-the objects that existed before it (they are never garbage of the run) and raises the
-young-generation threshold; both are restored when the last concurrent run ends.
-`PipelineConfig(tune_gc=False)` leaves the collector alone.
+heap that only grows (the cost is measured in bench/README.md). While a tuned run lasts,
+fanflow freezes the objects that existed before it (they are never garbage of the run)
+and raises the young-generation threshold; both are restored when the last concurrent
+run ends. The collector belongs to the whole process, so only `Pipeline.run()` (a
+script's entry) tunes it by default; `execute()` does when `PipelineConfig(tune_gc=True)`,
+and `tune_gc=False` keeps `run()` from it.
 """
 
 from __future__ import annotations

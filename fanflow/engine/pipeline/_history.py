@@ -1,33 +1,21 @@
-"""Past runs: their records, their results read back from the store, nothing re-sent.
-
-`fanflow.runs()` lists the runs in the store; `fanflow.load_run(id_or_name)` returns a
-run's `PipelineResult`, reading steps and rows from disk as they are asked for.
+"""Past runs as results: `fanflow.load_run(id_or_name)` returns a run's `PipelineResult`,
+reading steps and rows from the store as they are asked for; nothing is sent.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fanflow.adapters import Usage
-from fanflow.engine._accounting import UsageTotals
-from fanflow.engine._records import RunRecord
-from fanflow.engine._results import PipelineResult, RunStats, StepResults
-from fanflow.engine._store import Store
+from fanflow.engine.pipeline._accounting import UsageTotals
+from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
 from fanflow.steps import TaskResult
+from fanflow.store import Store
 
-__all__ = [
-    "StoreSource",
-    "load_run",
-    "new_run_identity",
-    "runs",
-    "stats_from_dict",
-    "stats_to_dict",
-]
+__all__ = ["StoreSource", "load_run", "stats_from_dict", "stats_to_dict"]
 
 
 class StoreSource:
@@ -44,24 +32,12 @@ class StoreSource:
         return self.store.results(self.run_id, len(self.names) - 1, ok_only=True)
 
 
-def runs(store: str | Path | None = None) -> list[RunRecord]:
-    """Every run recorded in the store (default: `.fanflow/fanflow.db`), newest first."""
-    return Store(store).runs()
-
-
 def load_run(id_or_name: str, store: str | Path | None = None) -> PipelineResult:
     """A past run's result, from the store alone: nothing is sent."""
     opened = Store(store)
     record = opened.find_run(id_or_name)
     source = StoreSource(opened, record.id, record.steps)
     return PipelineResult(source, stats=stats_from_dict(record.stats), run_name=record.name)
-
-
-def new_run_identity(name: str | None, first_step: str) -> tuple[str, str]:
-    """(id, name): the given name, else the first step and the time, plus a short tag."""
-    run_id = secrets.token_hex(6)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return run_id, name or f"{first_step}-{stamp}-{run_id[:4]}"
 
 
 def stats_to_dict(stats: RunStats) -> dict[str, Any]:

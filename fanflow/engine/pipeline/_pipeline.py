@@ -24,16 +24,15 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow.adapters import EndpointPool, LLMAdapter, RateLimiter, RetryingAdapter, RetryPolicy
-from fanflow.engine._accounting import Budget
-from fanflow.engine._dispatcher import Dispatcher, DispatchSettings
-from fanflow.engine._gc import relaxed_gc
-from fanflow.engine._inputs import RowSource, source_from
-from fanflow.engine._keys import default_model
-from fanflow.engine._plan import StepPlan, plan_steps
-from fanflow.engine._progress import ProgressDisplay
-from fanflow.engine._results import PipelineResult
-from fanflow.engine._session import RunSession
+from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
+from fanflow.engine.pipeline._accounting import Budget
+from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
+from fanflow.engine.pipeline._gc import relaxed_gc
+from fanflow.engine.pipeline._inputs import RowSource, source_from
+from fanflow.engine.pipeline._plan import StepPlan, plan_steps
+from fanflow.engine.pipeline._progress import ProgressDisplay
+from fanflow.engine.pipeline._results import PipelineResult
+from fanflow.engine.pipeline._session import RunSession
 from fanflow.steps import StepTemplate
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
@@ -51,11 +50,13 @@ class PipelineConfig(BaseModel):
     per million tokens by model, `{"model": (input, output)}`, for `stats.cost`.
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
-    `tune_gc`: make Python's garbage collector cheaper while the run lasts (see
-    `fanflow/engine/_gc.py` for why and what; it is restored afterwards). `store`: the
-    SQLite file that keeps results and run records (None: `FANFLOW_STORE`, else
-    `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's name in
-    `fanflow.runs()` (default: first step, time and a short tag).
+    `tune_gc`: make Python's garbage collector cheaper while the run lasts (it is
+    process-wide: see `engine/pipeline/_gc.py`; restored afterwards). None (the default):
+    only `run()`, the entry for scripts, tunes it; `execute()` leaves it alone unless this
+    is True, since it may run inside a service or notebook whose process is not fanflow's.
+    `store`: the SQLite file that keeps results and run records (None: `FANFLOW_STORE`,
+    else `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's
+    name in `fanflow.runs()` (default: first step, time and a short tag).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -64,7 +65,7 @@ class PipelineConfig(BaseModel):
     task_timeout: float | None = Field(default=600.0, gt=0)
     on_error: Literal["skip", "raise"] = "skip"
     progress: bool = True
-    tune_gc: bool = True
+    tune_gc: bool | None = None
     store: str | Path | Literal[False] | None = None
     run_name: str | None = None
     retry: RetryPolicy | None = RetryPolicy()
@@ -148,7 +149,8 @@ class Pipeline:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.execute())
+            tune = self.config.tune_gc is not False
+            return asyncio.run(self._execute(self._rows(), self.config, tune_gc=tune))
         raise ExecutionError(
             "Pipeline.run() was called inside a running event loop (a notebook or async "
             "code); use `await pipeline.execute()` there instead"
@@ -163,19 +165,24 @@ class Pipeline:
         config: PipelineConfig,
         first_only: bool = False,
         use_cache: bool = True,
+        tune_gc: bool | None = None,
     ) -> PipelineResult:
         names = [plan.name for plan in self.plans]
-        session = RunSession.open(config, names, self.fingerprint())
-        display = ProgressDisplay(names, config.progress)
-        settings = _settings(config, session, use_cache, default_model(self.network))
-        dispatcher = Dispatcher(
-            self.plans, self.network, settings, rows, session.record, display.event
+        session = RunSession.open(
+            config.store,
+            config.run_name,
+            names,
+            lambda: (self.fingerprint(), config.model_dump(mode="json")),
+            use_cache,
+            getattr(self.network, "model", None),  # a duck-typed adapter may have none
         )
+        dispatcher = Dispatcher(self.plans, self.network, _settings(config), rows, session.sink)
         if first_only:
             dispatcher.limit_children_to_one()
+        display = ProgressDisplay(names, dispatcher.counts, config.progress)
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
-        with session.recording(clock, dispatcher.cut_off), display, relaxed_gc(config.tune_gc):
+        with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
             await _run_with_display(dispatcher, display)
         return session.result()
 
@@ -187,35 +194,14 @@ class Pipeline:
         return hashlib.sha256(repr((steps, inputs)).encode()).hexdigest()[:16]
 
 
-def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter:
-    """The network as the pipeline uses it: retried by `policy`, paused after a 429.
-
-    An adapter the user already wrapped in `RetryingAdapter` is used as it is. A pool's
-    endpoints pause on their own; a single endpoint gets a `RateLimiter` (no limits, only
-    the endpoint-wide pause) under the retries, so every task waits out a Retry-After.
-    """
-    if policy is None or isinstance(network, RetryingAdapter):
-        return network
-    if not isinstance(network, (EndpointPool, RateLimiter)):
-        network = RateLimiter(network)
-    return RetryingAdapter(network, policy)
-
-
-def _settings(
-    config: PipelineConfig, session: RunSession, use_cache: bool, model: str | None
-) -> DispatchSettings:
+def _settings(config: PipelineConfig) -> DispatchSettings:
     limited = config.max_cost is not None or config.max_tokens_total is not None
-    budget = Budget(config.max_cost, config.max_tokens_total) if limited else None
     return DispatchSettings(
-        config.concurrency,
-        config.task_timeout,
-        config.on_error,
-        budget,
-        config.prices,
-        session.store,
-        session.run_id,
-        use_cache,
-        model,
+        concurrency=config.concurrency,
+        task_timeout=config.task_timeout,
+        on_error=config.on_error,
+        budget=Budget(config.max_cost, config.max_tokens_total) if limited else None,
+        prices=config.prices,
     )
 
 

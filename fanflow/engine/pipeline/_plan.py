@@ -1,27 +1,27 @@
 """From a chain of step templates to an executable plan, checked before any request.
 
-Binding rules (DESIGN.md, "Binding"): a task's `create_workflow` parameters bind first from
-its callback's fields, then from its ancestors' fields, nearest first. Ancestors' fields are
-the input row's columns, every earlier step's result (under the step's name) and every
-earlier callback's target. A callback's bare values bind to its `target`: its `key=`, else
-the next step's parameter named like the previous step, else the next step's only
-parameter, else the only parameter nothing else can bind. A required
-parameter that no source can bind, or a target that is ambiguous, is a `ConfigurationError`
-raised by `build()`.
+Binding rules (DESIGN.md, section "callbacks/: between steps", paragraph "Binding"): a
+task's `create_workflow` parameters bind first from its callback's fields, then from its
+ancestors' fields, nearest first. Ancestors' fields are the input row's columns, every
+earlier step's result (under the step's name) and every earlier callback's target. A
+callback's bare values bind to its `target`: its `key=`, else the next step's parameter
+named like the previous step, else the next step's only parameter, else the only
+parameter nothing else can bind. A required parameter that no source can bind, or a
+target that is ambiguous, is a `ConfigurationError` raised by `build()`. The binding
+itself, per task, is `_tasks.bind_inputs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
 
 from fanflow._exceptions import ConfigurationError
-from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
-from fanflow.steps import FlowSpec, StepTemplate
+from fanflow.callbacks import Aggregate, Callback
+from fanflow.steps import StepTemplate
 
-__all__ = ["StepPlan", "bind_inputs", "plan_steps"]
+__all__ = ["StepPlan", "plan_steps"]
 
 
 @dataclass(slots=True)
@@ -49,53 +49,15 @@ def plan_steps(templates: Sequence[StepTemplate], root_columns: set[str]) -> lis
     _check_bindable(plans[0], known, None, open_fields)
     for previous, nxt in pairwise(plans):
         known.add(previous.name)
-        callback = make_callback(previous.template)
+        callback = previous.template.flow
         open_fields = open_fields or not callback.binds_target
         if callback.binds_target and callback.key is None:
-            callback.target = _infer_target(previous, nxt, known)
+            callback = callback.with_target(_infer_target(previous, nxt, known))
         previous.callback = callback
         _check_bindable(nxt, known, callback.target, open_fields)
         if callback.target:
             known.add(callback.target)
     return plans
-
-
-def make_callback(template: StepTemplate) -> Callback:
-    """The callback a template's fluent methods asked for."""
-    flow: FlowSpec = template.flow
-    if flow.kind == "scatter":
-        return Scatter(flow.key)
-    if flow.kind == "broadcast":
-        return Broadcast(flow.n)
-    if flow.kind == "aggregate":
-        return Aggregate(flow.key, by=flow.by)
-    if flow.kind == "custom":
-        return TemplateCallback(template)
-    if flow.kind == "callback":
-        callback: Callback = flow.callback
-        return callback
-    return Each()
-
-
-def bind_inputs(
-    plan: StepPlan, fields: Mapping[str, Any], context: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The keyword arguments for `create_workflow`; `ConfigurationError` if one is missing."""
-    if plan.accepts_any:
-        return {**context, **fields}
-    kwargs: dict[str, Any] = {}
-    for name, required in plan.params.items():
-        if name in fields:
-            kwargs[name] = fields[name]
-        elif name in context:
-            kwargs[name] = context[name]
-        elif required:
-            available = sorted({*fields, *context})
-            raise ConfigurationError(
-                f"step {plan.name!r}: create_workflow needs {name!r}, which neither this task's "
-                f"inputs nor its ancestors provide (available: {available})"
-            )
-    return kwargs
 
 
 def _check_unique_names(plans: list[StepPlan]) -> None:
@@ -125,8 +87,7 @@ def _infer_target(previous: StepPlan, nxt: StepPlan, known: set[str]) -> str | N
 
 
 def _flow_method(plan: StepPlan) -> str:
-    kind = plan.template.flow.kind
-    return kind if kind in ("scatter", "aggregate") else "scatter"
+    return "aggregate" if isinstance(plan.template.flow, Aggregate) else "scatter"
 
 
 def _check_bindable(plan: StepPlan, known: set[str], target: str | None, open_fields: bool) -> None:

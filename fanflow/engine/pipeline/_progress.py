@@ -1,79 +1,41 @@
 """A live per-step progress display (rich), refreshed a few times a second.
 
-The dispatcher's events only bump integer counters (cheap on the hot path); a refresh
-loop copies them into rich four times a second, which also gives rich its rate and ETA
-samples. Shown only on a terminal and when `PipelineConfig.progress` is on.
+The dispatcher only bumps integer counters (cheap on the hot path); a refresh loop copies
+them into rich four times a second, which also gives rich its rate and ETA samples. Shown
+only on a terminal and when `PipelineConfig.progress` is on; rich is imported only then.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import anyio
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
-from fanflow.steps import TaskResult
+from fanflow.engine.pipeline._dispatcher import StepCounts
 
-__all__ = ["ProgressDisplay", "StepCounts"]
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+__all__ = ["ProgressDisplay"]
 
 REFRESH_PER_SECOND = 4
 
 
-@dataclass(slots=True)
-class StepCounts:
-    """Tasks of one step so far."""
-
-    created: int = 0
-    running: int = 0
-    done: int = 0
-    failed: int = 0
-
-
 class ProgressDisplay:
-    """Counts every step's tasks; renders them when `enabled`."""
+    """Renders every step's `counts` (kept by the dispatcher) when `enabled`."""
 
-    def __init__(self, step_names: list[str], enabled: bool) -> None:
-        self.counts = [StepCounts() for _ in step_names]
-        console = Console(file=sys.stderr)
-        self.enabled = enabled and console.is_terminal
-        self._progress = Progress(
-            TextColumn("{task.description:<16}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("failed {task.fields[failed]}  in flight {task.fields[running]}"),
-            TextColumn("{task.fields[rate]}/s"),
-            TimeRemainingColumn(),
-            console=console,
-            auto_refresh=False,
-        )
+    def __init__(self, step_names: list[str], counts: list[StepCounts], enabled: bool) -> None:
+        self.counts = counts
+        self.enabled = enabled and sys.stderr.isatty()
         self._tasks: list[TaskID] = []
         if self.enabled:
+            self._progress = _progress_bars()
             self._tasks = [
                 self._progress.add_task(name, total=None, failed=0, running=0, rate="-")
                 for name in step_names
             ]
-
-    def event(self, kind: str, step: int, result: TaskResult | None) -> None:
-        """The dispatcher's listener."""
-        counts = self.counts[step]
-        if kind == "created":
-            counts.created += 1
-        elif kind == "started":
-            counts.running += 1
-        else:
-            counts.running -= 1
-            counts.done += 1
-            counts.failed += result is not None and not result.ok
 
     async def refresh_forever(self) -> None:
         while True:
@@ -109,3 +71,25 @@ class ProgressDisplay:
         if self.enabled:
             self.refresh()
             self._progress.stop()
+
+
+def _progress_bars() -> Progress:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}  in flight {task.fields[running]}"),
+        TextColumn("{task.fields[rate]}/s"),
+        TimeRemainingColumn(),
+        console=Console(file=sys.stderr),
+        auto_refresh=False,
+    )

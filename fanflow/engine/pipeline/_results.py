@@ -12,7 +12,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import Usage
-from fanflow.engine._accounting import UsageTotals
+from fanflow.engine.pipeline._accounting import UsageTotals
 from fanflow.steps import TaskResult, TaskStatus
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from fanflow._exceptions import ExecutionError
-from fanflow.engine._memory import Memory, MemoryValue, as_text
+from fanflow._json import json_or_text
+from fanflow.engine.workflow._memory import Memory, MemoryValue, as_text
 from fanflow.steps import Condition, Expression, PostProcessType, ReturnValue, TaskPostProcess
 
 __all__ = ["condition_holds", "return_text"]
@@ -124,10 +125,4 @@ def _json_item(value: MemoryValue) -> Any:
     """A stack item that is itself a JSON object or array is embedded, not quoted."""
     if isinstance(value, list):
         return [_json_item(v) for v in value]
-    stripped = value.strip()
-    if stripped[:1] in ("[", "{"):
-        try:
-            return orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            pass
-    return value
+    return json_or_text(value, containers_only=True)

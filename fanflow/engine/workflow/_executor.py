@@ -30,19 +30,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import orjson
-
 from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, WorkflowTimeout
+from fanflow._json import json_or_text
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter, Usage
-from fanflow.engine import _operators as ops
-from fanflow.engine._accounting import UsageMeter
-from fanflow.engine._conditions import condition_holds, return_text
-from fanflow.engine._memory import Memory, MemoryValue, render
-from fanflow.engine._structured import generate_structured
-from fanflow.engine._time_limit import time_limit
+from fanflow.engine.workflow import _operators as ops
+from fanflow.engine.workflow._conditions import condition_holds, return_text
+from fanflow.engine.workflow._memory import Memory, MemoryValue, render
+from fanflow.engine.workflow._meter import UsageMeter
+from fanflow.engine.workflow._structured import generate_structured
+from fanflow.engine.workflow._time_limit import time_limit
 from fanflow.steps import Edge, Message, Operator, Task, Workflow
 
-__all__ = ["WorkflowResult", "parse_value", "run_workflow"]
+__all__ = ["WorkflowResult", "run_workflow"]
 
 # Looking a member up on an Enum class costs ~0.1 us (EnumType.__getattr__): bound once.
 _END, _GENERATION = Operator.END, Operator.GENERATION
@@ -166,7 +165,7 @@ class _Run:
         # generations, requests.
         return WorkflowResult(
             text,
-            parse_value(text),
+            json_or_text(text),
             self.memory.take(),
             len(path),
             meter.usage,
@@ -285,17 +284,3 @@ def _rendered(messages: list[Message], values: dict[str, MemoryValue]) -> tuple[
         message = messages[0]
         return (ChatMessage(message.role, render(message.content, values)),)
     return tuple([ChatMessage(m.role, render(m.content, values)) for m in messages])
-
-
-_JSON_STARTS = frozenset('[{"-0123456789tfn')
-
-
-def parse_value(text: str) -> Any:
-    """`text` parsed as JSON where it is JSON, else the text itself."""
-    # Most answers are prose; a failed parse raises, and raising costs more than this test.
-    if text.lstrip()[:1] not in _JSON_STARTS:
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text

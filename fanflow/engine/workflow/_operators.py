@@ -18,7 +18,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import Generation, ToolCall
-from fanflow.engine._memory import MemoryValue, render
+from fanflow.engine.workflow._memory import MemoryValue, render
 from fanflow.steps import Config, Task
 
 __all__ = ["ToolFunction", "call_tools", "raw_tool_calls", "sample", "search", "tool_definitions"]

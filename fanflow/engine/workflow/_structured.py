@@ -9,21 +9,21 @@ re-encoded as compact JSON, so later steps get clean JSON.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import Draft202012Validator
 
 from fanflow._exceptions import ParseError
+from fanflow._json import parse_strict
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest
 
-__all__ = ["generate_structured"]
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
-_FENCE = re.compile(r"^\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
+__all__ = ["generate_structured"]
 
 
 Generate = Callable[[GenerationRequest], Awaitable[Generation]]
@@ -65,12 +65,10 @@ def _repair_messages(answer: str, error: str) -> tuple[ChatMessage, ChatMessage]
 
 def _validated(text: str, schema: dict[str, Any]) -> tuple[str, str | None]:
     """(compact JSON, None) when valid, else (text, what is wrong)."""
-    match = _FENCE.match(text)
-    body = match.group(1) if match else text
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return text, f"it is not JSON ({exc})"
+        value = parse_strict(text)
+    except ParseError as exc:
+        return text, str(exc)
     problem = next(iter(_validator(orjson.dumps(schema)).iter_errors(value)), None)
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "the top level"
@@ -80,4 +78,6 @@ def _validated(text: str, schema: dict[str, Any]) -> tuple[str, str | None]:
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: bytes) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # a run without a schema never needs it
+
     return Draft202012Validator(orjson.loads(schema_json))

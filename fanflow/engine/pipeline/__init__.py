@@ -1,0 +1,28 @@
+"""Many tasks: a pipeline of steps, planned, dispatched, recorded and returned as rows.
+
+- `_pipeline`: `PipelineBuilder`, `Pipeline`, `PipelineConfig`.
+- `_plan`: from a chain of steps to an executable plan, every binding checked at build().
+- `_tasks`: one task's workflow: binding, `create_workflow`, params, model.
+- `_dispatcher`: every task of every step under one concurrency limit.
+- `_sink`: where results go: cache lookups, saving, statistics.
+- `_session`: one `execute()` as a recorded run.
+- `_inputs`: input rows from keywords, lists, datasets and files.
+- `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
+- `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
+"""
+
+from __future__ import annotations
+
+from fanflow.engine.pipeline._history import load_run
+from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
+from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
+
+__all__ = [
+    "Pipeline",
+    "PipelineBuilder",
+    "PipelineConfig",
+    "PipelineResult",
+    "RunStats",
+    "StepResults",
+    "load_run",
+]

@@ -1,0 +1,90 @@
+"""Where a run's results go: the one owner of cache lookups, saving and statistics.
+
+The dispatcher hands every finished task here and asks here whether a task was answered
+before; it knows nothing of SQLite, run ids or `use_cache`. With a store, `save` returns
+once the result is committed (so a crash loses at most the tasks in flight), and a save
+cut short by cancellation is counted afterwards if its commit landed all the same.
+Without a store (`PipelineConfig(store=False)`), results are kept in memory.
+"""
+
+from __future__ import annotations
+
+from fanflow._values import Lineage, TaskResult
+from fanflow.engine.pipeline._history import StoreSource
+from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
+from fanflow.engine.pipeline._tasks import PreparedTask
+from fanflow.store import Store, task_key
+
+__all__ = ["ResultSink"]
+
+
+class ResultSink:
+    """Collects one run's results, in the store or in memory, with their statistics."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        run_id: str,
+        names: list[str],
+        use_cache: bool = True,
+        default_model: str | None = None,
+    ) -> None:
+        self.store, self.run_id, self.names = store, run_id, names
+        self.use_cache, self.default_model = use_cache, default_model
+        self.collector = StatsCollector()
+        for step in names:
+            self.collector.add_step(step)
+        self.memory = None if store else {step: StepResults(step) for step in names}
+        self.saved = 0
+        self._cut_off: list[TaskResult] = []
+
+    def key(self, task: PreparedTask, lineage: Lineage) -> str:
+        """The task's content key; "" without a store (keys only matter to the store)."""
+        if self.store is None:
+            return ""
+        return task_key(task.workflow, task.model or self.default_model, lineage)
+
+    def cached(self, key: str) -> TaskResult | None:
+        """The stored ok result of an earlier task with this key, when the cache is on."""
+        if self.store is None or not self.use_cache:
+            return None
+        return self.store.lookup(key)
+
+    async def save(self, step_index: int, key: str, result: TaskResult) -> None:
+        """Keep one finished result; with a store, returns once it is committed."""
+        if self.store is not None:
+            try:
+                await self.store.put(self.run_id, step_index, key, result)
+            except BaseException:
+                self._cut_off.append(result)  # its commit may land all the same
+                raise
+        self._record(result)
+
+    def skip(self, step_index: int, result: TaskResult) -> None:
+        """Keep a task that was never run (a budget stop), without waiting for its commit."""
+        if self.store is not None:
+            self.store.put_nowait(self.run_id, step_index, "", result)
+        self._record(result)
+
+    def settle(self) -> None:
+        """After the run: wait for pending commits, then count cut-off saves that landed."""
+        if self.store is None:
+            return
+        self.store.flush()
+        for result in self._cut_off:
+            if self.store.has(self.run_id, self.names.index(result.step), result.lineage):
+                self._record(result)
+        self._cut_off.clear()
+
+    def source(self) -> ResultSource:
+        """The run's results, for its `PipelineResult` (read lazily from a store)."""
+        if self.store is not None:
+            return StoreSource(self.store, self.run_id, self.names)
+        assert self.memory is not None
+        return MemorySource(list(self.memory.values()))
+
+    def _record(self, result: TaskResult) -> None:
+        self.collector.add(result)
+        self.saved += 1
+        if self.memory is not None:
+            self.memory[result.step].results.append(result)

@@ -1,0 +1,38 @@
+"""What one task spends: tokens and HTTP requests, kept even when the task fails midway.
+
+Requests count every HTTP request sent, retries and failed attempts included (adapters
+report them as `Generation.attempts`, or as an `attempts` attribute on the error they
+raise). Tokens are what endpoints reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fanflow.adapters import Generation, Usage
+
+__all__ = ["UsageMeter"]
+
+_NOTHING = Usage()  # shared: `Usage` is immutable
+
+
+@dataclass(slots=True)
+class UsageMeter:
+    """What one task has spent so far; kept even when the task fails midway."""
+
+    usage: Usage = _NOTHING
+    requests: int = 0
+    generations: int = 0
+    model: str | None = None
+
+    def add(self, generation: Generation) -> None:
+        self.generations += 1
+        self.requests += generation.attempts
+        # Most tasks make one call: its usage is the total, no new `Usage` needed.
+        usage = self.usage
+        self.usage = generation.usage if usage is _NOTHING else usage + generation.usage
+        self.model = generation.model or self.model
+
+    def add_failure(self, error: BaseException) -> None:
+        attempts = getattr(error, "attempts", 1)
+        self.requests += attempts if isinstance(attempts, int) else 1

@@ -1,0 +1,29 @@
+"""Keeping it: one SQLite file of run records and task results, the cache, resume.
+
+The store knows task results (`fanflow.TaskResult`), content keys and runs; it knows
+nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `engine/`.
+
+- `_store`: `Store`, the file: runs, results, cache lookups by content key.
+- `_writer`, `_writer_child`: commits in a child process fed by the event loop.
+- `_records`: how run records and results look on disk, and back.
+- `_liveness`: lock files that tell a killed run from a running one.
+- `_keys`: content keys, what makes two tasks the same request.
+- `_runs`: a new run's identity; the list of past runs.
+"""
+
+from __future__ import annotations
+
+from fanflow.store._keys import task_key
+from fanflow.store._records import RunRecord
+from fanflow.store._runs import new_run_identity, runs
+from fanflow.store._store import DEFAULT_PATH, Store, default_store_path
+
+__all__ = [
+    "DEFAULT_PATH",
+    "RunRecord",
+    "Store",
+    "default_store_path",
+    "new_run_identity",
+    "runs",
+    "task_key",
+]
