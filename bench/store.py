@@ -42,7 +42,7 @@ def handler(request: GenerationRequest) -> str:
 async def one_run(roots: int, concurrency: int, store: Path | bool, use_cache: bool) -> float:
     """Client CPU seconds per task of one run (and a check that it did what it should)."""
     adapter = MockAdapter(handler)
-    config = PipelineConfig(concurrency=concurrency, progress=False, store=store)
+    config = PipelineConfig(concurrency=concurrency, progress=False, tune_gc=True, store=store)
     builder = build_pipeline(PipelineBuilder(config, adapter), [f"topic {n}" for n in range(roots)])
     pipeline = builder.build()
     cpu = cpu_seconds()

@@ -29,7 +29,7 @@ from fanflow.steps._builder import SchemaLike, WorkflowBuilder
 from fanflow.steps._memory_ops import Write
 from fanflow.steps._template import StepTemplate
 from fanflow.steps._validation import template_variables
-from fanflow.steps._workflow import Workflow
+from fanflow.steps._workflow import Workflow, with_memory
 
 __all__ = ["Prompt", "prompt_text", "prompt_workflow"]
 
@@ -62,8 +62,22 @@ class Prompt(StepTemplate):
         if system:
             variables = tuple(dict.fromkeys((*template_variables(system), *variables)))
         self.variables = variables
+        self._keys = sorted(variables)
+        self._skeleton: Workflow | None = None
 
     def create_workflow(self, **inputs: Any) -> Workflow:
+        """`Workflow.from_prompt`'s workflow, made once and then refilled per task (the
+        tasks, edges and checks are the same for every task; only memory changes)."""
+        try:
+            memory = {key: prompt_text(inputs[key]) for key in self._keys}
+        except KeyError:  # called by hand without every variable: say which, as usual
+            return self._workflow(inputs)
+        skeleton = self._skeleton
+        if skeleton is None:
+            skeleton = self._skeleton = self._workflow(memory)
+        return with_memory(skeleton, memory)
+
+    def _workflow(self, inputs: Mapping[str, Any]) -> Workflow:
         schema, system = self._json_schema, self.system
         return prompt_workflow(self.template, schema=schema, system=system, **inputs)
 

@@ -20,7 +20,7 @@ from fanflow._exceptions import ConfigurationError
 from fanflow.steps._parts import Config, Edge, ReturnValue, Task, WorkflowPart, trusted_constructor
 from fanflow.steps._validation import check_workflow
 
-__all__ = ["Workflow", "checked_workflow"]
+__all__ = ["Workflow", "checked_workflow", "with_memory"]
 
 
 class Workflow(WorkflowPart):
@@ -115,6 +115,14 @@ def checked_workflow(
     workflow = _new_workflow(config, external_memory, tasks, steps, return_value)
     check_workflow(workflow)
     return workflow
+
+
+def with_memory(workflow: Workflow, memory: dict[str, str]) -> Workflow:
+    """A copy of a checked `workflow` whose memory holds other values under the same keys
+    (given in sorted order): the checks read only the keys, so it is not checked again."""
+    return _new_workflow(
+        workflow.config, memory, workflow.tasks, workflow.steps, workflow.return_value
+    )
 
 
 def _as_configuration_error(exc: ValidationError, data: Any) -> ConfigurationError:

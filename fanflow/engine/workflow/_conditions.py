@@ -22,7 +22,7 @@ __all__ = ["condition_holds", "return_text"]
 
 SIMILARITY_THRESHOLD = 0.8
 
-# Looking a member up on an Enum class costs ~0.1 us (EnumType.__getattr__): bound once.
+# Enum members bound once (why: bench/README.md, "Micro-costs").
 _EQUAL, _NOT_EQUAL = Expression.EQUAL, Expression.NOT_EQUAL
 _CONTAINS, _NOT_CONTAINS = Expression.CONTAINS, Expression.NOT_CONTAINS
 _GREATER_THAN, _LESS_THAN = Expression.GREATER_THAN, Expression.LESS_THAN

@@ -25,8 +25,7 @@ MemoryValue = str | list[str]
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _RESULT = "__result"
 
-# Looking a member up on an Enum class costs ~0.1 us (EnumType.__getattr__); a run reads
-# memory several times, so the members are bound here once.
+# Enum members bound once (why: bench/README.md, "Micro-costs").
 _READS = (InputValueType.READ, InputValueType.INPUT)
 _STRING, _SIZE = InputValueType.STRING, InputValueType.SIZE
 _GET_ALL, _POP = InputValueType.GET_ALL, InputValueType.POP

@@ -1,8 +1,8 @@
 """A run's time limit: `with time_limit(seconds) as scope:` as anyio's `move_on_after`.
 
-On Python 3.11+ it cuts the run as `asyncio.timeout` does, for less: `asyncio.timeout`
-schedules and cancels a TimerHandle per run (about 4 µs of a run's CPU); here one loop
-timer per limit value serves every run under it. On 3.10 it is anyio's `move_on_after`.
+On Python 3.11+ it cuts the run as `asyncio.timeout` does, but where `asyncio.timeout`
+schedules and cancels a TimerHandle per run, one loop timer per limit value serves every
+run under it (bench/README.md, "Micro-costs"). On 3.10 it is anyio's `move_on_after`.
 `scope.cancelled_caught` says the limit cut the run.
 """
 
@@ -62,8 +62,7 @@ if sys.version_info >= (3, 11):
     class _Clock:
         """The time limits of `seconds` on one event loop, kept by one timer.
 
-        `asyncio.timeout` schedules and cancels a TimerHandle per run (~4 us of a run's
-        CPU). Runs under the same limit start, hence expire, in order: `runs` keeps that
+        Runs under the same limit start, hence expire, in order: `runs` keeps that
         order, one timer at the earliest pending deadline serves them all, and a run that
         ends just leaves the dict (the timer, when it fires, finds the next deadline).
         """
