@@ -87,7 +87,10 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 def import_seconds(tree: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     command = [sys.executable, "-X", "importtime", "-c", "import fanflow"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    # From a neutral directory: `-c` puts the working directory first on sys.path.
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=True, cwd=tempfile.gettempdir()
+    )
     line = next(x for x in done.stderr.splitlines() if re.search(r"\|\s*fanflow$", x))
     return int(line.split("|")[1]) / 1e6
 

@@ -1,5 +1,13 @@
 """Who does the work: LLM endpoints behind one small protocol.
 
+- `_types`: `LLMAdapter` (`generate`, `aclose`, `model`), requests and generations.
+- `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`.
+- `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
+  (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
+  endpoints as one); `_defaults.with_defaults` is how a pipeline wraps its network.
+- `_transport`, `_fast_http*`, `_aiohttp_transport`, `_httpx_transport`: HTTP transports
+  (`FastTransport` is the default).
+
 `AiohttpTransport` and `HttpxTransport` are imported on first use, with aiohttp and
 httpx, so that `import fanflow` does not pay for HTTP libraries it may never use.
 """
