@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for `tests.engine`
 
 from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig, RetryPolicy
-from tests.engine.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics
 
 RUN_NAME = "crash"
 

@@ -28,7 +28,7 @@ from fanflow import (
     TaskStatus,
 )
 from fanflow.testing import Faults, MockServer
-from tests.engine.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics
 
 pytestmark = pytest.mark.timeout(120)
 QUICK = RetryPolicy(attempts=5, initial_backoff=0.01, max_backoff=0.2, jitter=0.01)

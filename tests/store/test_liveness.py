@@ -22,7 +22,7 @@ _SLOW_RUN = textwrap.dedent(
     """
     import sys
     from fanflow import MockAdapter, PipelineBuilder, PipelineConfig
-    from tests.engine.pipeline_steps import Answer
+    from tests.engine.pipeline.pipeline_steps import Answer
 
     def answer(request):
         return "forty-two"

@@ -7,8 +7,8 @@ from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings, St
 from fanflow.engine.pipeline._plan import plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._sink import ResultSink
-from tests.engine.pipeline_steps import Answer, Question, Subtopics
-from tests.engine.test_pipeline import fake_llm
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.pipeline.test_pipeline import fake_llm
 
 
 async def test_the_dispatcher_counts_created_done_and_failed_tasks_per_step() -> None:

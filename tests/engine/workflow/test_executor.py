@@ -34,7 +34,7 @@ from fanflow.steps import (
 
 from . import FakeAdapter, echo
 
-DRIA_JSON = Path(__file__).parent.parent / "steps" / "dria_workflow.json"
+DRIA_JSON = Path(__file__).parents[2] / "steps" / "dria_workflow.json"
 
 
 def _chain(length: int, max_steps: int | None = None) -> Workflow:

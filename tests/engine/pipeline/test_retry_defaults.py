@@ -12,8 +12,8 @@ from fanflow import (
     RetryPolicy,
     TaskStatus,
 )
-from tests.engine.pipeline_steps import Subtopics
-from tests.engine.test_pipeline import fake_llm
+from tests.engine.pipeline.pipeline_steps import Subtopics
+from tests.engine.pipeline.test_pipeline import fake_llm
 
 QUICK = RetryPolicy(initial_backoff=0.001, jitter=0.0)
 

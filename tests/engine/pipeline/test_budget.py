@@ -15,8 +15,8 @@ from fanflow import (
     TransportError,
     Usage,
 )
-from tests.engine.pipeline_steps import Answer, Question, Subtopics
-from tests.engine.test_pipeline import fake_llm
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.pipeline.test_pipeline import fake_llm
 
 
 def priced_llm(request: GenerationRequest) -> Generation:

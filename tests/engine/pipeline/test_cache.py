@@ -27,7 +27,7 @@ from fanflow import (
     TaskStatus,
     Workflow,
 )
-from tests.engine.pipeline_steps import Answer, Question, Subtopics
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics
 
 TOPICS = 4
 SUBTOPICS = 3

@@ -12,8 +12,8 @@ import anyio
 import pytest
 
 from fanflow import GenerationRequest, MockAdapter, PipelineBuilder, PipelineConfig
-from tests.engine.pipeline_steps import Answer, Question, Subtopics, Summary
-from tests.engine.test_pipeline import fake_llm
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics, Summary
+from tests.engine.pipeline.test_pipeline import fake_llm
 
 pytestmark = pytest.mark.timeout(10)
 

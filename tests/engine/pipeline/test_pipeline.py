@@ -23,7 +23,7 @@ from fanflow import (
     TaskStatus,
     Workflow,
 )
-from tests.engine.pipeline_steps import Answer, Question, Subtopics, Summary
+from tests.engine.pipeline.pipeline_steps import Answer, Question, Subtopics, Summary
 
 QUIET = PipelineConfig(progress=False)
 
