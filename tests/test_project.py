@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 import fanflow
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["fanflow", "fanflow.steps", "fanflow.engine", "fanflow.adapters", "fanflow.callbacks"]
+PACKAGES = [
+    "fanflow", "fanflow.steps", "fanflow.engine", "fanflow.engine.workflow",
+    "fanflow.engine.pipeline", "fanflow.store", "fanflow.adapters", "fanflow.callbacks",
+]  # fmt: skip
 WORKFLOW_LANGUAGE = [
     "Workflow", "WorkflowBuilder", "Operator", "Edge", "ConditionBuilder", "Expression",
     "Read", "Write", "Push", "Pop", "Peek", "GetAll", "Size", "String", "Config",
@@ -45,3 +49,27 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 def test_package_is_typed() -> None:
     assert (ROOT / "fanflow" / "py.typed").exists()
+
+
+def test_public_names_report_fanflow_as_their_module() -> None:
+    import traceback
+
+    for name in fanflow.__all__:
+        public = getattr(fanflow, name)
+        if isinstance(public, type) or callable(public):
+            assert public.__module__ == "fanflow", name
+    try:
+        fanflow.StepTemplate().set_models([])
+    except fanflow.ConfigurationError as exc:
+        shown = "".join(traceback.format_exception_only(type(exc), exc))
+    assert shown.startswith("fanflow.ConfigurationError: step 'step_template'")
+
+
+def test_fanflow_never_prints_outside_the_cli_and_the_mock_servers_entry() -> None:
+    allowed = {ROOT / "fanflow" / "cli.py", ROOT / "fanflow" / "testing" / "__main__.py"}
+    printing = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "fanflow").rglob("*.py")
+        if path not in allowed and re.search(r"(?<![\w.])print\(", path.read_text())
+    ]
+    assert printing == []
