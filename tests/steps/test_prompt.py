@@ -32,10 +32,15 @@ def test_the_variables_of_the_template_are_the_parameters() -> None:
     assert step.accepts_any() is False
 
 
-def test_a_variable_in_the_system_prompt_is_a_parameter_too() -> None:
+async def test_a_variable_in_the_system_prompt_is_a_parameter_too() -> None:
     step = Prompt("ask", "{{question}}", system="You are {{persona}}.")
+    adapter = MockAdapter(["Arr."])
+
+    await run_workflow(step.create_workflow(question="Why?", persona="a pirate"), adapter)
 
     assert set(step.parameters()) == {"persona", "question"}
+    sent = [(m.role, m.content) for m in adapter.requests[0].messages]
+    assert sent == [("system", "You are a pirate."), ("user", "Why?")]
 
 
 def test_build_refuses_a_variable_that_nothing_can_fill() -> None:
