@@ -240,14 +240,20 @@ def main() -> None:
     app(prog_name="fanflow")
 
 
+_LOG_HANDLER = "fanflow-cli"
+
+
 def _show_fanflow_logs() -> None:
     """What fanflow says through `logging` (a resume hint, warnings) shown on stderr.
 
     The library only logs; the command line is fanflow's own process, so it shows them.
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("fanflow: %(message)s"))
     logger = logging.getLogger("fanflow")
+    if any(getattr(h, "name", None) == _LOG_HANDLER for h in logger.handlers):
+        return  # main() called again in one process
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_LOG_HANDLER)
+    handler.setFormatter(logging.Formatter("fanflow: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

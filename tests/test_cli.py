@@ -246,3 +246,19 @@ def test_python_dash_m_fanflow_help() -> None:
     assert done.returncode == 0, done.stderr
     assert "Usage: fanflow" in done.stdout
     assert "export" in done.stdout and "cache" in done.stdout
+
+
+def test_the_command_line_shows_what_fanflow_logs(tmp_path: Path) -> None:
+    import logging
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys; from fanflow import cli; cli._show_fanflow_logs(); "
+        "cli._show_fanflow_logs(); logging.getLogger('fanflow.run').warning('resume me')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.stderr == "fanflow: resume me\n"  # once, though set up twice
+    assert logging.getLogger("fanflow").handlers == []  # this process was left alone
