@@ -63,23 +63,14 @@ builder << Answer()
 builder.build().run()
 """
 
-AIOHTTP_CLIENT = """
+AIOHTTP_CLIENT = f"""
 import asyncio, sys
-import aiohttp, orjson
+sys.path.insert(0, {str(ROOT)!r})
+from bench._aiohttp import PlainAiohttp, drive
 async def main(base_url, prompts):
-    connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        queue = list(range(prompts))
-        async def worker():
-            while queue:
-                n = queue.pop()
-                body = {"model": "bench-model",
-                        "messages": [{"role": "user", "content": f"question {n}"}]}
-                async with session.post(base_url + "/chat/completions",
-                                        data=orjson.dumps(body),
-                                        headers={"Content-Type": "application/json"}) as r:
-                    orjson.loads(await r.read())
-        await asyncio.gather(*(worker() for _ in range(64)))
+    client = PlainAiohttp(base_url, 64)
+    await drive(client.send, prompts, 64)
+    await client.aclose()
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
