@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,18 +16,21 @@ from fanflow import Store, load_run, runs
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX only")
 
-# A pipeline whose every call takes a minute: it is surely running when it is killed.
+# A pipeline whose every call takes a minute: it is surely running when it is killed. It
+# says "asked" when its model is first asked, by which time the run is recorded.
 _SLOW_RUN = textwrap.dedent(
     """
-    import sys
+    import asyncio, sys
     from fanflow import MockAdapter, PipelineBuilder, PipelineConfig
     from tests.engine.pipeline.pipeline_steps import Answer
 
-    def answer(request):
+    async def answer(request):
+        print("asked", flush=True)
+        await asyncio.sleep(60)
         return "forty-two"
 
     config = PipelineConfig(store=sys.argv[1], run_name="doomed", progress=False)
-    pipeline = PipelineBuilder(config, MockAdapter(answer, latency=60.0))
+    pipeline = PipelineBuilder(config, MockAdapter(answer))
     pipeline.input(question="why?")
     pipeline << Answer()
     pipeline.build().run()
@@ -50,23 +52,15 @@ def running(store_path: Path) -> Iterator[subprocess.Popen[str]]:
         [sys.executable, "-c", _SLOW_RUN, str(store_path)],
         env=env,
         text=True,
+        stdout=subprocess.PIPE,
     )
     try:
-        _wait_until_recorded(store_path, child)
+        assert child.stdout is not None
+        assert child.stdout.readline() == "asked\n", "the slow run ended before its request"
         yield child
     finally:
         child.kill()
-        child.wait()
-
-
-def _wait_until_recorded(store_path: Path, child: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert child.poll() is None, "the slow run ended before it could be killed"
-        if store_path.exists() and [r.name for r in runs(store_path)] == ["doomed"]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the slow run never recorded itself")
+        child.communicate()  # reaps it and closes its stdout
 
 
 def test_a_live_run_in_another_process_reads_as_running(
