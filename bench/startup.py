@@ -12,6 +12,11 @@
     python bench/startup.py [--rounds 7] [--tree /path/to/other/checkout]
 
 `--tree` measures another checkout's fanflow the same way, in the same rounds.
+
+Python caches compiled modules in `__pycache__` (pip writes them at install), so the
+children run with bytecode caching on, whatever `PYTHONDONTWRITEBYTECODE` says here, after
+one warm-up round that writes the caches; `--no-bytecode-cache` measures the other case,
+every module compiled from source at each start (fanflow's own ~60 modules: ~50 ms here).
 """
 
 from __future__ import annotations
@@ -75,8 +80,19 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 """
 
 
-def import_seconds(tree: Path) -> float:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def child_env(tree: Path | None, bytecode_cache: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def import_seconds(tree: Path, bytecode_cache: bool) -> float:
+    env = child_env(tree, bytecode_cache)
     command = [sys.executable, "-X", "importtime", "-c", "import fanflow"]
     # From a neutral directory: `-c` puts the working directory first on sys.path.
     done = subprocess.run(
@@ -86,8 +102,10 @@ def import_seconds(tree: Path) -> float:
     return int(line.split("|")[1]) / 1e6
 
 
-async def first_request_seconds(server: MockServer, code: str, tree: Path | None) -> float:
-    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else dict(os.environ)
+async def first_request_seconds(
+    server: MockServer, code: str, tree: Path | None, bytecode_cache: bool
+) -> float:
+    env = child_env(tree, bytecode_cache)
     arrived = len(server.arrivals)
     with tempfile.TemporaryDirectory() as workdir:
         started = time.monotonic()
@@ -100,7 +118,7 @@ async def first_request_seconds(server: MockServer, code: str, tree: Path | None
     return server.arrivals[arrived].time - started
 
 
-async def bench(rounds: int, trees: list[Path]) -> None:
+async def bench(rounds: int, trees: list[Path], bytecode_cache: bool) -> None:
     clients: dict[str, tuple[str, Path | None]] = {"aiohttp": (AIOHTTP_CLIENT, None)}
     for tree in trees:
         code = FANFLOW_CLIENT if tree == ROOT else OLD_FANFLOW_CLIENT
@@ -108,13 +126,19 @@ async def bench(rounds: int, trees: list[Path]) -> None:
     first: dict[str, list[float]] = {name: [] for name in clients}
     imports: dict[Path, list[float]] = {tree: [] for tree in trees}
     async with MockServer(lambda body: "An answer.") as server:
-        for number in range(1, rounds + 1):
+        for number in range(rounds + 1):  # round 0 warms the caches and is not counted
             for name, (code, tree) in clients.items():
-                first[name].append(await first_request_seconds(server, code, tree))
+                seconds = await first_request_seconds(server, code, tree, bytecode_cache)
+                first[name].append(seconds)
             for tree in trees:
-                imports[tree].append(import_seconds(tree))
+                imports[tree].append(import_seconds(tree, bytecode_cache))
+            if number == 0:
+                first = {name: [] for name in clients}
+                imports = {tree: [] for tree in trees}
+                continue
             print(f"round {number}: " + "  ".join(f"{n} {v[-1]:.3f}s" for n, v in first.items()))
-    print(f"\nmedians of {rounds} rounds:")
+    cache = "cached" if bytecode_cache else "no cached"
+    print(f"\nmedians of {rounds} rounds ({cache} bytecode):")
     for tree, seconds in imports.items():
         print(f"  import fanflow ({tree}): {statistics.median(seconds):.3f} s")
     base = statistics.median(first["aiohttp"])
@@ -127,8 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tree", type=Path, action="append", default=[])
+    parser.add_argument("--no-bytecode-cache", action="store_true")
     args = parser.parse_args()
-    asyncio.run(bench(args.rounds, [ROOT, *args.tree]))
+    asyncio.run(bench(args.rounds, [ROOT, *args.tree], not args.no_bytecode_cache))
 
 
 if __name__ == "__main__":

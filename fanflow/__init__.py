@@ -6,6 +6,8 @@ what it does through `logging.getLogger("fanflow")` and its children, never `pri
 
 from __future__ import annotations
 
+import typing as _typing
+
 from fanflow._exceptions import (
     AdapterError,
     ConfigurationError,
@@ -20,8 +22,6 @@ from fanflow._exceptions import (
 )
 from fanflow.adapters import (
     ChatMessage,
-    Endpoint,
-    EndpointPool,
     Generation,
     GenerationRequest,
     LLMAdapter,
@@ -72,6 +72,9 @@ from fanflow.steps import (
     WorkflowBuilder,
     Write,
 )
+
+if _typing.TYPE_CHECKING:
+    from fanflow.adapters import Endpoint, EndpointPool
 
 __version__ = "0.1.0"
 
@@ -142,8 +145,29 @@ __all__ = [
 
 # Public classes and functions report `fanflow` as their module, as httpx's do, so a
 # traceback reads `fanflow.ConfigurationError` and pickles find them here.
-for _name in __all__:
-    _public = globals()[_name]
-    if isinstance(_public, type) or callable(_public):
-        _public.__module__ = "fanflow"
-del _name, _public
+def _as_fanflows(value: _typing.Any) -> _typing.Any:
+    if isinstance(value, type) or callable(value):
+        value.__module__ = "fanflow"
+    return value
+
+
+_LAZY = {"Endpoint", "EndpointPool"}  # with `fanflow.adapters`'s lazy names
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Names whose modules most runs never use, imported when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from fanflow import adapters
+
+    value = globals()[name] = _as_fanflows(getattr(adapters, name))
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+for _name in set(__all__) - _LAZY:
+    _as_fanflows(globals()[_name])
+del _name

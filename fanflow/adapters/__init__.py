@@ -9,7 +9,8 @@
   (`FastTransport` is the default).
 
 `AiohttpTransport` and `HttpxTransport` are imported on first use, with aiohttp and
-httpx, so that `import fanflow` does not pay for HTTP libraries it may never use.
+httpx, and so is `EndpointPool`, so that `import fanflow` does not pay for what most runs
+never use.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._mock import MockAdapter, MockHandler, MockScript
 from fanflow.adapters._openai import OpenAIAdapter
-from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
 from fanflow.adapters._retry import RetryingAdapter, RetryPolicy
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import (
@@ -40,6 +40,7 @@ from fanflow.adapters._wrapper import WrappingAdapter
 if TYPE_CHECKING:
     from fanflow.adapters._aiohttp_transport import AiohttpTransport
     from fanflow.adapters._httpx_transport import HttpxTransport
+    from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
 
 __all__ = [
     "AdapterBase",
@@ -72,11 +73,14 @@ __all__ = [
 _LAZY = {
     "AiohttpTransport": "fanflow.adapters._aiohttp_transport",
     "HttpxTransport": "fanflow.adapters._httpx_transport",
+    "Endpoint": "fanflow.adapters._pool",
+    "EndpointPool": "fanflow.adapters._pool",
+    "EndpointStats": "fanflow.adapters._pool",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import the transports that need a heavy HTTP library when first asked for."""
+    """Import what most runs never use (HTTP libraries, the pool) when first asked for."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

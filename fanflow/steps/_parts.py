@@ -39,7 +39,9 @@ RESULT_PLACEHOLDER = "__result"
 class WorkflowPart(BaseModel):
     """Base of every model in a workflow document: Dria's field aliases, no extra fields."""
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True, extra="forbid")
+    model_config = ConfigDict(
+        populate_by_name=True, serialize_by_alias=True, extra="forbid", defer_build=True
+    )
 
 
 _M = TypeVar("_M", bound=BaseModel)

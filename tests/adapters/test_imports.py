@@ -49,6 +49,19 @@ def test_importing_fanflow_loads_no_http_library_or_tenacity() -> None:
     assert run("import fanflow.adapters; print(loaded())") == "[]"
 
 
+def test_the_endpoint_pool_is_imported_when_first_asked_for() -> None:
+    out = run(
+        """
+        import fanflow
+        print("fanflow.adapters._pool" in sys.modules)
+        from fanflow import EndpointPool
+        print("fanflow.adapters._pool" in sys.modules, EndpointPool.__module__)
+        print(fanflow.adapters.EndpointPool is EndpointPool is fanflow.EndpointPool)
+        """
+    )
+    assert out.splitlines() == ["False", "True fanflow", "True"]
+
+
 def test_a_request_over_the_default_transport_loads_neither_aiohttp_nor_httpx() -> None:
     out = run(
         """

@@ -59,7 +59,7 @@ class PipelineConfig(BaseModel):
     name in `fanflow.runs()` (default: first step, time and a short tag).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     concurrency: int = Field(default=64, ge=1)
     task_timeout: float | None = Field(default=600.0, gt=0)
