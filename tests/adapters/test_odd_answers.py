@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fanflow import AdapterError, ChatMessage, GenerationRequest, OpenAIAdapter, ProviderError
-from fanflow.adapters import AiohttpTransport, HTTPTransport
+from fanflow.adapters import AiohttpTransport, HTTPTransport, HttpxTransport
 from fanflow.testing import MockServer
 from fanflow.testing._responses import Reply
 
@@ -47,10 +47,14 @@ async def test_content_of_another_type_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
-@pytest.mark.parametrize("transport", ["fast", "aiohttp"])
+@pytest.mark.parametrize("transport", ["fast", "aiohttp", "httpx"])
 async def test_a_compressed_body_is_decoded(encoding: str, transport: str) -> None:
     answer = {"message": {"role": "assistant", "content": "squeezed"}, "content_encoding": encoding}
-    chosen = AiohttpTransport() if transport == "aiohttp" else None
+    chosen: HTTPTransport | None = None
+    if transport == "aiohttp":
+        chosen = AiohttpTransport()
+    elif transport == "httpx":
+        chosen = HttpxTransport()
     async with MockServer(lambda body: answer) as server, adapter_for(server, chosen) as adapter:
         generation = await adapter.generate(HELLO)
         if chosen is not None:

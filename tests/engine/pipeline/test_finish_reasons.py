@@ -5,6 +5,7 @@ empty, filtered and tool-call-only answers fail their task saying which.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -52,11 +53,15 @@ async def test_a_cut_off_list_is_not_scattered_and_the_reason_is_kept() -> None:
     assert {r.finish_reason for r in result.steps["more"].results} == {"stop"}
 
 
-async def test_a_cut_off_final_answer_stays_ok_and_is_counted() -> None:
+async def test_a_cut_off_final_answer_stays_ok_and_is_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     answer = Generation("The answer is", finish_reason="length")
     pipeline = _pipeline(MockAdapter(lambda request: answer)).input(topic="x")
     pipeline << Prompt("say", "say {{topic}}")
-    result = await pipeline.build().execute()
+    with caplog.at_level(logging.WARNING, logger="fanflow"):
+        result = await pipeline.build().execute()
+    assert "1 task(s) got an answer cut off at max_tokens" in caplog.text
 
     assert [row["say"] for row in result.rows] == ["The answer is"]
     (task,) = result.steps["say"].results
