@@ -60,6 +60,13 @@ class TaskResult:
 
     `result` is the workflow's return text, `value` the same parsed as JSON where it is
     JSON. `context` holds the fields of its ancestors (the pipeline row so far).
+
+    `finish_reason` is how the model's answers ended, as the endpoint said: "stop" for a
+    whole answer, "length" when cut off at max_tokens (the result is then incomplete, and a
+    step that parses it, a scatter, structured output or a condition, fails saying so),
+    "content_filter" and others as the provider sends them; the last answer's, unless an
+    earlier answer of the task ended otherwise than "stop"; None when no model was asked
+    (or the adapter does not say). Kept in the store; not a column of `rows`.
     """
 
     step: str
@@ -75,6 +82,7 @@ class TaskResult:
     requests: int = 0
     cost: float = 0.0
     cached: bool = False
+    finish_reason: str | None = None
 
     @property
     def task_id(self) -> str:

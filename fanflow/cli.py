@@ -135,6 +135,9 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
         summary.add_row("cost", _cost(stats.get("cost")))
         if stats.get("stopped"):
             summary.add_row("stopped", str(stats["stopped"]))
+        if reasons := stats.get("finish_reasons"):  # "length": cut off at max_tokens
+            shown = ", ".join(f"{_count(n)} {reason}" for reason, n in sorted(reasons.items()))
+            summary.add_row("finish reasons", shown)
     else:
         summary.add_row("stats", "none recorded (the run is still going, or was killed)")
     summary.add_row("store", str(path))

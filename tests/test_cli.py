@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fanflow import (
+    Generation,
     GenerationRequest,
     MockAdapter,
     PipelineBuilder,
@@ -126,6 +127,19 @@ def test_runs_show_has_steps_counts_config_and_failures(store: Path) -> None:
     assert "concurrency" in output and "run_name" in output
     assert "Failures (2)" in output
     assert "draft/0.1" in output and "draft/1.1" in output and "the model refused" in output
+
+
+def test_runs_show_counts_answers_that_did_not_finish_with_stop(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    cut = Generation("text about", finish_reason="length")
+    config = PipelineConfig(progress=False, store=path, run_name="cut", retry=None)
+    builder = PipelineBuilder(config, MockAdapter(lambda request: cut)).input(ideas="s1")
+    builder << Draft()
+    builder.build().run()
+
+    code, output = cli(path, "runs", "show", "cut")
+    assert code == 0
+    assert "finish reasons" in output and "1 length" in output
 
 
 def test_runs_show_finds_a_run_by_id(store: Path) -> None:

@@ -5,10 +5,11 @@ process's throughput (figures: bench/README.md). It keeps only what a POST of a 
 JSON body needs: a keep-alive pool (`_fast_http_conn`), the request written in one piece,
 and the answer parsed by httptools (imported when the first connection opens).
 
-Left out on purpose: proxies, redirects, cookies, compression (it asks for `identity`)
-and HTTP/2. Callers behind a proxy pass ``http_client=httpx.AsyncClient(proxy=...)`` to
-`OpenAIAdapter` (or their own `HTTPTransport`): neither this transport nor
-`AiohttpTransport` reads proxy settings.
+Left out on purpose: proxies, redirects, cookies, asking for compression (it asks for
+`identity`; a gzip or deflate body sent all the same is decoded) and HTTP/2. Callers
+behind a proxy pass ``http_client=httpx.AsyncClient(proxy=...)`` to `OpenAIAdapter` (or
+their own `HTTPTransport`): neither this transport nor `AiohttpTransport` reads proxy
+settings.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from fanflow._exceptions import ConfigurationError, TransportError
-from fanflow.adapters._fast_http_conn import ConnectionPool, Key, ResentAndFailed, is_parser_error
+from fanflow.adapters._fast_http_conn import (
+    ConnectionPool,
+    Key,
+    ResentAndFailed,
+    UndecodableBody,
+    is_parser_error,
+)
 from fanflow.adapters._transport import HTTPResponse, connection_error, timeout_error
 
 __all__ = ["FastTransport"]
@@ -180,6 +187,12 @@ class FastTransport:
             return timeout_error(url, limits, exc)
         if isinstance(exc, OSError):
             return connection_error(url, exc)
+        if isinstance(exc, UndecodableBody):
+            return TransportError(
+                f"POST {url} answered {exc}. fanflow asks for an uncompressed answer; "
+                "check the server or proxy in between.",
+                endpoint=url,
+            )
         if is_parser_error(exc):
             return TransportError(
                 f"POST {url} got a malformed HTTP answer ({exc}). Check that base_url names "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -25,6 +26,7 @@ __all__ = [
     "ResentAndFailed",
     "ResponseHeaders",
     "StaleConnection",
+    "UndecodableBody",
     "is_parser_error",
 ]
 
@@ -40,6 +42,16 @@ class StaleConnection(ConnectionError):
 
 class ResentAndFailed(ConnectionError):
     """The resend after a stale connection failed too; its cause is the second failure."""
+
+
+class UndecodableBody(ValueError):
+    """An answer's body is marked gzip or deflate but does not decompress."""
+
+    def __init__(self, status: int, encoding: str, problem: str) -> None:
+        super().__init__(
+            f"{status} with a body marked Content-Encoding: {encoding} that does not "
+            f"decompress ({problem})"
+        )
 
 
 class ResponseHeaders(Mapping[str, str]):
@@ -84,6 +96,19 @@ class ResponseHeaders(Mapping[str, str]):
         return f"ResponseHeaders({self._decoded()!r})"
 
 
+def _decompressed(body: bytes, encoding: bytes) -> bytes:
+    """`body` decoded from gzip or deflate; another encoding is left to the caller to
+    report (a body that is not JSON, with its Content-Encoding named)."""
+    if encoding in (b"gzip", b"x-gzip"):
+        return zlib.decompress(body, wbits=31)
+    if encoding == b"deflate":
+        try:
+            return zlib.decompress(body)  # HTTP's "deflate" is zlib-wrapped...
+        except zlib.error:
+            return zlib.decompress(body, wbits=-15)  # ...but some servers send it raw
+    return body
+
+
 def is_parser_error(exc: BaseException) -> bool:
     """Whether `exc` is httptools saying an answer is not valid HTTP."""
     import httptools
@@ -101,7 +126,7 @@ class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection carrying one request at a time (no pipelining)."""
 
     __slots__ = (
-        "body", "headers", "headers_done", "keep_alive", "key", "parser", "pool",
+        "body", "encoding", "headers", "headers_done", "keep_alive", "key", "parser", "pool",
         "received", "served", "transport", "waiter",
     )  # fmt: skip
 
@@ -114,6 +139,7 @@ class Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[HTTPResponse] | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
+        self.encoding: bytes | None = None  # Content-Encoding, when the server sent one
         self.headers_done = self.received = self.keep_alive = False
         self.served = 0  # answers completed: above 0, this connection was reused
 
@@ -174,15 +200,29 @@ class Connection(asyncio.Protocol):
     def _answer(self, waiter: asyncio.Future[HTTPResponse]) -> None:
         status = self.parser.get_status_code()
         body = b"".join(self.body)
+        if self.encoding is not None:
+            try:
+                body = _decompressed(body, self.encoding)
+            except zlib.error as exc:
+                encoding = self.encoding.decode("latin-1")
+                waiter.set_exception(UndecodableBody(status, encoding, str(exc)))
+                return
         waiter.set_result(HTTPResponse(status, ResponseHeaders(self.headers), body))
 
     # httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         self.headers, self.body, self.headers_done = [], [], False
+        self.encoding = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        # fanflow asks for identity, but some proxies compress anyway; the length test
+        # first keeps this per-header check nearly free.
+        if len(name) == 16 and name.lower() == b"content-encoding":
+            value = value.strip().lower()
+            if value and value != b"identity":
+                self.encoding = value
 
     def on_headers_complete(self) -> None:
         self.headers_done = True

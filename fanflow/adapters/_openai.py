@@ -29,6 +29,8 @@ __all__ = ["OpenAIAdapter"]
 
 _BODY_EXCERPT = 500
 _BODY_KEPT = 4000
+_LINE_BREAKS = re.compile(r"[\r\n\t]")
+_DECODED_ENCODINGS = frozenset({"identity", "gzip", "deflate", "x-gzip"})
 _SCHEMA_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 _STATUS_HINTS: dict[int, str] = {
@@ -161,8 +163,9 @@ class OpenAIAdapter(AdapterBase):
             choice = data["choices"][0]
             message = choice["message"]
             usage = data.get("usage")
+            content = message.get("content")
             return Generation(
-                text=message.get("content") or "",
+                text=content if type(content) is str else self._content_text(response, content),
                 tool_calls=_tool_calls(message.get("tool_calls")),
                 finish_reason=choice.get("finish_reason"),
                 usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
@@ -179,8 +182,26 @@ class OpenAIAdapter(AdapterBase):
             what = "has no usable choices[0].message" + (f" ({said})" if said else "")
             raise self._bad_body(response, what) from None
 
+    def _content_text(self, response: HTTPResponse, content: Any) -> str:
+        """`message.content` that is not a string: null, or a list of parts (joined)."""
+        if content is None:
+            return ""
+        if isinstance(content, list):
+            # Some servers send content as parts, as in requests: [{"type": "text", ...}].
+            return "".join(
+                part["text"]
+                for part in content
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            )
+        raise self._bad_body(
+            response, f"has a message content of type {type(content).__name__} (not text)"
+        )
+
     def _bad_body(self, response: HTTPResponse, what: str) -> ProviderError:
         text = _decode(response.body)
+        encoding = response.headers.get("content-encoding")
+        if encoding and encoding.lower() not in _DECODED_ENCODINGS:
+            what += f" (it came with Content-Encoding: {encoding}, which fanflow does not decode)"
         return ProviderError(
             f"POST {self._url} answered {response.status} but the body {what}: "
             f"{_excerpt(text)!r}. Check that base_url points at an OpenAI-compatible "
@@ -339,7 +360,15 @@ def _sentence(text: str) -> str:
 
 
 def _decode(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")
+    """A body as text fit for a message: binary (not UTF-8, or control characters) is
+    described and escaped, never passed on raw."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(body)} bytes that are not UTF-8 text, starting {body[:48]!r}>"
+    if not text.isprintable() and not _LINE_BREAKS.sub("", text).isprintable():
+        return repr(text[:_BODY_KEPT])[1:-1]  # escape control characters, keep the rest
+    return text
 
 
 def _excerpt(text: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 import orjson
 from typing_extensions import Self
 
-from fanflow._exceptions import ConfigurationError
+from fanflow._exceptions import ConfigurationError, ParseError
 from fanflow._json import parse_list
 from fanflow._values import StepOutput, TaskInput, TaskResult
 
@@ -74,10 +74,21 @@ class Each(Callback):
 
 
 class Scatter(Callback):
-    """A JSON list result becomes one input per element; a JSON object element is a row."""
+    """A JSON list result becomes one input per element; a JSON object element is a row.
+
+    An answer cut off at max_tokens (`finish_reason` "length") is refused: its last
+    element would be a fragment."""
 
     def map(self, result: TaskResult) -> Produced:
-        items = parse_list(result.result, f"step {result.step!r}, task {result.task_id!r}")
+        where = f"step {result.step!r}, task {result.task_id!r}"
+        if result.finish_reason == "length":
+            raise ParseError(
+                f"{where}: cannot scatter an answer that was cut off at max_tokens "
+                f"(finish_reason 'length'): {result.result[-80:]!r} is incomplete; raise "
+                "max_tokens (set_workflow_params(max_tokens=...)) or ask for fewer items",
+                raw=result.result,
+            )
+        items = parse_list(result.result, where)
         return [self._element(item) for item in items]
 
     def _element(self, item: Any) -> TaskInput:

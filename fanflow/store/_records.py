@@ -63,16 +63,17 @@ def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tu
         result.model,
         result.cost,
         int(result.cached),
+        result.finish_reason,
     )
 
 
 def result_from_row(row: tuple[Any, ...]) -> TaskResult:
     (_, _, step, lineage, _, status, text, error, inputs, context, prompt, completion,
-     requests, model, cost, cached) = row  # fmt: skip
+     requests, model, cost, cached, finish_reason) = row  # fmt: skip
     return TaskResult(
         step, lineage_tuple(lineage), orjson.loads(inputs), orjson.loads(context),
         TaskStatus(status), text, json_or_text(text), error, Usage(prompt, completion),
-        model, requests, cost, bool(cached),
+        model, requests, cost, bool(cached), finish_reason,
     )  # fmt: skip
 
 

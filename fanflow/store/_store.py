@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS results (
     lineage TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, result TEXT NOT NULL,
     error TEXT, inputs BLOB NOT NULL, context BLOB NOT NULL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, requests INTEGER NOT NULL, model TEXT,
-    cost REAL NOT NULL, cached INTEGER NOT NULL,
+    cost REAL NOT NULL, cached INTEGER NOT NULL, finish_reason TEXT,
     PRIMARY KEY (run_id, step_index, lineage)
 );
 DROP INDEX IF EXISTS results_by_key;
@@ -72,6 +72,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._reader = _connect(self.path)
         self._reader.executescript(_SCHEMA)
+        _add_missing_columns(self._reader)
         self._writes = Writes(self.path)
         self._locks = RunLocks(self.path)
         self._known: set[int] | None = None
@@ -215,6 +216,18 @@ class Store:
 def _prefix(key: str) -> int:
     # Only compared within one process, so the built-in (per-process seeded) hash will do.
     return hash(key)
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring a store made by an earlier version up to date: columns are only ever added
+    at the end, so rows read with `SELECT *` keep their order."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
+    if "finish_reason" not in columns:
+        try:
+            connection.execute("ALTER TABLE results ADD COLUMN finish_reason TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it just now
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -20,7 +20,7 @@ import sqlite3
 import struct
 import sys
 
-INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 FRAME_LENGTH = struct.Struct("<I")
 _READ = 1 << 16  # the pipe's size; a larger read buffer costs an mmap per read
 

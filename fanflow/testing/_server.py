@@ -44,7 +44,8 @@ class MockServer:
     """A fast OpenAI-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
 
     `handler` gets the parsed chat-completions body and returns the assistant text (or
-    ``{"tool_calls": [...]}``), sync or async; `latency` seconds are added before every
+    ``{"tool_calls": [...]}``, or a raw ``{"message": {...}, "finish_reason": ...}`` for
+    odd answers: see `HandlerResult`), sync or async; `latency` seconds are added before every
     answer. Counters `requests_total` and `completions_total` are always kept (and
     `await wait_for(requests=n)` / `wait_for(completions=n)` waits until one reaches `n`,
     so a test need not poll); the request bodies go to `request_log` only with

@@ -215,6 +215,26 @@ async def test_tool_calls_without_declared_tools_is_a_500(client: httpx.AsyncCli
     assert "tools" in response.json()["error"]["message"]
 
 
+async def test_a_raw_message_is_sent_as_it_is_with_its_finish_reason(
+    client: httpx.AsyncClient,
+) -> None:
+    message = {"role": "assistant", "content": [{"type": "text", "text": "cut"}]}
+    answer = {"message": message, "finish_reason": "length", "content_encoding": "gzip"}
+    async with MockServer(lambda body: answer) as server:
+        response = await post_chat(client, server)  # httpx decodes the gzip body
+    assert response.headers["content-encoding"] == "gzip"
+    (choice,) = response.json()["choices"]
+    assert (choice["message"], choice["finish_reason"]) == (message, "length")
+
+
+async def test_an_unknown_content_encoding_is_a_500(client: httpx.AsyncClient) -> None:
+    answer = {"message": {"role": "assistant", "content": "x"}, "content_encoding": "br"}
+    async with MockServer(lambda body: answer) as server:
+        response = await post_chat(client, server)
+    assert response.status_code == 500
+    assert "gzip or deflate" in response.json()["error"]["message"]
+
+
 # -- other endpoints and errors --------------------------------------------------------
 
 

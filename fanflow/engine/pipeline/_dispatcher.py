@@ -191,7 +191,7 @@ class Dispatcher:
         # Fields and context are shared, never mutated: copying them per task costs CPU.
         return TaskResult(
             plan_name, work.lineage, work.fields, work.context, status, text, value, error,
-            meter.usage, model, meter.requests, cost,
+            meter.usage, model, meter.requests, cost, False, meter.finish_reason,
         )  # fmt: skip
 
     def _from_cache(self, work: _Work, cached: TaskResult) -> TaskResult:
@@ -199,6 +199,7 @@ class Dispatcher:
         return TaskResult(
             name, work.lineage, work.fields, work.context, result=cached.result,
             value=cached.value, model=cached.model, cached=True,
+            finish_reason=cached.finish_reason,
         )  # fmt: skip
 
     def _ended(self, work: _Work, status: TaskStatus, error: BaseException | str) -> TaskResult:

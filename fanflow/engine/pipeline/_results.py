@@ -62,6 +62,9 @@ class RunStats:
 
     `usage_by_step` and `usage_by_model` break the totals down; `cost` is 0.0 without
     a price table. `stopped` says why dispatching stopped early (a budget), else None.
+    `finish_reasons` counts the tasks whose answers ended otherwise than "stop", by finish
+    reason (`TaskResult.finish_reason`); `truncated` is the count of "length", answers cut
+    off at max_tokens.
     """
 
     tasks: dict[str, int]
@@ -73,6 +76,12 @@ class RunStats:
     usage_by_step: dict[str, UsageTotals] = field(default_factory=dict)
     usage_by_model: dict[str, UsageTotals] = field(default_factory=dict)
     stopped: str | None = None
+    finish_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> int:
+        """Tasks whose answer was cut off at max_tokens (finish reason "length")."""
+        return self.finish_reasons.get("length", 0)
 
     @property
     def requests_per_s(self) -> float:
@@ -218,6 +227,7 @@ class StatsCollector:
         self.by_step: dict[str, UsageTotals] = {}
         self.by_model: dict[str, UsageTotals] = {}
         self.run = UsageTotals()
+        self.finish_reasons: Counter[str] = Counter()
 
     def add_step(self, name: str) -> None:
         self.steps.setdefault(name, Counter())
@@ -242,6 +252,9 @@ class StatsCollector:
         self.run.add(usage, requests, cost)
         step.add(usage, requests, cost)
         model.add(usage, requests, cost)
+        reason = result.finish_reason
+        if reason is not None and reason != "stop":
+            self.finish_reasons[reason] += 1
 
     def finish(self, wall_time_s: float, stopped: str | None) -> RunStats:
         run = self.run
@@ -255,4 +268,5 @@ class StatsCollector:
             self.by_step,
             self.by_model,
             stopped,
+            dict(self.finish_reasons),
         )

@@ -64,6 +64,7 @@ class RunSession:
             self.sink.settle()
             wall, stopped = clock()
             self._stats = self.sink.collector.finish(wall, stopped)
+            _warn_if_cut_off(self.name, self._stats)
             store = self.sink.store
             if store is not None:
                 store.finish_run(self.sink.run_id, status, stats_to_dict(self._stats))
@@ -81,6 +82,16 @@ class RunSession:
             status,
             self.sink.saved,
             store.path,
+        )
+
+
+def _warn_if_cut_off(name: str, stats: RunStats) -> None:
+    if stats.truncated:
+        logger.warning(
+            "run %r: %d task(s) got an answer cut off at max_tokens (finish_reason 'length'); "
+            "their TaskResult.finish_reason says so. Raise max_tokens to get whole answers.",
+            name,
+            stats.truncated,
         )
 
 

@@ -18,6 +18,9 @@ Semantics (each one tested in tests/engine/test_executor.py and test_executor_li
   cancel scope) propagates unchanged, also one that comes at the same moment.
 - `return_value` with `to_json` gives a JSON array; `WorkflowResult.value` is the result
   parsed as JSON where it is JSON, else the text.
+- An answer no task can use (empty, filtered, only tool calls nobody offered) fails its
+  task; one cut off at max_tokens is kept, but a condition reading what it wrote fails
+  the task (see `_answers`). `WorkflowResult.finish_reason` says how the answers ended.
 
 Given the adapter's answers, a run is deterministic (`sample` uses a seeded generator).
 """
@@ -34,6 +37,7 @@ from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, Workfl
 from fanflow._json import json_or_text
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter, Usage
 from fanflow.engine.workflow import _operators as ops
+from fanflow.engine.workflow._answers import USUAL_FINISH, check_answer, cut_off_note
 from fanflow.engine.workflow._conditions import condition_holds, return_text
 from fanflow.engine.workflow._memory import Memory, MemoryValue, render
 from fanflow.engine.workflow._meter import UsageMeter
@@ -61,6 +65,7 @@ class WorkflowResult:
     path: tuple[str, ...]
     generations: int
     requests: int
+    finish_reason: str | None = None
 
 
 async def run_workflow(
@@ -103,6 +108,8 @@ class _Run:
     __slots__ = (
         "adapter",
         "current",
+        "cut_keys",
+        "cut_task",
         "memory",
         "meter",
         "model",
@@ -135,6 +142,10 @@ class _Run:
         self.path: list[str] = []
         self.meter = meter
         self.current = workflow.tasks[0].id if workflow.tasks else ""
+        # Set only once an answer is cut off: the task whose answer it was, and the memory
+        # keys that hold cut-off text (key -> (task id, max_tokens)), for conditions.
+        self.cut_task: str | None = None
+        self.cut_keys: dict[str, tuple[str, int | None]] | None = None
 
     async def execute(self) -> None:
         tasks = self.workflow.tasks
@@ -149,6 +160,8 @@ class _Run:
                     text = await self._operate(task, values)
                 for output in task.outputs:
                     self.memory.store(output, text)
+                if self.cut_keys is not None:
+                    self._track_cut_off(task)
                 next_id = self._route(task)
             except FanflowError as exc:
                 next_id = self._fallback(task, exc)
@@ -172,6 +185,7 @@ class _Run:
             tuple(path),
             meter.generations,
             meter.requests,
+            meter.finish_reason,
         )
 
     def _task(self, task_id: str) -> Task:
@@ -258,7 +272,22 @@ class _Run:
             self.meter.add_failure(exc)
             raise
         self.meter.add(generation)
+        unusual = generation.finish_reason not in USUAL_FINISH or not generation.text
+        if unusual and check_answer(generation, request):  # cut off at max_tokens
+            self.cut_task = self.current
+            if self.cut_keys is None:
+                self.cut_keys = {}
         return generation
+
+    def _track_cut_off(self, task: Task) -> None:
+        """Remember which memory keys now hold a cut-off answer (and which no longer do)."""
+        assert self.cut_keys is not None
+        cut, self.cut_task = self.cut_task == task.id, None
+        for output in task.outputs:
+            if cut:
+                self.cut_keys[output.key] = (task.id, self.workflow.config.max_tokens)
+            else:
+                self.cut_keys.pop(output.key, None)
 
     def _route(self, task: Task) -> str:
         edge = self._edge(task.id)
@@ -267,11 +296,19 @@ class _Run:
         if edge.condition is None:
             return edge.target
         where = f"edge {edge.source!r} -> {edge.target!r}"
+        if self.cut_keys and edge.condition.input.key in self.cut_keys:
+            writer, max_tokens = self.cut_keys[edge.condition.input.key]
+            raise ExecutionError(
+                f"{where}: the condition reads {edge.condition.input.key!r}, written by task "
+                f"{writer!r} whose answer was cut off {cut_off_note(max_tokens)} "
+                "(finish_reason 'length'); raise max_tokens"
+            )
         holds = condition_holds(edge.condition, self.memory, where)
         return edge.target if holds else edge.condition.target_if_not
 
     def _fallback(self, task: Task, error: FanflowError, cause: BaseException | None = None) -> str:
         """The fallback's id, or raise `error` led by the task id, chained to `cause`."""
+        self.cut_task = None
         edge = self._edge(task.id)
         if edge is not None and edge.fallback is not None:
             return edge.fallback

@@ -2,7 +2,8 @@
 
 Requests count every HTTP request sent, retries and failed attempts included (adapters
 report them as `Generation.attempts`, or as an `attempts` attribute on the error they
-raise). Tokens are what endpoints reported.
+raise). Tokens are what endpoints reported. The finish reason is the last answer's,
+unless an earlier answer of the task ended unusually (cut off, filtered): that one is kept.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fanflow.adapters import Generation, Usage
+from fanflow.engine.workflow._answers import USUAL_FINISH
 
 __all__ = ["UsageMeter"]
 
@@ -24,6 +26,7 @@ class UsageMeter:
     requests: int = 0
     generations: int = 0
     model: str | None = None
+    finish_reason: str | None = None
 
     def add(self, generation: Generation) -> None:
         self.generations += 1
@@ -32,6 +35,9 @@ class UsageMeter:
         usage = self.usage
         self.usage = generation.usage if usage is _NOTHING else usage + generation.usage
         self.model = generation.model or self.model
+        reason = generation.finish_reason
+        if reason is not None and self.finish_reason in USUAL_FINISH:
+            self.finish_reason = reason
 
     def add_failure(self, error: BaseException) -> None:
         attempts = getattr(error, "attempts", 1)

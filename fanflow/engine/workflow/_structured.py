@@ -3,7 +3,8 @@
 A task with a `schema` sends it as the request's `json_schema`. The answer (code fences
 allowed) must parse as JSON and validate against the schema (jsonschema, draft 2020-12).
 On failure the model is asked once more, shown its answer and the validation error; a
-second failure is a `ParseError` carrying the raw text. The stored result is the answer
+second failure is a `ParseError` carrying the raw text. An answer cut off at max_tokens
+fails at once (a repair would be cut off the same way). The stored result is the answer
 re-encoded as compact JSON, so later steps get clean JSON.
 """
 
@@ -19,6 +20,7 @@ import orjson
 from fanflow._exceptions import ParseError
 from fanflow._json import parse_strict
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest
+from fanflow.engine.workflow._answers import LENGTH, cut_off_error
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -36,11 +38,15 @@ async def generate_structured(generate: Generate, request: GenerationRequest, ta
     """
     assert request.json_schema is not None
     first = await generate(request)
+    if first.finish_reason == LENGTH:
+        raise cut_off_error(f"task {task_id!r}", request.max_tokens, first.text)
     text, error = _validated(first.text, request.json_schema)
     if error is None:
         return text
     repair = replace(request, messages=(*request.messages, *_repair_messages(first.text, error)))
     second = await generate(repair)
+    if second.finish_reason == LENGTH:
+        raise cut_off_error(f"task {task_id!r}", request.max_tokens, second.text)
     text, error = _validated(second.text, request.json_schema)
     if error is None:
         return text
