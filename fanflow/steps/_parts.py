@@ -10,8 +10,10 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
 
 __all__ = [
@@ -165,6 +167,36 @@ class Task(WorkflowPart):
     inputs: list[Input] = Field(default_factory=list)
     operator: Operator
     outputs: list[Output] = Field(default_factory=list)
+
+    @field_validator("output_schema", mode="before")
+    @classmethod
+    def _schema_from_text(cls, schema: Any, info: ValidationInfo) -> Any:
+        """Dria's SDK sends a task's schema as JSON text: take the object it holds."""
+        if isinstance(schema, str | bytes):
+            return _schema_object(schema, info.data.get("id"))
+        return schema
+
+
+def _schema_object(text: str | bytes, task_id: object) -> dict[str, Any]:
+    """The JSON object in `text`, else a `ConfigurationError` naming the task."""
+    try:
+        schema = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        problem = f"is not valid JSON ({exc})"
+    else:
+        if isinstance(schema, dict):
+            return schema
+        problem = f"holds a JSON {_json_kind(schema)}, not an object"
+    raise ConfigurationError(
+        f"task {task_id!r}: its schema is a string that {problem}; give a JSON schema "
+        "object, or a string holding one (Dria's form for Ollama models, a base64 regular "
+        "expression, is not a JSON schema)"
+    )
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 class TaskPostProcess(WorkflowPart):
