@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -39,10 +40,14 @@ class StepTemplate:
     """Subclass and implement `create_workflow(self, **inputs) -> Workflow`.
 
     `name` (default: the class name in snake_case) names this step's column in the rows.
+    Other keyword arguments are kept, as in Dria, as attributes of `self.params` (a
+    `SimpleNamespace`) for `create_workflow` and `callback` to read: `Samples(n=3)` gives
+    `self.params.n == 3`.
     """
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, **params: Any) -> None:
         self.name = name or _snake_case(type(self).__name__)
+        self.params = SimpleNamespace(**params)
         self.flow: Callback = Each()
         self.models: list[str] | None = None
         self.workflow_params: dict[str, Any] = {}
