@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
@@ -178,20 +179,38 @@ class Task(WorkflowPart):
 
 
 def _schema_object(text: str | bytes, task_id: object) -> dict[str, Any]:
-    """The JSON object in `text`, else a `ConfigurationError` naming the task."""
+    """The JSON schema object in `text`, else a `ConfigurationError` naming the task."""
+    problem = _schema_text_problem(text)
+    if problem is None:
+        schema: dict[str, Any] = orjson.loads(text)  # a new object for each task
+        return schema
+    raise ConfigurationError(
+        f"task {task_id!r}: its schema is a string that {problem}; give a JSON schema "
+        "object, or a string holding one (Dria's schema forms for Ollama models, a base64 "
+        "regular expression, and for Gemini models, with types such as 'OBJECT', are not "
+        "JSON schemas: take the workflow Dria makes for an OpenAI model)"
+    )
+
+
+@lru_cache(maxsize=256)
+def _schema_text_problem(text: str | bytes) -> str | None:
+    """What keeps `text` from holding a JSON schema (draft 2020-12, as the executor uses).
+
+    Cached: a template that loads a document per task loads the same schema every time.
+    """
     try:
         schema = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        problem = f"is not valid JSON ({exc})"
-    else:
-        if isinstance(schema, dict):
-            return schema
-        problem = f"holds a JSON {_json_kind(schema)}, not an object"
-    raise ConfigurationError(
-        f"task {task_id!r}: its schema is a string that {problem}; give a JSON schema "
-        "object, or a string holding one (Dria's form for Ollama models, a base64 regular "
-        "expression, is not a JSON schema)"
-    )
+        return f"is not valid JSON ({exc})"
+    if not isinstance(schema, dict):
+        return f"holds a JSON {_json_kind(schema)}, not an object"
+    from jsonschema import Draft202012Validator, SchemaError  # only documents with one
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"holds no valid JSON schema ({exc.message})"
+    return None
 
 
 def _json_kind(value: Any) -> str:

@@ -64,6 +64,8 @@ def test_a_loaded_schema_string_dumps_as_an_object_and_loads_back_equal() -> Non
         ("", "not valid JSON"),
         # Dria's form for Ollama models: a base64-encoded regular expression.
         ("eyJ0eXBlIjogIm9iamVjdCJ9XHMq", "not valid JSON"),
+        # Dria's form for Gemini models: JSON, but no JSON schema.
+        ('{"type": "OBJECT", "properties": {"x": {"type": "STRING"}}}', "no valid JSON schema"),
     ],
 )
 def test_a_schema_string_that_is_no_json_object_is_an_error_naming_the_task(
