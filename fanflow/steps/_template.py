@@ -58,7 +58,8 @@ class StepTemplate:
         )
 
     def callback(self, step: StepOutput) -> TaskInput | list[TaskInput]:
-        """Used by `.custom()`: turn all of this step's results into next-step inputs."""
+        """Used by `.custom()`: turn all of this step's results into next-step inputs, as in
+        Dria: `step.output[i]` is an ok result and `step.input[i]` its task's input."""
         raise NotImplementedError(
             f"{type(self).__name__}.custom() needs a callback(self, step) method that returns "
             "TaskInput or a list of them"

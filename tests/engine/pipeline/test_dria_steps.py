@@ -8,7 +8,12 @@ the template's constructor keyword arguments as `self.params.<name>`.
 
 from __future__ import annotations
 
+import logging
+import uuid
+from pathlib import Path
+
 import orjson
+import pytest
 
 from fanflow import (
     GenerationRequest,
@@ -79,3 +84,41 @@ async def test_step_input_is_each_outputs_task_input_with_its_ancestors_fields()
     assert sorted(seen) == sorted(
         (f"t{t}", f"t{t}-{n}", f"Q(t{t}-{n})") for t in (1, 2) for n in range(3)
     )
+
+
+DOCUMENTS = Path(__file__).parents[2] / "steps" / "dria_documents"
+
+
+class RandomVars(StepTemplate):
+    """Runs Dria's random-variables document (its `target_if_not` is "A", no task)."""
+
+    def create_workflow(self, simulation_description: str) -> Workflow:
+        document = orjson.loads((DOCUMENTS / "random_vars.json").read_bytes())
+        document["external_memory"] = {"simulation_description": simulation_description}
+        document["steps"][1]["condition"]["expected"] = self.params.expected
+        return Workflow.model_validate(document)
+
+
+async def test_a_dria_document_with_an_open_branch_runs_in_a_pipeline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def llm(request: GenerationRequest) -> str:
+        prompt = request.messages[-1].content
+        if prompt.endswith("Answer Yes or No."):
+            return "No"
+        return "vars of " + prompt.splitlines()[0].removeprefix("Simulation: ")
+
+    rows = [{"simulation_description": f"cafe {n}"} for n in range(3)]
+    pipeline = builder(MockAdapter(llm)).input(rows)
+    pipeline << RandomVars(expected=f"Yes {uuid.uuid4()}")
+
+    with caplog.at_level(logging.WARNING, logger="fanflow.steps"):
+        result = await pipeline.build().execute()
+
+    assert sorted(row["random_vars"] for row in result.rows) == [
+        f"vars of cafe {n}" for n in range(3)
+    ]
+    assert result.stats.tasks.get("failed", 0) == 0 and result.stats.tasks["ok"] == 3
+    warnings = [r for r in caplog.records if r.name == "fanflow.steps"]
+    assert len(warnings) == 1
+    assert "'A' names no task" in warnings[0].getMessage()
