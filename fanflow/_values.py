@@ -23,7 +23,9 @@ class TaskInput(Mapping[str, Any]):
     """The fields one task of the next step is created from: `TaskInput(question="...")`.
 
     Fields bind to parameters of the step's `create_workflow` by name; parameters still
-    unbound are looked up in the task's ancestors (nearest first).
+    unbound are looked up in the task's ancestors (nearest first). As in Dria, a field is
+    also an attribute (`item.question`), except where a method of the same name wins
+    (`keys`, `items`, `values`, `get`, `fields`: read those as `item["keys"]`).
     """
 
     __slots__ = ("fields",)
@@ -39,6 +41,19 @@ class TaskInput(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self.fields)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails, so it costs nothing on the usual paths.
+        # `fields` and dunders are never fields: copy and pickle probe for `__deepcopy__`
+        # etc. on objects whose `fields` slot is not set yet.
+        if name == "fields" or name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise AttributeError(
+                f"TaskInput has no field {name!r}; its fields are: {', '.join(sorted(self.fields))}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"TaskInput({self.fields!r})"
@@ -100,7 +115,18 @@ class TaskResult:
 
 @dataclass(frozen=True, slots=True)
 class StepOutput:
-    """What a custom callback sees of a finished step (as Dria's `step.output`)."""
+    """What a custom callback sees of a finished step, as Dria's `step`: `output`, its ok
+    results, and `input`, the input of each one's task (`input[i]` made `output[i]`).
+
+    `input[i]` holds the task's own fields and, under them, its ancestors' fields (what
+    its `create_workflow` could bind), so `step.input[0].topic` reads as in Dria.
+    """
 
     name: str
     output: list[TaskResult]
+    input: list[TaskInput] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Made once here, not per access: Dria's callbacks index it inside loops.
+        inputs = [TaskInput({**result.context, **result.inputs}) for result in self.output]
+        object.__setattr__(self, "input", inputs)

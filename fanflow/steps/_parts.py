@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from fanflow._exceptions import ConfigurationError
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
 
 __all__ = [
@@ -165,6 +168,54 @@ class Task(WorkflowPart):
     inputs: list[Input] = Field(default_factory=list)
     operator: Operator
     outputs: list[Output] = Field(default_factory=list)
+
+    @field_validator("output_schema", mode="before")
+    @classmethod
+    def _schema_from_text(cls, schema: Any, info: ValidationInfo) -> Any:
+        """Dria's SDK sends a task's schema as JSON text: take the object it holds."""
+        if isinstance(schema, str | bytes):
+            return _schema_object(schema, info.data.get("id"))
+        return schema
+
+
+def _schema_object(text: str | bytes, task_id: object) -> dict[str, Any]:
+    """The JSON schema object in `text`, else a `ConfigurationError` naming the task."""
+    problem = _schema_text_problem(text)
+    if problem is None:
+        schema: dict[str, Any] = orjson.loads(text)  # a new object for each task
+        return schema
+    raise ConfigurationError(
+        f"task {task_id!r}: its schema is a string that {problem}; give a JSON schema "
+        "object, or a string holding one (Dria's schema forms for Ollama models, a base64 "
+        "regular expression, and for Gemini models, with types such as 'OBJECT', are not "
+        "JSON schemas: take the workflow Dria makes for an OpenAI model)"
+    )
+
+
+@lru_cache(maxsize=256)
+def _schema_text_problem(text: str | bytes) -> str | None:
+    """What keeps `text` from holding a JSON schema (draft 2020-12, as the executor uses).
+
+    Cached: a template that loads a document per task loads the same schema every time.
+    """
+    try:
+        schema = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return f"is not valid JSON ({exc})"
+    if not isinstance(schema, dict):
+        return f"holds a JSON {_json_kind(schema)}, not an object"
+    from jsonschema import Draft202012Validator, SchemaError  # only documents with one
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"holds no valid JSON schema ({exc.message})"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 class TaskPostProcess(WorkflowPart):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -39,10 +40,14 @@ class StepTemplate:
     """Subclass and implement `create_workflow(self, **inputs) -> Workflow`.
 
     `name` (default: the class name in snake_case) names this step's column in the rows.
+    Other keyword arguments are kept, as in Dria, as attributes of `self.params` (a
+    `SimpleNamespace`) for `create_workflow` and `callback` to read: `Samples(n=3)` gives
+    `self.params.n == 3`.
     """
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, **params: Any) -> None:
         self.name = name or _snake_case(type(self).__name__)
+        self.params = SimpleNamespace(**params)
         self.flow: Callback = Each()
         self.models: list[str] | None = None
         self.workflow_params: dict[str, Any] = {}
@@ -53,7 +58,8 @@ class StepTemplate:
         )
 
     def callback(self, step: StepOutput) -> TaskInput | list[TaskInput]:
-        """Used by `.custom()`: turn all of this step's results into next-step inputs."""
+        """Used by `.custom()`: turn all of this step's results into next-step inputs, as in
+        Dria: `step.output[i]` is an ok result and `step.input[i]` its task's input."""
         raise NotImplementedError(
             f"{type(self).__name__}.custom() needs a callback(self, step) method that returns "
             "TaskInput or a list of them"

@@ -5,6 +5,9 @@ Where Dria is loose, fanflow refuses before anything is sent:
 - task ids are unique and the `_end` task exists when any edge targets it;
 - every edge `source`, `target`, `fallback` and `target_if_not` names a task, and no task
   is the source of two edges (the executor follows one edge; branch with a condition);
+  loading a document (`open_branches=True`) lets a `fallback` or `target_if_not` name no
+  task, as Dria's own templates do: Dria's executor ends the workflow on such a branch,
+  and so does fanflow's; a warning names each one, once per workflow shape;
 - every `{{var}}` in a task's messages is the name of one of that task's inputs;
 - every required memory read is provided by the initial memory or by an output of a task
   that can run before it (a task from which it is reachable, itself included in a loop);
@@ -14,6 +17,7 @@ Where Dria is loose, fanflow refuses before anything is sent:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
@@ -40,6 +44,8 @@ class Workflow(Protocol):
 
 __all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
 
+_log = logging.getLogger("fanflow.steps")
+
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MEMORY_FREE_READS = frozenset({InputValueType.STRING, InputValueType.SIZE})
 
@@ -53,16 +59,20 @@ def template_variables(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(TEMPLATE_VARIABLE.findall(text)))
 
 
-def check_workflow(workflow: Workflow) -> None:
+def check_workflow(workflow: Workflow, *, open_branches: bool = False) -> None:
     """Raise `ConfigurationError` naming the first problem found and how to fix it.
 
+    `open_branches` (for loaded documents) lets a `fallback` or `target_if_not` name no
+    task, with a warning: taking that branch ends the workflow, as in Dria.
     A pipeline builds one workflow per task, nearly all of the same shape, so shapes that
     passed are remembered (`_shape` holds everything the checks read) and not checked again.
     """
     shape = _shape(workflow)
+    if open_branches:
+        shape = (_OPEN_BRANCHES, shape)
     if shape in _PASSED:
         return
-    _check(workflow)
+    _check(workflow, open_branches)
     if len(_PASSED) >= _PASSED_LIMIT:
         _PASSED.clear()
     _PASSED.add(shape)
@@ -70,6 +80,7 @@ def check_workflow(workflow: Workflow) -> None:
 
 _PASSED: set[Hashable] = set()
 _PASSED_LIMIT = 4096
+_OPEN_BRANCHES = "open_branches"  # marks the shapes that passed with open branches allowed
 
 
 def _shape(workflow: Workflow) -> Hashable:
@@ -128,16 +139,41 @@ def _shape(workflow: Workflow) -> Hashable:
     return tuple(shape)
 
 
-def _check(workflow: Workflow) -> None:
+def _check(workflow: Workflow, open_branches: bool) -> None:
     ids = _unique_task_ids(workflow.tasks)
+    open_ends = _open_branches(workflow.steps, ids) if open_branches else set()
     for edge in workflow.steps:
-        _check_edge(edge, ids)
+        _check_edge(edge, ids | open_ends)
     _check_one_edge_per_source(workflow.steps)
     successors = _successor_map(workflow.steps)
     for task in workflow.tasks:
         _check_template_variables(task)
     _check_reads(workflow, successors)
-    _check_reaches_end(workflow, successors)
+    _check_reaches_end(workflow, successors, open_ends)
+
+
+def _open_branches(edges: Iterable[Edge], ids: set[str]) -> set[str]:
+    """The `fallback` and `target_if_not` names that name no task, each warned about."""
+    found: set[str] = set()
+    for edge in edges:
+        branches = {"fallback": edge.fallback}
+        if edge.condition is not None:
+            branches["target_if_not"] = edge.condition.target_if_not
+        for role, name in branches.items():
+            if name is None or name in ids:
+                continue
+            found.add(name)
+            _log.warning(
+                "workflow edge %r -> %r: its %s %r names no task; as in Dria, taking that "
+                "branch ends the workflow (with what its memory holds then). If that is a "
+                "typo, name one of: %s",
+                edge.source,
+                edge.target,
+                role,
+                name,
+                ", ".join(sorted(ids)),
+            )
+    return found
 
 
 def _unique_task_ids(tasks: Iterable[Task]) -> set[str]:
@@ -266,8 +302,10 @@ def _predecessor_map(successors: dict[str, set[str]]) -> dict[str, set[str]]:
     return predecessors
 
 
-def _check_reaches_end(workflow: Workflow, successors: dict[str, set[str]]) -> None:
-    ends = {task.id for task in workflow.tasks if task.operator == Operator.END}
+def _check_reaches_end(
+    workflow: Workflow, successors: dict[str, set[str]], open_ends: set[str]
+) -> None:
+    ends = {task.id for task in workflow.tasks if task.operator == Operator.END} | open_ends
     for task in workflow.tasks:
         if task.id in ends:
             continue

@@ -10,6 +10,7 @@ memory keys are kept sorted, so the same workflow always gives the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import orjson
@@ -21,6 +22,11 @@ from fanflow.steps._parts import Config, Edge, ReturnValue, Task, WorkflowPart, 
 from fanflow.steps._validation import check_workflow
 
 __all__ = ["Workflow", "checked_workflow", "with_memory"]
+
+_LOADING: ContextVar[bool] = ContextVar("fanflow_loading_a_workflow", default=False)
+"""True inside `Workflow.model_validate(_json)`: the document was loaded, not written with
+`Workflow(...)` or a builder, so a branch naming no task is Dria's way to end (warned).
+A context variable, not pydantic's validation context, which `__init__` does not pass on."""
 
 
 class Workflow(WorkflowPart):
@@ -44,17 +50,25 @@ class Workflow(WorkflowPart):
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Load a document; as in Dria, a branch naming no task ends the workflow (warned)."""
+        token = _LOADING.set(True)
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
             raise _as_configuration_error(exc, obj) from None
+        finally:
+            _LOADING.reset(token)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Load a JSON document, as `model_validate` does."""
+        token = _LOADING.set(True)
         try:
             return super().model_validate_json(json_data, **kwargs)
         except ValidationError as exc:
             raise _as_configuration_error(exc, _loaded(json_data)) from None
+        finally:
+            _LOADING.reset(token)
 
     @field_validator("external_memory")
     @classmethod
@@ -65,7 +79,7 @@ class Workflow(WorkflowPart):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        check_workflow(self)
+        check_workflow(self, open_branches=_LOADING.get())
         return self
 
     @classmethod

@@ -88,10 +88,14 @@ def test_minimal_document_is_valid() -> None:
         ),
     ],
 )
-def test_edge_naming_no_task_is_refused_on_load(edge: dict[str, Any], role: str, name: str) -> None:
+def test_edge_naming_no_task_is_refused_when_written(
+    edge: dict[str, Any], role: str, name: str
+) -> None:
+    """`Workflow(...)` refuses them all; a loaded document may have an open `fallback` or
+    `target_if_not`, as Dria's templates do (tests/steps/test_dria_documents.py)."""
     steps = [{"source": "a", "target": "_end"}] if edge["source"] != "a" else []
     with pytest.raises(ConfigurationError) as caught:
-        _load([_task("a", writes=["x"])], [edge, *steps])
+        Workflow(tasks=[_task("a", writes=["x"]), END], steps=[edge, *steps])
 
     message = str(caught.value)
     assert f"edge {edge['source']!r} -> {edge['target']!r}" in message

@@ -10,6 +10,9 @@ Semantics (each one tested in tests/engine/test_executor.py and test_executor_li
   to its edge's `fallback`; with no fallback the workflow fails with that error, its
   message led by the task id (`StepFailed` for errors that are not fanflow's), and
   `__cause__` the original error.
+- A `target_if_not` or `fallback` that names no task (which only a loaded Dria document
+  may have, see `steps/_validation`) ends the workflow when taken, as Dria's executor
+  does: the result is what the return value reads from memory then.
 - `{{var}}` renders the task's input `var` (see `_memory` for what each read returns).
 - `max_steps` is the number of tasks (the end task excluded) that may run; the next one
   would raise `ExecutionError`. `max_time` bounds the whole run, also inside a slow call,
@@ -188,13 +191,15 @@ class _Run:
             meter.finish_reason,
         )
 
-    def _task(self, task_id: str) -> Task:
+    def _task(self, task_id: str) -> Task | None:
+        """The task `task_id`; None ends the run, as Dria's executor ends on a branch naming
+        no task (only a loaded document has one: validation refuses it elsewhere)."""
         # A scan, not a dict built per run: workflows have a handful of tasks, most runs
         # take one step, and building the dict would cost more than the scans it saves.
         for task in self.workflow.tasks:
             if task.id == task_id:
                 return task
-        raise KeyError(task_id)
+        return None
 
     def _edge(self, task_id: str) -> Edge | None:
         """The first edge out of `task_id` (a later one from the same task is ignored)."""
