@@ -28,7 +28,7 @@ from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
 from fanflow.engine.pipeline._accounting import Budget
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._gc import relaxed_gc
-from fanflow.engine.pipeline._inputs import RowSource, source_from
+from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
@@ -156,12 +156,12 @@ class Pipeline:
             "code); use `await pipeline.execute()` there instead"
         )
 
-    def _rows(self) -> Iterator[Mapping[str, Any]]:
+    def _rows(self) -> Iterator[Mapping[str, Any] | UnusableRow]:
         return chain.from_iterable(source.open() for source in self.sources)
 
     async def _execute(
         self,
-        rows: Iterator[Mapping[str, Any]],
+        rows: Iterator[Mapping[str, Any] | UnusableRow],
         config: PipelineConfig,
         first_only: bool = False,
         use_cache: bool = True,
