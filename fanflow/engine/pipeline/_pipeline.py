@@ -140,9 +140,10 @@ class Pipeline:
         return await self._execute(self._rows(), self.config, use_cache=use_cache)
 
     async def dry_run(self) -> PipelineResult:
-        """Run the first input row through every step, one task per step."""
+        """Run the first usable input row through every step, one task per step."""
         single = self.config.model_copy(update={"concurrency": 1})
-        return await self._execute(islice(self._rows(), 1), single, first_only=True)
+        usable = (row for row in self._rows() if not isinstance(row, UnusableRow))
+        return await self._execute(islice(usable, 1), single, first_only=True)
 
     def run(self) -> PipelineResult:
         """`execute()` for scripts; refuses inside a running event loop."""

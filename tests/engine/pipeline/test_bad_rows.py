@@ -243,3 +243,20 @@ async def test_rows_of_a_file_whose_first_line_is_broken_still_run(tmp_path: Pat
 
     assert sorted(sent) == ["about a", "about c"]
     assert f"{path}:1" in _one_failure(result)
+
+
+async def test_a_dry_run_takes_the_first_usable_row(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"topic": \n{"topic": "a"}\n{"topic": "c"}\n')
+    sent: list[str] = []
+
+    def llm(request: GenerationRequest) -> str:
+        sent.append(request.messages[-1].content)
+        return _answer(request)
+
+    builder = PipelineBuilder(PipelineConfig(progress=False), MockAdapter(llm))
+    builder.input(path) << About()
+    result = await builder.build().dry_run()
+
+    assert sent == ["about a"]
+    assert [row["topic"] for row in result.rows] == ["a"]
