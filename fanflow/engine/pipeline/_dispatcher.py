@@ -125,7 +125,9 @@ class Dispatcher:
                 result, children = self._children(work, result)  # before saving: may fail it
                 # Wait for the commit: the worker holds its slot meanwhile, so results
                 # answered but not yet saved never exceed the concurrency.
-                await self.sink.save(work.step, key, result)
+                kept = await self.sink.save(work.step, key, result)
+                if kept is not result:  # the store could not write it: failed, no children
+                    result, children = kept, []
             finally:
                 self.running -= 1
                 counts.running -= 1

@@ -94,7 +94,8 @@ def _read_json(path: str) -> Iterator[Row | UnusableRow]:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        yield UnusableRow(path, f"{_json_problem(data, exc)}; none of its rows were read")
+        problem = _json_problem(data, exc, line=False)
+        yield UnusableRow(path, f"{problem}; none of its rows were read")
         return
     if not isinstance(value, list):
         yield UnusableRow(path, "must hold a JSON list of objects; none of its rows were read")
@@ -107,16 +108,17 @@ def _json_object(data: bytes, where: str) -> Row | UnusableRow:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        return UnusableRow(where, _json_problem(data, exc))
+        return UnusableRow(where, _json_problem(data, exc, line=True))
     return value if isinstance(value, dict) else _not_an_object(where)
 
 
-def _json_problem(data: bytes, exc: orjson.JSONDecodeError) -> str:
+def _json_problem(data: bytes, exc: orjson.JSONDecodeError, line: bool) -> str:
     # orjson reports bytes that are not UTF-8 as "surrogates not allowed": say what it is.
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return invalid_utf8(bad.object[bad.start], f" at column {bad.start + 1}")
+        at = f" at column {bad.start + 1}" if line else f" at offset {bad.start} of the file"
+        return invalid_utf8(bad.object[bad.start], at)
     return f"not valid JSON ({exc}); fix or remove it"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Row", "UnusableRow", "invalid_utf8", "usable"]
+__all__ = ["Row", "UnusableRow", "invalid_utf8", "problem_of", "usable"]
 
 Row = Mapping[str, Any]
 
@@ -43,7 +43,7 @@ def usable(row: Row, where: str) -> Row | UnusableRow:
     try:
         orjson.dumps(row, default=str)
     except TypeError:
-        return UnusableRow(where, _problem(row))
+        return UnusableRow(where, problem_of(row))
     return row
 
 
@@ -55,7 +55,8 @@ def invalid_utf8(byte: int, position: str = "") -> str:
     )
 
 
-def _problem(row: Row) -> str:
+def problem_of(row: Row) -> str:
+    """Why `row` cannot be written as JSON (a non-string key, a lone surrogate)."""
     for key, value in row.items():
         if not isinstance(key, str):
             return (

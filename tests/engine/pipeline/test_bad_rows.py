@@ -19,9 +19,12 @@ from fanflow import (
     PipelineConfig,
     PipelineResult,
     StepTemplate,
+    TaskInput,
+    TaskResult,
     TaskStatus,
     Workflow,
 )
+from fanflow.callbacks import Callback
 
 
 class About(StepTemplate):
@@ -260,3 +263,31 @@ async def test_a_dry_run_takes_the_first_usable_row(tmp_path: Path) -> None:
 
     assert sent == ["about a"]
     assert [row["topic"] for row in result.rows] == ["a"]
+
+
+class _Tagged(Callback):
+    """Passes each answer on under `tag`, with a lone surrogate for topic b."""
+
+    def map(self, result: TaskResult) -> TaskInput:
+        bad = result.inputs["topic"] == "b"
+        return TaskInput({"tag": "b\udcff" if bad else result.result})
+
+
+class Next(StepTemplate):
+    def create_workflow(self, topic: str) -> Workflow:
+        return Workflow.from_prompt("next {{topic}}", topic=topic)
+
+
+async def test_a_field_the_store_cannot_write_fails_that_task_only() -> None:
+    builder = PipelineBuilder(PipelineConfig(progress=False), MockAdapter(_answer))
+    builder.input([{"topic": "a"}, {"topic": "b"}, {"topic": "c"}])
+    builder << About().then(_Tagged()) << Next()
+
+    result = await builder.build().execute()
+
+    assert sorted(row["topic"] for row in result.rows) == ["a", "c"]
+    (failure,) = result.failures
+    assert failure.step == "next" and failure.lineage == (1, 0)
+    assert failure.error is not None
+    assert "cannot be stored" in failure.error and "'tag'" in failure.error
+    assert "surrogate" in failure.error
