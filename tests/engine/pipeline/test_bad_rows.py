@@ -291,3 +291,35 @@ async def test_a_field_the_store_cannot_write_fails_that_task_only() -> None:
     assert failure.error is not None
     assert "cannot be stored" in failure.error and "'tag'" in failure.error
     assert "surrogate" in failure.error
+
+
+async def test_a_csv_cell_too_large_fails_that_row_only(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("topic\na\n" + "x" * 200_000 + "\nc\n", encoding="utf-8")
+
+    result, sent = await _run(path)
+
+    assert sorted(sent) == ["about a", "about c"]
+    error = _one_failure(result)
+    assert f"{path}:3" in error and "not valid CSV" in error
+
+
+async def test_a_parquet_file_corrupt_part_way_fails_one_row_after_the_rows_before_it(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "rows.parquet"
+    table = pa.table({"topic": [f"t{i}" for i in range(3000)]})
+    pq.write_table(table, path, row_group_size=1024, compression="none")
+    data = bytearray(path.read_bytes())
+    page = pq.read_metadata(path).row_group(1).column(0).data_page_offset
+    data[page : page + 64] = b"\xab" * 64  # the second row group's page header
+    path.write_bytes(bytes(data))
+
+    result, sent = await _run(path)
+
+    assert len(sent) == 1024  # the first row group ran
+    error = _one_failure(result)
+    assert f"{path} (after 1024 rows)" in error and "reading stopped" in error
