@@ -42,8 +42,8 @@ def usable(row: Row, where: str) -> Row | UnusableRow:
     """
     try:
         orjson.dumps(row, default=str)
-    except TypeError:
-        return UnusableRow(where, problem_of(row))
+    except TypeError as exc:
+        return UnusableRow(where, problem_of(row, str(exc)))
     return row
 
 
@@ -55,8 +55,9 @@ def invalid_utf8(byte: int, position: str = "") -> str:
     )
 
 
-def problem_of(row: Row) -> str:
-    """Why `row` cannot be written as JSON (a non-string key, a lone surrogate)."""
+def problem_of(row: Row, detail: str = "") -> str:
+    """Why `row` cannot be written as JSON (a non-string key, a lone surrogate, an integer
+    beyond 64 bits); `detail`, what the JSON writer said, if nothing more precise is found."""
     for key, value in row.items():
         if not isinstance(key, str):
             return (
@@ -66,7 +67,10 @@ def problem_of(row: Row) -> str:
         problem = _value_problem(value)
         if problem is not None:
             return f"the value of column {key!r} {problem}"
-    return "the row cannot be written as JSON; give columns of text, numbers, lists or dicts"
+    return (
+        f"the row cannot be written as JSON ({detail or 'unknown reason'}); give columns of "
+        "text, numbers, lists or dicts"
+    )
 
 
 def _value_problem(value: Any) -> str | None:
@@ -80,6 +84,8 @@ def _value_problem(value: Any) -> str | None:
                 "decoded with surrogateescape); fix or drop that text"
             )
         return None
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return "is an integer beyond 64 bits, which JSON readers lose; give it as text"
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):

@@ -107,8 +107,8 @@ def _unstorable(result: TaskResult) -> TaskResult:
     """A failed stand-in, with no fields, for a result whose fields the store cannot write."""
     try:
         orjson.dumps(result.inputs, default=str)
-    except TypeError:
-        problem = f"its inputs cannot be stored: {problem_of(result.inputs)}"
+    except TypeError as exc:
+        problem = f"its inputs cannot be stored: {problem_of(result.inputs, str(exc))}"
     else:
         problem = f"the fields it inherits cannot be stored: {problem_of(result.context)}"
     return dataclasses.replace(

@@ -117,6 +117,16 @@ async def test_a_nested_value_with_a_lone_surrogate_fails_that_row_only() -> Non
     assert "'tags'" in _one_failure(result)
 
 
+async def test_an_integer_beyond_64_bits_fails_that_row_only() -> None:
+    rows = [{"topic": "a"}, {"topic": "b", "n": 10**30}, {"topic": "c"}]
+
+    result, sent = await _run(rows)
+
+    _assert_good_rows_ran(result, sent)
+    error = _one_failure(result)
+    assert "'n'" in error and "64 bits" in error
+
+
 # -- item 2: lines that cannot be read ----------------------------------------------------
 
 
