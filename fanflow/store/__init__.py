@@ -6,6 +6,7 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_store`: `Store`, the file: runs, results, cache lookups by content key.
 - `_writer`, `_writer_child`: commits in a child process fed by the event loop.
 - `_records`: how run records and results look on disk, and back.
+- `_paths`: the store's path, made absolute and checked before SQLite opens it.
 - `_liveness`: lock files that tell a killed run from a running one.
 - `_keys`: content keys, what makes two tasks the same request.
 - `_runs`: a new run's identity; the list of past runs.

@@ -7,6 +7,9 @@ waits on the disk and shares no GIL with SQLite (asyncio only, like the engine's
 transports); `await store.put(...)` returns once that result is committed, which is what
 lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
 whose content key (see `_keys`) was answered before is not sent again.
+
+The path is made absolute when the store opens (`_paths`), so a run's results stay
+readable after the process changes directory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import orjson
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow._values import TaskResult
 from fanflow.store._liveness import RunLocks
+from fanflow.store._paths import cannot_open, store_path
 from fanflow.store._records import (
     RunRecord,
     lineage_text,
@@ -68,11 +72,13 @@ class Store:
     """Run records and task results in one SQLite file; safe to use from one event loop."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._reader = _connect(self.path)
-        self._reader.executescript(_SCHEMA)
-        _add_missing_columns(self._reader)
+        self.path = store_path(Path(path) if path is not None else default_store_path())
+        try:
+            self._reader = _connect(self.path)
+            self._reader.executescript(_SCHEMA)
+            _add_missing_columns(self._reader)
+        except sqlite3.Error as exc:
+            raise cannot_open(self.path, exc) from exc
         self._writes = Writes(self.path)
         self._locks = RunLocks(self.path)
         self._known: set[int] | None = None

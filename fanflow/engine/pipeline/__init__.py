@@ -6,7 +6,8 @@
 - `_dispatcher`: every task of every step under one concurrency limit.
 - `_sink`: where results go: cache lookups, saving, statistics.
 - `_session`: one `execute()` as a recorded run.
-- `_inputs`: input rows from keywords, lists, datasets and files.
+- `_inputs`: input rows from keywords, lists, datasets and files (`_input_files`); a row
+  that cannot be read or used fails alone (`_input_rows`).
 - `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """

@@ -28,6 +28,7 @@ from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
+from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.engine.pipeline._tasks import PreparedTask, prepare_task
@@ -65,6 +66,7 @@ class _Work:
     context: Mapping[str, Any]
     lineage: Lineage
     root: int
+    unusable: str | None = None  # an input row that could not be read: fail it with this
 
 
 @dataclass(slots=True)
@@ -85,7 +87,7 @@ class Dispatcher:
         plans: list[StepPlan],
         adapter: LLMAdapter,
         settings: DispatchSettings,
-        rows: Iterator[Mapping[str, Any]],
+        rows: Iterator[Mapping[str, Any] | UnusableRow],
         sink: ResultSink,
     ) -> None:
         self.plans = plans
@@ -123,7 +125,9 @@ class Dispatcher:
                 result, children = self._children(work, result)  # before saving: may fail it
                 # Wait for the commit: the worker holds its slot meanwhile, so results
                 # answered but not yet saved never exceed the concurrency.
-                await self.sink.save(work.step, key, result)
+                kept = await self.sink.save(work.step, key, result)
+                if kept is not result:  # the store could not write it: failed, no children
+                    result, children = kept, []
             finally:
                 self.running -= 1
                 counts.running -= 1
@@ -154,11 +158,16 @@ class Dispatcher:
             return None
         root = self.roots_read
         self.roots_read += 1
+        if isinstance(row, UnusableRow):  # a failed task of the first step (see _input_rows)
+            self.groups[root] = _Group([0] * len(self.plans), {})
+            return self._enqueue_work(_Work(0, {}, {}, (root,), root, row.message), push=False)
         self.groups[root] = _Group([0] * len(self.plans), row)
         return self._enqueue_work(_Work(0, row, {}, (root,), root), push=False)
 
     async def _execute(self, work: _Work) -> tuple[TaskResult, str]:
         """Run one task, or take it from the cache; the result and its content key."""
+        if work.unusable is not None:
+            return self._ended(work, TaskStatus.FAILED, work.unusable), ""
         plan = self.plans[work.step]
         key = ""
         try:

@@ -28,7 +28,7 @@ from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
 from fanflow.engine.pipeline._accounting import Budget
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._gc import relaxed_gc
-from fanflow.engine.pipeline._inputs import RowSource, source_from
+from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
@@ -140,9 +140,10 @@ class Pipeline:
         return await self._execute(self._rows(), self.config, use_cache=use_cache)
 
     async def dry_run(self) -> PipelineResult:
-        """Run the first input row through every step, one task per step."""
+        """Run the first usable input row through every step, one task per step."""
         single = self.config.model_copy(update={"concurrency": 1})
-        return await self._execute(islice(self._rows(), 1), single, first_only=True)
+        usable = (row for row in self._rows() if not isinstance(row, UnusableRow))
+        return await self._execute(islice(usable, 1), single, first_only=True)
 
     def run(self) -> PipelineResult:
         """`execute()` for scripts; refuses inside a running event loop."""
@@ -156,12 +157,12 @@ class Pipeline:
             "code); use `await pipeline.execute()` there instead"
         )
 
-    def _rows(self) -> Iterator[Mapping[str, Any]]:
+    def _rows(self) -> Iterator[Mapping[str, Any] | UnusableRow]:
         return chain.from_iterable(source.open() for source in self.sources)
 
     async def _execute(
         self,
-        rows: Iterator[Mapping[str, Any]],
+        rows: Iterator[Mapping[str, Any] | UnusableRow],
         config: PipelineConfig,
         first_only: bool = False,
         use_cache: bool = True,

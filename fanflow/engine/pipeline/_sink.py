@@ -9,8 +9,13 @@ Without a store (`PipelineConfig(store=False)`), results are kept in memory.
 
 from __future__ import annotations
 
-from fanflow._values import Lineage, TaskResult
+import dataclasses
+
+import orjson
+
+from fanflow._values import Lineage, TaskResult, TaskStatus
 from fanflow.engine.pipeline._history import StoreSource
+from fanflow.engine.pipeline._input_rows import problem_of
 from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
 from fanflow.engine.pipeline._tasks import PreparedTask
 from fanflow.store import Store, task_key
@@ -50,15 +55,23 @@ class ResultSink:
             return None
         return self.store.lookup(key)
 
-    async def save(self, step_index: int, key: str, result: TaskResult) -> None:
-        """Keep one finished result; with a store, returns once it is committed."""
+    async def save(self, step_index: int, key: str, result: TaskResult) -> TaskResult:
+        """Keep one finished result; with a store, returns once it is committed.
+
+        Returns the result kept: if the store cannot write its fields (a key that is not
+        a string, a lone surrogate, say from a custom callback), a failed one in its place
+        saying why, so that one task fails and the run goes on."""
         if self.store is not None:
             try:
                 await self.store.put(self.run_id, step_index, key, result)
+            except TypeError:  # orjson refused a field, before anything was queued
+                result = _unstorable(result)
+                await self.store.put(self.run_id, step_index, "", result)
             except BaseException:
                 self._cut_off.append(result)  # its commit may land all the same
                 raise
         self._record(result)
+        return result
 
     def skip(self, step_index: int, result: TaskResult) -> None:
         """Keep a task that was never run (a budget stop), without waiting for its commit."""
@@ -88,3 +101,17 @@ class ResultSink:
         self.saved += 1
         if self.memory is not None:
             self.memory[result.step].results.append(result)
+
+
+def _unstorable(result: TaskResult) -> TaskResult:
+    """A failed stand-in, with no fields, for a result whose fields the store cannot write."""
+    try:
+        orjson.dumps(result.inputs, default=str)
+    except TypeError as exc:
+        problem = f"its inputs cannot be stored: {problem_of(result.inputs, str(exc))}"
+    else:
+        problem = f"the fields it inherits cannot be stored: {problem_of(result.context)}"
+    return dataclasses.replace(
+        result, status=TaskStatus.FAILED, result="", value=None, inputs={}, context={},
+        error=f"task {result.task_id}: {problem}",
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import orjson
 import pytest
 
 from fanflow import ConfigurationError
-from fanflow.engine.pipeline._inputs import source_from
+from fanflow.engine.pipeline._inputs import UnusableRow, source_from
 
 ROWS = [{"topic": "physics", "n": 1}, {"topic": "chemistry", "n": 2}]
 
@@ -174,16 +175,21 @@ def test_first_row_of_an_empty_source_is_a_configuration_error(tmp_path: Path) -
 # -- laziness -----------------------------------------------------------------------------
 
 
+def _unusable(row: Any) -> UnusableRow:
+    assert isinstance(row, UnusableRow), row
+    return row
+
+
 def test_a_jsonl_source_yields_rows_before_reading_a_later_malformed_line(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "rows.jsonl"
-    path.write_bytes(orjson.dumps(ROWS[0]) + b"\n" + b"{not json\n")
+    path.write_bytes(orjson.dumps(ROWS[0]) + b"\n" + b"{not json\n" + orjson.dumps(ROWS[1]))
     rows = source_from(path).open()
 
     assert dict(next(rows)) == ROWS[0]
-    with pytest.raises(ConfigurationError, match=r"rows\.jsonl:2.*not valid JSON"):
-        next(rows)
+    assert _unusable(next(rows)).where == f"{path}:2"
+    assert dict(next(rows)) == ROWS[1]
 
 
 def test_first_row_succeeds_although_a_later_line_is_malformed(tmp_path: Path) -> None:
@@ -214,36 +220,42 @@ def test_an_unknown_suffix_is_a_configuration_error_naming_it(tmp_path: Path) ->
         source_from(path)
 
 
-def test_a_json_file_that_is_not_a_list_is_a_configuration_error(tmp_path: Path) -> None:
+def test_a_json_file_that_is_not_a_list_is_one_unusable_row(tmp_path: Path) -> None:
     path = tmp_path / "rows.json"
     path.write_bytes(orjson.dumps({"topic": "physics"}))
 
+    (row,) = source_from(path).open()
+
+    assert "must hold a JSON list of objects" in _unusable(row).message
     with pytest.raises(ConfigurationError, match="must hold a JSON list of objects"):
-        list(source_from(path).open())
+        source_from(path).first_row()
 
 
 def test_a_json_file_with_a_non_object_item_names_its_index(tmp_path: Path) -> None:
     path = tmp_path / "rows.json"
     path.write_bytes(orjson.dumps([ROWS[0], "physics"]))
 
-    with pytest.raises(ConfigurationError, match=r"rows\.json\[1\] is not a JSON object"):
-        list(source_from(path).open())
+    good, bad = source_from(path).open()
+
+    assert good == ROWS[0]
+    assert re.search(r"rows\.json\[1\]: not a JSON object", _unusable(bad).message)
 
 
-def test_a_malformed_json_file_is_a_configuration_error(tmp_path: Path) -> None:
+def test_a_malformed_json_file_is_a_configuration_error_at_first_row(tmp_path: Path) -> None:
     path = tmp_path / "rows.json"
     path.write_text('[{"topic": "physics"', encoding="utf-8")
 
-    with pytest.raises(ConfigurationError, match="not valid JSON"):
-        list(source_from(path).open())
+    with pytest.raises(ConfigurationError, match=r"rows\.json: not valid JSON"):
+        source_from(path).first_row()
 
 
 def test_a_jsonl_line_that_is_not_an_object_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_bytes(orjson.dumps(ROWS[0]) + b"\n" + b'"physics"\n')
 
-    with pytest.raises(ConfigurationError, match=r"rows\.jsonl:2 is not a JSON object"):
-        list(source_from(path).open())
+    _, bad = source_from(path).open()
+
+    assert re.search(r"rows\.jsonl:2: not a JSON object", _unusable(bad).message)
 
 
 def test_a_list_with_a_non_dict_is_a_configuration_error_naming_the_row() -> None:
