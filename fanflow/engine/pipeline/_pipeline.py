@@ -18,14 +18,16 @@ import time
 from collections.abc import Iterator, Mapping
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
 from fanflow.engine.pipeline._accounting import Budget
+from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, source_from
@@ -37,17 +39,24 @@ from fanflow.steps import StepTemplate
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
 
+_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""US dollars per million tokens: a NaN would break the store, a negative price budgets."""
+
 
 class PipelineConfig(BaseModel):
     """How a pipeline runs.
 
     `concurrency`: LLM requests in flight at most (each task runs its workflow's calls one
-    after another, so this is also the number of tasks in flight). `task_timeout`: seconds
+    after another, so this is also the number of tasks in flight). It has no upper bound
+    and a large one costs nothing by itself: a worker starts only when a task is ready
+    and no started worker is free, so a run never has more workers than tasks it could
+    run at once (3 rows at `concurrency=1_000_000` start a handful). `task_timeout`: seconds
     one task may take, None for no limit. `on_error`: "skip" records a failed task and goes
     on; "raise" stops the run at the first failure. `progress`: a live display on terminals.
     `retry`: how failed requests are retried (429, 5xx, timeouts, connection errors,
     malformed bodies; never other 4xx); None sends each request once. `prices`: US dollars
-    per million tokens by model, `{"model": (input, output)}`, for `stats.cost`.
+    per million tokens by model, `{"model": (input, output)}`, for `stats.cost`; each a
+    finite number >= 0.
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
     `tune_gc`: make Python's garbage collector cheaper while the run lasts (it is
@@ -57,9 +66,25 @@ class PipelineConfig(BaseModel):
     `store`: the SQLite file that keeps results and run records (None: `FANFLOW_STORE`,
     else `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's
     name in `fanflow.runs()` (default: first step, time and a short tag).
+
+    A bad or unknown setting is a `ConfigurationError` naming it (chaining pydantic's
+    `ValidationError`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    def __init__(self, **settings: Any) -> None:
+        try:
+            super().__init__(**settings)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
 
     concurrency: int = Field(default=64, ge=1)
     task_timeout: float | None = Field(default=600.0, gt=0)
@@ -69,7 +94,7 @@ class PipelineConfig(BaseModel):
     store: str | Path | Literal[False] | None = None
     run_name: str | None = None
     retry: RetryPolicy | None = RetryPolicy()
-    prices: dict[str, tuple[float, float]] | None = None
+    prices: dict[str, tuple[_Price, _Price]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, gt=0)
 
