@@ -51,7 +51,7 @@ def test_set_workflow_params_refuses_bad_limits(params: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("n", [2.5, math.nan, math.inf, 0, -1, "3", True])
 def test_broadcast_refuses_a_count_that_is_not_a_positive_whole_number(n: Any) -> None:
-    with pytest.raises(ConfigurationError, match="step 'answer'.*Broadcast"):
+    with pytest.raises(ConfigurationError, match=r"step 'answer'.*Broadcast"):
         _prompt().broadcast(n)
 
 

@@ -1,6 +1,6 @@
 """The streaming dispatcher: every task of every step, under one concurrency limit.
 
-Up to `concurrency` workers run in one anyio task group, started as work appears. Each takes the deepest ready task (so
+Up to `concurrency` workers run in one task group. Each takes the deepest ready task (so
 finished rows appear early and pending work stays bounded), else reads the next input row,
 else waits. A finished task's result goes through its step's callback at once: a streaming
 callback's inputs are ready immediately; a barrier callback holds results until its group

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from fanflow import ConfigurationError, GenerationRequest, MockAdapter, PipelineBuilder
-from fanflow import PipelineConfig, Prompt
+from fanflow import (
+    ConfigurationError,
+    GenerationRequest,
+    MockAdapter,
+    PipelineBuilder,
+    PipelineConfig,
+    Prompt,
+)
 
 
 @pytest.mark.parametrize(
