@@ -31,6 +31,7 @@ from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, source_from
+from fanflow.engine.pipeline._network_checks import check_network, check_step_models
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
@@ -104,6 +105,7 @@ class PipelineBuilder:
 
     def __init__(self, config: PipelineConfig | None = None, network: LLMAdapter | None = None):
         self.config = config or PipelineConfig()
+        check_network(network)
         self.network = network
         self._sources: list[RowSource] = []
         self._steps: list[StepTemplate] = []
@@ -135,8 +137,10 @@ class PipelineBuilder:
             )
         if not self._sources:
             raise ConfigurationError("the pipeline has no input; call .input(...) first")
+        check_network(self.network)
         columns = set(self._sources[0].first_row())
         plans = plan_steps(self._steps, columns)
+        check_step_models(plans, self.network)
         return Pipeline(plans, list(self._sources), self.network, self.config)
 
 
