@@ -30,7 +30,7 @@ def check_step_models(plans: Iterable[StepPlan], network: Any) -> None:
     if check is None:
         return
     for plan in plans:
-        models: list[str | None] = [*(plan.template.models or [None])]
+        models: list[str | None] = [*plan.template.models] if plan.template.models else [None]
         for model in dict.fromkeys(models):
             try:
                 check(model)

@@ -37,7 +37,7 @@ def test_a_network_set_later_is_checked_at_build() -> None:
     builder = _builder(MockAdapter(lambda r: "ok"))
     builder.network = "http://127.0.0.1:8000/v1"  # type: ignore[assignment]
 
-    with pytest.raises(ConfigurationError, match="network.*str"):
+    with pytest.raises(ConfigurationError, match=r"network.*str"):
         builder.build()
 
 
