@@ -134,8 +134,19 @@ class StepTemplate:
         return self
 
     def parameters(self) -> dict[str, bool]:
-        """`create_workflow`'s parameter names, each mapped to whether it is required."""
+        """`create_workflow`'s parameter names, each mapped to whether it is required;
+        `ConfigurationError` for a positional-only one (inputs are bound by name)."""
         signature = inspect.signature(self.create_workflow)
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind is inspect.Parameter.POSITIONAL_ONLY
+        ]
+        if positional:
+            raise ConfigurationError(
+                f"step {self.name!r}: create_workflow has positional-only parameters "
+                f"{positional}, but a step's inputs are passed by name; remove the '/'"
+            )
         return {
             p.name: p.default is inspect.Parameter.empty
             for p in signature.parameters.values()

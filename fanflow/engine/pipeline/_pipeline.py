@@ -33,6 +33,7 @@ from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, source_from
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
+from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._session import RunSession
@@ -66,7 +67,11 @@ class PipelineConfig(BaseModel):
     is True, since it may run inside a service or notebook whose process is not fanflow's.
     `store`: the SQLite file that keeps results and run records (None: `FANFLOW_STORE`,
     else `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's
-    name in `fanflow.runs()` (default: first step, time and a short tag).
+    name in `fanflow.runs()` (default: first step, time and a short tag). `preflight`:
+    `build()` calls each step's `create_workflow` once, on the first input row with
+    placeholders for what earlier steps give, so a broken step fails the build rather
+    than the run after earlier steps were paid for (`engine/pipeline/_preflight.py`);
+    False skips it, for steps whose code needs real values from earlier steps.
 
     A bad or unknown setting is a `ConfigurationError` naming it (chaining pydantic's
     `ValidationError`).
@@ -98,6 +103,7 @@ class PipelineConfig(BaseModel):
     prices: dict[str, tuple[_Price, _Price]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, gt=0)
+    preflight: bool = True
 
 
 class PipelineBuilder:
@@ -138,9 +144,11 @@ class PipelineBuilder:
         if not self._sources:
             raise ConfigurationError("the pipeline has no input; call .input(...) first")
         check_network(self.network)
-        columns = set(self._sources[0].first_row())
-        plans = plan_steps(self._steps, columns)
+        first_row = self._sources[0].first_row()
+        plans = plan_steps(self._steps, set(first_row))
         check_step_models(plans, self.network)
+        if self.config.preflight:
+            preflight(plans, first_row)
         return Pipeline(plans, list(self._sources), self.network, self.config)
 
 
