@@ -13,11 +13,19 @@ __all__ = ["check_network", "check_step_models"]
 
 def check_network(network: Any) -> None:
     """`ConfigurationError` unless `network` is an adapter (has `generate`) or None."""
-    if network is None or callable(getattr(network, "generate", None)):
+    if network is None or (
+        not isinstance(network, type) and callable(getattr(network, "generate", None))
+    ):
         return
+    kind = (
+        f"the class {network.__name__}"
+        if isinstance(network, type)
+        else "a " + (type(network).__name__)
+    )
     raise ConfigurationError(
-        f"the pipeline's network is a {type(network).__name__} ({network!r:.60}), not an "
-        "adapter; pass one, e.g. PipelineBuilder(config, network=OpenAIAdapter(base_url, "
+        # The value is not echoed: a string given here may well be an API key.
+        f"the pipeline's network is {kind}, not an adapter object; "
+        "pass one, e.g. PipelineBuilder(config, network=OpenAIAdapter(base_url, "
         "model=...)) or an EndpointPool"
     )
 

@@ -92,6 +92,13 @@ class PipelineConfig(BaseModel):
         except ValidationError as exc:
             raise config_error(exc, "PipelineConfig") from exc
 
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
+
     concurrency: int = Field(default=64, ge=1)
     task_timeout: float | None = Field(default=600.0, gt=0)
     on_error: Literal["skip", "raise"] = "skip"

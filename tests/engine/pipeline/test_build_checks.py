@@ -33,6 +33,11 @@ def test_a_network_that_is_not_an_adapter_is_refused_where_it_is_given(network: 
         PipelineBuilder(QUIET, network)
 
 
+def test_an_adapter_class_instead_of_an_adapter_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="network is the class MockAdapter"):
+        PipelineBuilder(QUIET, MockAdapter)  # type: ignore[arg-type]
+
+
 def test_a_network_set_later_is_checked_at_build() -> None:
     builder = _builder(MockAdapter(lambda r: "ok"))
     builder.network = "http://127.0.0.1:8000/v1"  # type: ignore[assignment]

@@ -48,6 +48,8 @@ def test_a_bad_setting_is_a_configuration_error_naming_the_field(
 def test_model_validate_also_gives_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="concurrency"):
         PipelineConfig.model_validate({"concurrency": -3})
+    with pytest.raises(ConfigurationError, match="task_timeout"):
+        PipelineConfig.model_validate_json('{"task_timeout": 0}')
 
 
 def test_good_prices_are_kept() -> None:
