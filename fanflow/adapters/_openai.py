@@ -21,6 +21,7 @@ from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, ToolCall, Usage
+from fanflow.adapters._urls import check_base_url
 
 if TYPE_CHECKING:
     import httpx
@@ -87,6 +88,7 @@ class OpenAIAdapter(AdapterBase):
         max_connections: int = 1024,
         connect_timeout: float | None = None,
     ) -> None:
+        check_base_url(base_url, "OpenAIAdapter")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(
                 f"OpenAIAdapter(base_url={base_url!r}) needs an http:// or https:// URL "
@@ -113,6 +115,15 @@ class OpenAIAdapter(AdapterBase):
 
     def __repr__(self) -> str:
         return f"OpenAIAdapter(base_url={self.base_url!r}, model={self.model!r})"
+
+    def check_model(self, model: str | None) -> None:
+        """`ConfigurationError` if a request for `model` (None: this adapter's default)
+        would have no model; a pipeline asks this at `build()`, before any request."""
+        if model is None and self.model is None:
+            raise ConfigurationError(
+                f"no model for requests to {self.base_url}: pass model= to OpenAIAdapter "
+                "or name the models with the step's set_models([...])."
+            )
 
     def __reduce__(self) -> Any:
         # Pickling would carry the key in the headers; adapters hold open connections and

@@ -154,6 +154,18 @@ class EndpointPool(AdapterBase):
             for m in self._members
         ]
 
+    def check_model(self, model: str | None) -> None:
+        """`ConfigurationError` if no endpoint serves `model`, or if one that may get a
+        request for it cannot send it (e.g. `model` None and the endpoint has no default)."""
+        for member in self._serving(model):
+            check = getattr(member.adapter, "check_model", None)
+            if check is None:
+                continue
+            try:
+                check(model)
+            except ConfigurationError as exc:
+                raise exc.with_context(f"{self!r}, endpoint {member.name!r}: ") from None
+
     async def generate(self, request: GenerationRequest) -> Generation:
         """Answer `request` from one endpoint, failing over to others on retryable errors."""
         candidates = self._serving(request.model)

@@ -25,6 +25,13 @@ class WrappingAdapter(AdapterBase):
         model = getattr(self.wrapped, "model", None)  # adapters older than `model` lack it
         return model if isinstance(model, str) else None
 
+    def check_model(self, model: str | None) -> None:
+        """What the wrapped adapter says about a request for `model` (see `check_model`
+        of `OpenAIAdapter`); nothing if it cannot tell."""
+        check = getattr(self.wrapped, "check_model", None)
+        if check is not None:
+            check(model)
+
     @property
     def adapter(self) -> LLMAdapter:
         """The wrapped adapter (the name it had before `wrapped`)."""

@@ -102,8 +102,12 @@ class Broadcast(Callback):
 
     def __init__(self, n: int, key: str | None = None) -> None:
         super().__init__(key)
-        if n < 1:
-            raise ConfigurationError(f"Broadcast(n) needs n >= 1, got {n}")
+        # bool is an int, and 2.5 or nan would fail only when the first result arrives
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigurationError(
+                f"Broadcast(n) needs n >= 1, got {n!r}; n is a whole number of copies of "
+                "each result"
+            )
         self.n = n
 
     def map(self, result: TaskResult) -> Produced:

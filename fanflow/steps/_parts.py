@@ -19,6 +19,7 @@ from fanflow.steps._enums import Expression, InputValueType, Operator, OutputTyp
 
 __all__ = [
     "END_TASK_ID",
+    "LIMIT_MAX",
     "RESULT_PLACEHOLDER",
     "Condition",
     "Config",
@@ -108,14 +109,19 @@ def trusted_constructor(cls: type[_M], *given: str) -> Callable[..., _M]:
 _SHAREABLE_DEFAULTS = (str, int, float, Enum, type(None))  # immutable (bool is an int)
 
 
-class Config(WorkflowPart):
-    """Limits and tools of one workflow run."""
+LIMIT_MAX = 2**31 - 1
+"""The largest `max_steps`, `max_tokens` and `max_time` (seconds) a workflow may set: larger
+ones mean no limit, and would not fit the 64-bit integers of JSON encoders and servers."""
 
-    max_steps: int = Field(default=50, ge=1)
-    max_time: int | float = Field(default=200, gt=0)
+
+class Config(WorkflowPart):
+    """Limits and tools of one workflow run (each limit from 1 up to `LIMIT_MAX`)."""
+
+    max_steps: int = Field(default=50, ge=1, le=LIMIT_MAX)
+    max_time: int | float = Field(default=200, gt=0, le=LIMIT_MAX, allow_inf_nan=False)
     tools: list[str] = Field(default_factory=lambda: ["ALL"])
     custom_tools: list[dict[str, Any]] | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=LIMIT_MAX)
 
 
 class SearchQuery(WorkflowPart):

@@ -30,7 +30,7 @@ from typing_extensions import Self
 from fanflow._exceptions import ConfigurationError
 from fanflow._values import StepOutput, TaskInput
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
-from fanflow.steps._parts import Config
+from fanflow.steps._parts import LIMIT_MAX, Config
 from fanflow.steps._workflow import Workflow
 
 __all__ = ["StepTemplate"]
@@ -102,8 +102,19 @@ class StepTemplate:
 
     def set_models(self, models: Sequence[str]) -> Self:
         """Models for this step's tasks, assigned round-robin by each task's sibling index."""
+        if isinstance(models, str):  # a str is a Sequence: it would be split into letters
+            raise ConfigurationError(
+                f"step {self.name!r}: set_models takes a list of model names, not the string "
+                f"{models!r}; write set_models([{models!r}])"
+            )
         if not models:
             raise ConfigurationError(f"step {self.name!r}: set_models needs at least one model")
+        bad = [model for model in models if not isinstance(model, str) or not model]
+        if bad:
+            raise ConfigurationError(
+                f"step {self.name!r}: set_models needs non-empty model names, got {bad!r} "
+                f"in {list(models)!r}"
+            )
         self.models = list(models)
         return self
 
@@ -122,14 +133,26 @@ class StepTemplate:
             problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
             raise ConfigurationError(
                 f"step {self.name!r}: set_workflow_params got invalid values ({problems}); "
-                "max_tokens and max_steps must be at least 1, max_time above 0 seconds"
+                "max_tokens and max_steps must be whole numbers from 1 to "
+                f"{LIMIT_MAX}, max_time a number of seconds above 0 and up to {LIMIT_MAX}"
             ) from None
         self.workflow_params = params
         return self
 
     def parameters(self) -> dict[str, bool]:
-        """`create_workflow`'s parameter names, each mapped to whether it is required."""
+        """`create_workflow`'s parameter names, each mapped to whether it is required;
+        `ConfigurationError` for a positional-only one (inputs are bound by name)."""
         signature = inspect.signature(self.create_workflow)
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind is inspect.Parameter.POSITIONAL_ONLY
+        ]
+        if positional:
+            raise ConfigurationError(
+                f"step {self.name!r}: create_workflow has positional-only parameters "
+                f"{positional}, but a step's inputs are passed by name; remove the '/'"
+            )
         return {
             p.name: p.default is inspect.Parameter.empty
             for p in signature.parameters.values()

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from pydantic import Field, ValidationError, field_validator, model_validator
 from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError
+from fanflow.steps._enums import Operator
 from fanflow.steps._parts import Config, Edge, ReturnValue, Task, WorkflowPart, trusted_constructor
 from fanflow.steps._validation import check_workflow
 
@@ -50,10 +51,11 @@ class Workflow(WorkflowPart):
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
-        """Load a document; as in Dria, a branch naming no task ends the workflow (warned)."""
+        """Load a document. As in Dria, a branch naming no task ends the workflow (warned);
+        one that can produce nothing is refused (`_check_produces`)."""
         token = _LOADING.set(True)
         try:
-            return super().model_validate(obj, **kwargs)
+            return _check_produces(super().model_validate(obj, **kwargs))
         except ValidationError as exc:
             raise _as_configuration_error(exc, obj) from None
         finally:
@@ -64,7 +66,7 @@ class Workflow(WorkflowPart):
         """Load a JSON document, as `model_validate` does."""
         token = _LOADING.set(True)
         try:
-            return super().model_validate_json(json_data, **kwargs)
+            return _check_produces(super().model_validate_json(json_data, **kwargs))
         except ValidationError as exc:
             raise _as_configuration_error(exc, _loaded(json_data)) from None
         finally:
@@ -137,6 +139,26 @@ def with_memory(workflow: Workflow, memory: dict[str, str]) -> Workflow:
     return _new_workflow(
         workflow.config, memory, workflow.tasks, workflow.steps, workflow.return_value
     )
+
+
+_W = TypeVar("_W", bound=Workflow)
+
+
+def _check_produces(workflow: _W) -> _W:
+    """A loaded document with no task to run or no `return_value` would run as ok and
+    give '' for every task: refuse it. (Builders check their own documents as they go.)"""
+    if not any(task.operator != Operator.END for task in workflow.tasks):
+        raise ConfigurationError(
+            "the workflow document has no tasks to run (only an end task, or tasks: []), "
+            "so it would produce nothing; add a task, e.g. a generation task"
+        )
+    if workflow.return_value is None:
+        raise ConfigurationError(
+            "the workflow document has no return_value, so every run would give ''; add "
+            '"return_value": {"input": {"type": "read", "key": "<memory key>"}} naming the '
+            "memory key that holds the result"
+        )
+    return workflow
 
 
 def _as_configuration_error(exc: ValidationError, data: Any) -> ConfigurationError:

@@ -63,6 +63,7 @@ def _load(
 ) -> Workflow:
     """Load through JSON, as a Dria user would."""
     document = {"external_memory": memory, "tasks": [*tasks, END], "steps": steps}
+    document["return_value"] = {"input": {"type": "string", "key": "done"}}  # loads need one
     return Workflow.model_validate_json(orjson.dumps(document))
 
 

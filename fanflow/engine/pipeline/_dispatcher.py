@@ -1,6 +1,6 @@
 """The streaming dispatcher: every task of every step, under one concurrency limit.
 
-`concurrency` workers run in one anyio task group. Each takes the deepest ready task (so
+Up to `concurrency` workers run in one task group. Each takes the deepest ready task (so
 finished rows appear early and pending work stays bounded), else reads the next input row,
 else waits. A finished task's result goes through its step's callback at once: a streaming
 callback's inputs are ready immediately; a barrier callback holds results until its group
@@ -102,6 +102,8 @@ class Dispatcher:
         self.roots_read = 0
         self.rows_done = False
         self.idle: deque[anyio.Event] = deque()
+        self.workers = 0
+        self._workers: anyio.abc.TaskGroup
         self.stopped: str | None = None
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
@@ -112,11 +114,19 @@ class Dispatcher:
 
     async def run(self) -> None:
         async with anyio.create_task_group() as group:
-            for _ in range(self.settings.concurrency):
-                group.start_soon(self._worker)
+            self._workers = group
+            self._add_worker()
+
+    def _add_worker(self) -> None:
+        """Workers start as work appears (see `_worker`), up to `concurrency`: a huge limit
+        over a small run costs nothing, a run of many tasks reaches the limit at once."""
+        self.workers += 1
+        self._workers.start_soon(self._worker)
 
     async def _worker(self) -> None:
         while (work := await self._next()) is not None:
+            if not self.idle and self.workers < self.settings.concurrency:
+                self._add_worker()  # this one is busy now and nobody waits: maybe more work
             self.running += 1
             counts = self.counts[work.step]
             counts.running += 1

@@ -18,18 +18,22 @@ import time
 from collections.abc import Iterator, Mapping
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import Self
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
 from fanflow.engine.pipeline._accounting import Budget
+from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
+from fanflow.engine.pipeline._network_checks import check_network, check_step_models
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
+from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._session import RunSession
@@ -37,17 +41,24 @@ from fanflow.steps import StepTemplate
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
 
+_Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""US dollars per million tokens: a NaN would break the store, a negative price budgets."""
+
 
 class PipelineConfig(BaseModel):
     """How a pipeline runs.
 
     `concurrency`: LLM requests in flight at most (each task runs its workflow's calls one
-    after another, so this is also the number of tasks in flight). `task_timeout`: seconds
+    after another, so this is also the number of tasks in flight). It has no upper bound
+    and a large one costs nothing by itself: a worker starts only when a task is ready
+    and no started worker is free, so a run never has more workers than tasks it could
+    run at once (3 rows at `concurrency=1_000_000` start a handful). `task_timeout`: seconds
     one task may take, None for no limit. `on_error`: "skip" records a failed task and goes
     on; "raise" stops the run at the first failure. `progress`: a live display on terminals.
     `retry`: how failed requests are retried (429, 5xx, timeouts, connection errors,
     malformed bodies; never other 4xx); None sends each request once. `prices`: US dollars
-    per million tokens by model, `{"model": (input, output)}`, for `stats.cost`.
+    per million tokens by model, `{"model": (input, output)}`, for `stats.cost`; each a
+    finite number >= 0.
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
     `tune_gc`: make Python's garbage collector cheaper while the run lasts (it is
@@ -56,10 +67,37 @@ class PipelineConfig(BaseModel):
     is True, since it may run inside a service or notebook whose process is not fanflow's.
     `store`: the SQLite file that keeps results and run records (None: `FANFLOW_STORE`,
     else `.fanflow/fanflow.db`; False: keep nothing, no resume). `run_name`: the run's
-    name in `fanflow.runs()` (default: first step, time and a short tag).
+    name in `fanflow.runs()` (default: first step, time and a short tag). `preflight`:
+    `build()` calls each step's `create_workflow` once, on the first input row with
+    placeholders for what earlier steps give, so a broken step fails the build rather
+    than the run after earlier steps were paid for (`engine/pipeline/_preflight.py`);
+    False skips it, for steps whose code needs real values from earlier steps.
+
+    A bad or unknown setting is a `ConfigurationError` naming it (chaining pydantic's
+    `ValidationError`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    def __init__(self, **settings: Any) -> None:
+        try:
+            super().__init__(**settings)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise config_error(exc, "PipelineConfig") from exc
 
     concurrency: int = Field(default=64, ge=1)
     task_timeout: float | None = Field(default=600.0, gt=0)
@@ -69,9 +107,10 @@ class PipelineConfig(BaseModel):
     store: str | Path | Literal[False] | None = None
     run_name: str | None = None
     retry: RetryPolicy | None = RetryPolicy()
-    prices: dict[str, tuple[float, float]] | None = None
+    prices: dict[str, tuple[_Price, _Price]] | None = None
     max_cost: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, gt=0)
+    preflight: bool = True
 
 
 class PipelineBuilder:
@@ -79,6 +118,7 @@ class PipelineBuilder:
 
     def __init__(self, config: PipelineConfig | None = None, network: LLMAdapter | None = None):
         self.config = config or PipelineConfig()
+        check_network(network)
         self.network = network
         self._sources: list[RowSource] = []
         self._steps: list[StepTemplate] = []
@@ -110,8 +150,12 @@ class PipelineBuilder:
             )
         if not self._sources:
             raise ConfigurationError("the pipeline has no input; call .input(...) first")
-        columns = set(self._sources[0].first_row())
-        plans = plan_steps(self._steps, columns)
+        check_network(self.network)
+        first_row = self._sources[0].first_row()
+        plans = plan_steps(self._steps, set(first_row))
+        check_step_models(plans, self.network)
+        if self.config.preflight:
+            preflight(plans, first_row)
         return Pipeline(plans, list(self._sources), self.network, self.config)
 
 

@@ -16,7 +16,14 @@ import orjson
 from fanflow._exceptions import ExecutionError
 from fanflow._json import json_or_text
 from fanflow.engine.workflow._memory import Memory, MemoryValue, as_text
-from fanflow.steps import Condition, Expression, PostProcessType, ReturnValue, TaskPostProcess
+from fanflow.steps import (
+    Condition,
+    Expression,
+    InputValue,
+    PostProcessType,
+    ReturnValue,
+    TaskPostProcess,
+)
 
 __all__ = ["condition_holds", "return_text"]
 
@@ -74,9 +81,9 @@ def return_text(spec: ReturnValue | None, memory: Memory) -> str:
     if spec is None:
         return ""
     if not spec.to_json and not isinstance(spec.input, list):  # most workflows: one text
-        return as_text(_post_processed(memory.resolve(spec.input), spec.post_process))
+        return as_text(_post_processed(_returned(spec.input, memory), spec.post_process))
     inputs = spec.input if isinstance(spec.input, list) else [spec.input]
-    values = [_post_processed(memory.resolve(item), spec.post_process) for item in inputs]
+    values = [_post_processed(_returned(item, memory), spec.post_process) for item in inputs]
     if not spec.to_json:
         return "\n".join(as_text(v) for v in values)
     items: list[Any] = []
@@ -86,6 +93,18 @@ def return_text(spec: ReturnValue | None, memory: Memory) -> str:
         else:
             items.append(_json_item(value))
     return orjson.dumps(items).decode()
+
+
+def _returned(item: InputValue, memory: Memory) -> MemoryValue:
+    """The value `item` reads; a key nothing wrote fails the task rather than give ''."""
+    value = memory.resolve(item)
+    if value is None:
+        raise ExecutionError(
+            f"the workflow's return_value reads {item.key!r} ({item.type.value}), but no task "
+            "wrote it on the path taken, so there is no result; write that key in a task "
+            "or return another one"
+        )
+    return value
 
 
 def _post_processed(value: MemoryValue | None, steps: list[TaskPostProcess] | None) -> MemoryValue:

@@ -75,7 +75,8 @@ async def test_create_workflow_gets_the_real_inputs() -> None:
             seen.append({"topic": topic, "subtopic": subtopic})
             return super().create_workflow(topic, subtopic)
 
-    pipeline = builder(MockAdapter(fake_llm)).input(topic="physics")
+    # preflight=False: build() would otherwise try create_workflow once with placeholders
+    pipeline = builder(MockAdapter(fake_llm), preflight=False).input(topic="physics")
     pipeline << Subtopics().scatter() << Recording()
     await pipeline.build().execute()
     assert sorted(s["subtopic"] for s in seen) == ["physics-0", "physics-1", "physics-2"]
