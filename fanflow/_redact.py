@@ -68,7 +68,10 @@ def register_secret(value: str | None) -> None:
     """Redact `value` (and its percent-decoded form) from all text from now on."""
     if not value:
         return
-    new = {v for v in (value, unquote(value)) if len(v) >= MIN_SECRET_LENGTH} - _secrets
+    # A secret inside the marker itself would make each redaction grow the text again.
+    candidates = (value, unquote(value))
+    new = {v for v in candidates if len(v) >= MIN_SECRET_LENGTH and v not in REDACTED}
+    new -= _secrets
     if not new:
         return
     global _pattern

@@ -78,6 +78,13 @@ class OpenAIAdapter(AdapterBase):
     only its connecting (so a dead host fails fast while long generations may run).
     `max_connections` caps connections held open by that transport. Responses carrying
     `x-ratelimit-*` headers fill `Generation.rate_limits`.
+
+    Secrets: `api_key`, the values of secret-named `headers` (``api-key``, ``x-api-key``,
+    ``*token*``, ``*secret*``, cookies, ...) and a ``user:password@`` in `base_url` are
+    hidden from reprs and traceback locals and redacted from every error text fanflow
+    keeps or raises. Credentials in `base_url` are sent as Basic authorization (unless
+    `api_key` or an Authorization header is given), and `self.base_url` shows them as
+    ``<redacted>@``.
     """
 
     __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")

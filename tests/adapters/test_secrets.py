@@ -8,12 +8,14 @@ passwords in `base_url` are secrets too.
 
 from __future__ import annotations
 
+import base64
 import traceback
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
+from aiohttp import web
 
 from fanflow import (
     ChatMessage,
@@ -25,7 +27,7 @@ from fanflow import (
 from fanflow.adapters import AiohttpTransport
 from fanflow.testing import Faults, MockServer
 
-from . import closed_port
+from . import COMPLETION, closed_port, serve
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f608a1c3e5g7i9k"
 REQUEST = GenerationRequest(messages=(ChatMessage("user", "hi"),), model="m")
@@ -147,3 +149,26 @@ def test_an_error_in_the_constructor_leaves_no_key_in_its_locals() -> None:
     with pytest.raises(ValueError) as caught:
         OpenAIAdapter("ftp://nowhere/v1", api_key=CANARY, headers={"api-key": CANARY})
     assert CANARY not in with_locals(caught.value)
+
+
+@pytest.mark.parametrize("api_key", [None, CANARY], ids=["url-only", "with-api-key"])
+async def test_credentials_in_base_url_are_sent_as_basic_authorization(api_key: str | None) -> None:
+    """Unless an api_key is given: then its Bearer token is the one sent."""
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response(COMPLETION)
+
+    async with serve(handler) as base:
+        with_user = base.replace("http://", f"http://user:{CANARY}@")
+        async with OpenAIAdapter(with_user, api_key=api_key, model="m") as adapter:
+            await adapter.generate(REQUEST)
+    basic = "Basic " + base64.b64encode(f"user:{CANARY}".encode()).decode()
+    assert seen == [basic if api_key is None else f"Bearer {CANARY}"]
+
+
+def test_placeholder_keys_are_not_secrets() -> None:
+    """Local servers take keys such as "EMPTY"; redacting those would garble messages."""
+    OpenAIAdapter("http://127.0.0.1:9/v1", api_key="EMPTY", model="m")
+    assert str(ProviderError("the model EMPTY-1 is unknown")) == "the model EMPTY-1 is unknown"
