@@ -15,12 +15,16 @@ FanflowError(Exception)
 ```
 
 Every exception pickles (they cross process and thread boundaries in the engine), and
-every message says what failed, where, and what to do about it.
+every message says what failed, where, and what to do about it. No message or text
+attribute holds a secret fanflow knows (`fanflow._redact`): a server that echoes the API
+key back gets ``<redacted>`` into the error instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from fanflow._redact import has_secrets, redact
 
 __all__ = [
     "AdapterError",
@@ -40,6 +44,9 @@ class FanflowError(Exception):
     """Base class of every error fanflow raises."""
 
     def __init__(self, message: str, **attributes: Any) -> None:
+        if has_secrets():  # a server may echo the API key: no error carries a known secret
+            message = redact(message)
+            attributes = {k: _redacted(v) for k, v in attributes.items()}
         super().__init__(message)
         self.message = message
         self._attributes = attributes
@@ -61,6 +68,10 @@ class FanflowError(Exception):
         """
         merged = {**self._attributes, **attributes} if attributes else self._attributes
         return _rebuild(type(self), f"{prefix}{self.message}", merged)
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
 
 
 def _rebuild(cls: type[FanflowError], message: str, attributes: dict[str, Any]) -> FanflowError:

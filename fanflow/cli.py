@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fanflow._exceptions import FanflowError
+from fanflow._redact import RedactingFilter
 from fanflow.engine.pipeline._history import load_run
 from fanflow.store._records import RunRecord
 from fanflow.store._store import Store, default_store_path
@@ -257,6 +258,7 @@ def _show_fanflow_logs() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_LOG_HANDLER)
     handler.setFormatter(logging.Formatter("fanflow: %(message)s"))
+    handler.addFilter(RedactingFilter())  # a handler's filter sees every fanflow.* record
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

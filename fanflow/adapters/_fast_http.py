@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from fanflow._exceptions import ConfigurationError, TransportError
 from fanflow.adapters._fast_http_conn import (
     ConnectionPool,
-    Key,
+    RequestHead,
     ResentAndFailed,
     UndecodableBody,
     is_parser_error,
@@ -79,7 +79,7 @@ class FastTransport:
         self._pool: ConnectionPool | None = None
         self._headers_seen: dict[str, str] | None = None
         self._head_fields = ""  # the encoded header lines of `_headers_seen`
-        self._targets: dict[str, tuple[Key, bytes]] = {}  # url -> (origin, request head)
+        self._targets: dict[str, RequestHead] = {}  # url -> origin and encoded request head
 
     def __repr__(self) -> str:
         return (
@@ -93,9 +93,9 @@ class FastTransport:
             pool = self._bind()
         if headers != self._headers_seen:
             self._use_headers(headers)
-        key, head = self._targets.get(url) or self._target(url)
+        head = self._targets.get(url) or self._target(url)
         try:
-            return await pool.send(key, b"%s%d\r\n\r\n%s" % (head, len(body), body))
+            return await pool.send(head, body)
         except ResentAndFailed as exc:
             cause = exc.__cause__ or exc
             resent = self._error(url, cause) or connection_error(url, cause)
@@ -127,10 +127,11 @@ class FastTransport:
         return self._pool
 
     def _use_headers(self, headers: Mapping[str, str]) -> None:
-        """Validate and encode the header lines once; reused while the headers are equal."""
-        given = {name.lower() for name in headers}
-        lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
-        lines += [f"{name}: {value}\r\n" for name, value in _DEFAULTS if name not in given]
+        """Validate and encode the header lines once; reused while the headers are equal.
+
+        The encoded lines hold the API key, so they go straight into an attribute, never
+        into a local that a traceback with locals would show.
+        """
         bad = [n for n in headers if not n or any(c in n for c in ":\r\n") or n.lower() in _FRAMING]
         if bad or any("\r" in v or "\n" in v for v in headers.values()):
             raise ConfigurationError(
@@ -138,11 +139,15 @@ class FastTransport:
                 "holding a line break): names need no ':' or line breaks, values no line "
                 "breaks, and Content-Length/Transfer-Encoding are set by the transport."
             )
-        self._head_fields = "".join(lines)
+        given = {name.lower() for name in headers}
+        defaults = [(name, value) for name, value in _DEFAULTS if name not in given]
+        self._head_fields = "".join(
+            f"{name}: {value}\r\n" for name, value in (*headers.items(), *defaults)
+        )
         self._headers_seen = dict(headers)
         self._targets.clear()
 
-    def _target(self, url: str) -> tuple[Key, bytes]:
+    def _target(self, url: str) -> RequestHead:
         """The origin and the request head up to the Content-Length value, for `url`."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -160,20 +165,22 @@ class FastTransport:
         authority = f"[{host}]" if ":" in host else host
         if port != default_port:
             authority += f":{port}"
-        given = self._headers_seen or {}
-        head = f"POST {path} HTTP/1.1\r\n"
-        if not any(name.lower() == "host" for name in given):  # a given Host wins
-            head += f"Host: {authority}\r\n"
+        line = f"POST {path} HTTP/1.1\r\n"
+        if not any(name.lower() == "host" for name in self._headers_seen or ()):
+            line += f"Host: {authority}\r\n"  # a given Host wins
         try:
-            encoded = (head + self._head_fields + "Content-Length: ").encode("latin-1")
-        except UnicodeEncodeError as exc:
+            target = RequestHead(
+                (scheme, host, port),
+                (line + self._head_fields + "Content-Length: ").encode("latin-1"),
+            )
+        except UnicodeEncodeError:  # not chained: its repr would show the header values
             raise ConfigurationError(
                 f"FastTransport can only send Latin-1 paths and headers to {url}; "
                 "percent-encode the path and keep header values ASCII."
-            ) from exc
+            ) from None
         if len(self._targets) >= _TARGETS_KEPT:
             self._targets.clear()
-        self._targets[url] = target = ((scheme, host, port), encoded)
+        self._targets[url] = target
         return target
 
     def _error(self, url: str, exc: BaseException) -> TransportError | None:

@@ -23,6 +23,7 @@ __all__ = [
     "Connection",
     "ConnectionPool",
     "Key",
+    "RequestHead",
     "ResentAndFailed",
     "ResponseHeaders",
     "StaleConnection",
@@ -34,6 +35,23 @@ Key: TypeAlias = "tuple[str, str, int]"
 """(scheme, host, port): connections are only reused for the same origin."""
 
 _CLOSED = "the FastTransport was closed by aclose()"
+
+
+class RequestHead:
+    """The origin and the encoded request head up to the Content-Length value.
+
+    The head holds the header lines, the API key among them, so its repr hides it:
+    tracebacks with locals (as error reporters capture them) show every frame's
+    variables, and this object is the only form the key takes on the way to the socket.
+    """
+
+    __slots__ = ("data", "origin")
+
+    def __init__(self, origin: Key, data: bytes) -> None:
+        self.origin, self.data = origin, data
+
+    def __repr__(self) -> str:
+        return f"RequestHead(origin={self.origin!r}, data=<{len(self.data)} bytes, not shown>)"
 
 
 class StaleConnection(ConnectionError):
@@ -143,14 +161,14 @@ class Connection(asyncio.Protocol):
         self.headers_done = self.received = self.keep_alive = False
         self.served = 0  # answers completed: above 0, this connection was reused
 
-    def request(self, data: bytes) -> asyncio.Future[HTTPResponse]:
+    def request(self, head: RequestHead, body: bytes) -> asyncio.Future[HTTPResponse]:
         """Send one whole request; the future resolves with the whole answer."""
         waiter = self.waiter = self.pool.loop.create_future()
         self.received = False
         if self.transport is None:  # lost between being pooled and being picked
             waiter.set_exception(self._lost_error(None))
-        else:
-            self.transport.write(data)
+        else:  # one write; the bytes holding the key are never bound to a local
+            self.transport.write(b"%s%d\r\n\r\n%s" % (head.data, len(body), body))
         return waiter
 
     def abort(self) -> None:
@@ -267,27 +285,28 @@ class ConnectionPool:
         self.closed = False
         self._drained: asyncio.Future[None] | None = None
 
-    async def send(self, key: Key, data: bytes) -> HTTPResponse:
+    async def send(self, head: RequestHead, body: bytes) -> HTTPResponse:
         """One request/answer exchange, on a pooled connection if one is idle."""
         deadline = None if self.timeout is None else self.loop.time() + self.timeout
+        key = head.origin
         idle = self.idle.get(key)
         conn = idle.popitem()[0] if idle else await self._acquire(key, deadline)
         try:
-            return await self._exchange(conn, data, deadline)
+            return await self._exchange(conn, head, body, deadline)
         except StaleConnection:
             # The server closed it while it idled and received nothing of this request,
             # so the request is sent once more, on a fresh connection in the same slot.
             try:
                 fresh = await self._connect(key, deadline)
-                response = await self._exchange(fresh, data, deadline)
+                response = await self._exchange(fresh, head, body, deadline)
             except Exception as exc:
                 raise ResentAndFailed(str(exc)) from exc
             return replace(response, attempts=2)
 
     async def _exchange(
-        self, conn: Connection, data: bytes, deadline: float | None
+        self, conn: Connection, head: RequestHead, body: bytes, deadline: float | None
     ) -> HTTPResponse:
-        waiter = conn.request(data)
+        waiter = conn.request(head, body)
         timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
         try:
             response = await waiter

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import httpx
 
+from fanflow._redact import is_secret_header, register_secret
 from fanflow.adapters._transport import HTTPResponse, connection_error, timeout_error
 
 __all__ = ["HttpxTransport"]
@@ -36,6 +37,9 @@ class HttpxTransport:
                 timeout=httpx.Timeout(timeout),
             )
         self._client = client
+        for name, value in client.headers.items():  # a caller's client may carry the key
+            if is_secret_header(name):
+                register_secret(value.removeprefix("Bearer "))
 
     def __repr__(self) -> str:
         return f"HttpxTransport(owns_client={self._owns_client})"

@@ -8,15 +8,25 @@ headers) built once in `__init__`.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
+from fanflow._redact import (
+    hide_secret_headers,
+    redact,
+    redacted_headers,
+    register_secret,
+    register_url,
+    shown_url,
+)
 from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
@@ -45,17 +55,17 @@ _STATUS_HINTS: dict[int, str] = {
 
 
 class _Headers(dict[str, str]):
-    """Request headers whose repr hides the Authorization value.
+    """Request headers whose repr hides the values of secret-named headers.
 
     Tracebacks with locals, debuggers and loggers print reprs; the API key must not
-    appear in any of them.
+    appear in any of them, nor a key given as `api-key`, `x-api-key` or a token header.
+    The secret values are also `SecretStr`s, so copies an HTTP library makes hide them too.
     """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
-        shown = {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in self.items()}
-        return repr(shown)
+        return repr(redacted_headers(self))
 
 
 class OpenAIAdapter(AdapterBase):
@@ -71,6 +81,13 @@ class OpenAIAdapter(AdapterBase):
     only its connecting (so a dead host fails fast while long generations may run).
     `max_connections` caps connections held open by that transport. Responses carrying
     `x-ratelimit-*` headers fill `Generation.rate_limits`.
+
+    Secrets: `api_key`, the values of secret-named `headers` (``api-key``, ``x-api-key``,
+    ``*token*``, ``*secret*``, cookies, ...) and a ``user:password@`` in `base_url` are
+    hidden from reprs and traceback locals and redacted from every error text fanflow
+    keeps or raises. Credentials in `base_url` are sent as Basic authorization (unless
+    `api_key` or an Authorization header is given), and `self.base_url` shows them as
+    ``<redacted>@``.
     """
 
     __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
@@ -88,20 +105,20 @@ class OpenAIAdapter(AdapterBase):
         max_connections: int = 1024,
         connect_timeout: float | None = None,
     ) -> None:
-        check_base_url(base_url, "OpenAIAdapter")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"OpenAIAdapter(base_url={base_url!r}) needs an http:// or https:// URL "
-                "ending in /v1, e.g. 'http://127.0.0.1:8000/v1'."
-            )
+        self.base_url, self.model = "", model  # so that repr(self) works in tracebacks
+        if not isinstance(base_url, str):
+            del api_key, headers  # error reporters capture every frame's locals
+            check_base_url(base_url, "OpenAIAdapter")
+        url, self._headers = _take_secrets(base_url, api_key, headers)
+        self.base_url = shown_url(base_url).rstrip("/")
+        # Error reporters capture every frame's locals: from here on, no local holds a key.
+        del base_url, api_key, headers
+        check_base_url(self.base_url, "OpenAIAdapter")
         if transport is not None and http_client is not None:
             raise ConfigurationError(
                 "OpenAIAdapter got both transport= and http_client=; pass one of them."
             )
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self._url = f"{self.base_url}/chat/completions"
-        self._headers = _build_headers(api_key, headers)
+        self._url = f"{url.rstrip('/')}/chat/completions"
         self._owns_transport = transport is None and http_client is None
         if http_client is not None:
             from fanflow.adapters._httpx_transport import HttpxTransport  # imports httpx
@@ -259,13 +276,38 @@ def _status_hint(status: int, headers: Mapping[str, str]) -> str:
     return "See the provider's message."
 
 
-def _build_headers(api_key: str | None, extra: Mapping[str, str] | None) -> _Headers:
-    headers = _Headers({"Content-Type": "application/json", "Accept": "application/json"})
+def _take_secrets(
+    base_url: str, api_key: str | None, extra: Mapping[str, str] | None
+) -> tuple[str, _Headers]:
+    """The URL without user:password@, and the headers, every secret registered for `redact`.
+
+    Credentials in the URL become a Basic Authorization header (unless a key or an
+    Authorization header is given), so no transport ever sees them in a URL, where
+    reprs and error messages would show them.
+    """
+    register_url(base_url)
+    url, basic = _without_userinfo(base_url)
+    pairs = [("Content-Type", "application/json"), ("Accept", "application/json")]
+    given = {name.lower() for name in extra or ()}
     if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+        register_secret(api_key)
+        pairs.append(("Authorization", f"Bearer {api_key}"))
+    elif basic is not None and "authorization" not in given:
+        pairs.append(("Authorization", basic))
     if extra:
-        headers.update(extra)
-    return headers
+        pairs += extra.items()
+    return url, _Headers(hide_secret_headers(pairs))
+
+
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """`url` without user:password@, and the Basic Authorization value they make, if any."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    token = base64.b64encode(unquote(userinfo).encode()).decode("ascii")
+    register_secret(token)
+    return urlunsplit(parts._replace(netloc=host)), f"Basic {token}"
 
 
 def _payload(request: GenerationRequest, model: str) -> dict[str, Any]:
@@ -372,14 +414,15 @@ def _sentence(text: str) -> str:
 
 def _decode(body: bytes) -> str:
     """A body as text fit for a message: binary (not UTF-8, or control characters) is
-    described and escaped, never passed on raw."""
+    described and escaped, never passed on raw; known secrets are redacted (before any
+    excerpt could cut one in half)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return f"<{len(body)} bytes that are not UTF-8 text, starting {body[:48]!r}>"
     if not text.isprintable() and not _LINE_BREAKS.sub("", text).isprintable():
-        return repr(text[:_BODY_KEPT])[1:-1]  # escape control characters, keep the rest
-    return text
+        text = repr(text[:_BODY_KEPT])[1:-1]  # escape control characters, keep the rest
+    return redact(text)
 
 
 def _excerpt(text: str) -> str:

@@ -12,7 +12,7 @@ httpx and aiohttp are imported only under `fanflow/adapters/`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from fanflow._exceptions import TransportError
@@ -26,11 +26,13 @@ class HTTPResponse:
 
     `attempts` is how many times the request went on the wire (a transport may resend
     once on a kept-alive connection the server had closed), so usage counts stay true.
+    The body is left out of the repr: an error body may echo the API key, and tracebacks
+    with locals show the response.
     """
 
     status: int
     headers: Mapping[str, str]
-    body: bytes
+    body: bytes = field(repr=False)
     attempts: int = 1
 
 

@@ -57,7 +57,8 @@ class Faults:
     - ``server_error``: 500, 502 or 503 (drawn from `server_error_statuses`), OpenAI body.
     - ``rate_limit``: 429 with ``Retry-After: rate_limit_retry_after`` (seconds, or an
       HTTP-date rounded up to the whole second with `retry_after_http_date`).
-    - ``unauthorized``: 401 with an ``invalid_api_key`` OpenAI body.
+    - ``unauthorized``: 401 with an ``invalid_api_key`` OpenAI body whose message is
+      `unauthorized_message` (a test can make it echo a key, as OpenAI's does).
     - ``drop``: the request is read, then the connection is closed without an answer.
     - ``hang``: no answer ever; the connection stays open until the client or `stop()`
       closes it.
@@ -82,6 +83,7 @@ class Faults:
     rate_limit_retry_after: float = 1.0
     retry_after_http_date: bool = False
     slow_body_delay: float = 0.5
+    unauthorized_message: str = "Incorrect API key provided (mock server fault)."
 
     def __post_init__(self) -> None:
         for name in FAULT_NAMES:
@@ -161,7 +163,7 @@ class FaultPicker:
         self._rate_limited = _rate_limit_reply(faults.rate_limit_retry_after, None)
         self._unauthorized = error_reply(
             401,
-            "Incorrect API key provided (mock server fault).",
+            faults.unauthorized_message,
             "invalid_api_key",
             delivery=NOW,
         )

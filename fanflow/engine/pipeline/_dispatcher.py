@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 
 from fanflow._exceptions import FanflowError, StepFailed
+from fanflow._redact import redact
 from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
@@ -362,4 +363,5 @@ class Dispatcher:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    # Any exception's text may quote a key a server echoed: redact before it is stored.
+    return redact(f"{type(exc).__name__}: {exc}")

@@ -7,12 +7,12 @@ how to resume goes to the `fanflow` logger (the CLI shows it).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from fanflow._redact import get_logger
 from fanflow.engine.pipeline._history import stats_to_dict
 from fanflow.engine.pipeline._results import PipelineResult, RunStats
 from fanflow.engine.pipeline._sink import ResultSink
@@ -20,7 +20,7 @@ from fanflow.store import Store, new_run_identity
 
 __all__ = ["RunSession"]
 
-logger = logging.getLogger("fanflow.run")
+logger = get_logger("fanflow.run")
 
 Clock = Callable[[], tuple[float, "str | None"]]
 
