@@ -17,7 +17,6 @@ Where Dria is loose, fanflow refuses before anything is sent:
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable
@@ -25,6 +24,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from fanflow._exceptions import ConfigurationError
+from fanflow._redact import get_logger
 from fanflow.steps._enums import InputValueType, Operator
 from fanflow.steps._parts import Edge, InputValue, ReturnValue, Task
 
@@ -44,7 +44,7 @@ class Workflow(Protocol):
 
 __all__ = ["TEMPLATE_VARIABLE", "check_workflow", "template_variables"]
 
-_log = logging.getLogger("fanflow.steps")
+_log = get_logger("fanflow.steps")
 
 TEMPLATE_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _MEMORY_FREE_READS = frozenset({InputValueType.STRING, InputValueType.SIZE})
