@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ class Store:
         self.path = Path(path) if path is not None else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._reader = _connect(self.path)
-        self._reader.executescript(_SCHEMA)
+        _unless_locked(lambda: self._reader.executescript(_SCHEMA))
         self._writes = Writes(self.path)
         self._locks = RunLocks(self.path)
         self._known: set[int] | None = None
@@ -219,9 +220,31 @@ def _prefix(key: str) -> int:
 
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
-    connection.execute("PRAGMA journal_mode=WAL")
+    _unless_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection
+
+
+def _unless_locked(action: Callable[[], object], patience: float = 30.0) -> None:
+    """Run `action`, again after a pause while another process holds the file.
+
+    Processes creating one new store at once can deadlock on its locks (each holds a shared
+    lock and wants the exclusive one to switch to WAL); SQLite then fails one at once
+    without waiting (`database is locked`). Retrying after the others went on resolves it.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _json(value: Any) -> str:

@@ -104,6 +104,14 @@ class Dispatcher:
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
 
+    def stop(self, reason: str = "interrupted") -> int:
+        """Send nothing new: tasks not started end as skipped, those running finish.
+        Returns how many are running."""
+        if self.stopped is None:
+            self.stopped = reason
+        self._wake(len(self.idle))
+        return self.running
+
     def limit_children_to_one(self) -> None:
         """For dry runs: every callback passes on at most one input."""
         self.max_children = 1
