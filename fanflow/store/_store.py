@@ -135,6 +135,11 @@ class Store:
         The keys of stored ok results are loaded once (as 64-bit hashes, about 40 MB per
         million results), so a miss, every task of a fresh run, costs no SQL query.
         """
+        found = self.lookup_origin(key)
+        return None if found is None else found[0]
+
+    def lookup_origin(self, key: str) -> tuple[TaskResult, str] | None:
+        """`lookup`, with the id of the run that stored the result."""
         if self._known is None:
             rows = self._reader.execute("SELECT key FROM results WHERE status='ok'")
             self._known = {_prefix(stored) for (stored,) in rows if stored}
@@ -145,8 +150,9 @@ class Store:
         rows = self._reader.execute(
             "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
         )
-        row = next((row for row in rows if row[4] == key), None)
-        return None if row is None else result_from_row(row)
+        # The row of the run that answered it, not a later run's copy (`cached` is 0).
+        row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
+        return None if row is None else (result_from_row(row), row[0])
 
     def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
         """Whether this task's result is on disk (committed before this call)."""

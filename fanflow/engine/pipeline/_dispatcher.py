@@ -56,6 +56,7 @@ class StepCounts:
     running: int = 0
     done: int = 0
     failed: int = 0
+    cached: int = 0  # done without sending: answered by an earlier run or a run alongside
 
 
 @dataclass(slots=True)
@@ -287,6 +288,7 @@ class Dispatcher:
         counts = self.counts[step]
         counts.done += 1
         counts.failed += not result.ok
+        counts.cached += result.cached
 
     def _finish_live(self, work: _Work) -> None:
         for owner in {work.root, ALL_ROOTS}:

@@ -60,4 +60,6 @@ def stats_from_dict(data: dict[str, Any]) -> RunStats:
         by_step,
         by_model,
         data.get("stopped"),
+        data.get("from_store", 0),
+        data.get("from_runs", {}),
     )

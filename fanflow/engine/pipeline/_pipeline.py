@@ -33,6 +33,7 @@ from fanflow.engine.pipeline._inputs import RowSource, source_from
 from fanflow.engine.pipeline._plan import StepPlan, plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
+from fanflow.engine.pipeline._reuse import describe_network
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.steps import StepTemplate
 
@@ -182,7 +183,7 @@ class Pipeline:
             config.store,
             config.run_name,
             names,
-            lambda: (self.fingerprint(), config.model_dump(mode="json")),
+            lambda: (self.fingerprint(), self._recorded(config)),
             use_cache,
             getattr(self.network, "model", None),  # a duck-typed adapter may have none
         )
@@ -195,6 +196,10 @@ class Pipeline:
         with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
             await _run_with_display(dispatcher, display, drain)
         return session.result()
+
+    def _recorded(self, config: PipelineConfig) -> dict[str, Any]:
+        """The run record's config: the settings and the network (never its secrets)."""
+        return {**config.model_dump(mode="json"), "network": describe_network(self.network)}
 
     def fingerprint(self) -> str:
         """What identifies this pipeline's shape: steps, flows, models, params, inputs."""

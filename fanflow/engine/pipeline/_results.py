@@ -62,6 +62,9 @@ class RunStats:
 
     `usage_by_step` and `usage_by_model` break the totals down; `cost` is 0.0 without
     a price table. `stopped` says why dispatching stopped early (a budget), else None.
+    `from_store`: tasks answered from the store instead of sent (resumed, or shared with
+    an identical run at the same time); `from_runs`: those by the name of the run that
+    answered them.
     """
 
     tasks: dict[str, int]
@@ -73,6 +76,8 @@ class RunStats:
     usage_by_step: dict[str, UsageTotals] = field(default_factory=dict)
     usage_by_model: dict[str, UsageTotals] = field(default_factory=dict)
     stopped: str | None = None
+    from_store: int = 0
+    from_runs: dict[str, int] = field(default_factory=dict)
 
     @property
     def requests_per_s(self) -> float:

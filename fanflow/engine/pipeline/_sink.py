@@ -12,6 +12,7 @@ from __future__ import annotations
 from fanflow._values import Lineage, TaskResult
 from fanflow.engine.pipeline._history import StoreSource
 from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
+from fanflow.engine.pipeline._reuse import Reuse
 from fanflow.engine.pipeline._tasks import PreparedTask
 from fanflow.store import Store, task_key
 
@@ -36,6 +37,7 @@ class ResultSink:
             self.collector.add_step(step)
         self.memory = None if store else {step: StepResults(step) for step in names}
         self.saved = 0
+        self.reuse: Reuse | None = None  # set by the run's session, with a store
         self._cut_off: list[TaskResult] = []
 
     def key(self, task: PreparedTask, lineage: Lineage) -> str:
@@ -48,7 +50,12 @@ class ResultSink:
         """The stored ok result of an earlier task with this key, when the cache is on."""
         if self.store is None or not self.use_cache:
             return None
-        return self.store.lookup(key)
+        found = self.store.lookup_origin(key)
+        if found is None:
+            return None
+        if self.reuse is not None:
+            self.reuse.add(found[1])
+        return found[0]
 
     async def save(self, step_index: int, key: str, result: TaskResult) -> None:
         """Keep one finished result; with a store, returns once it is committed."""
