@@ -154,6 +154,25 @@ class Store:
         row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
         return None if row is None else (result_from_row(row), row[0])
 
+    def lookup_fresh(self, key: str) -> tuple[TaskResult, str] | None:
+        """`lookup_origin` from the file itself, for results another process just wrote."""
+        rows = self._reader.execute(
+            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+        ).fetchall()
+        row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
+        return None if row is None else (result_from_row(row), row[0])
+
+    def others_running(self, besides: set[str]) -> list[str]:
+        """Ids of runs still running in a live process, other than those in `besides`."""
+        rows = self._reader.execute("SELECT id FROM runs WHERE status='running'").fetchall()
+        others = [run_id for (run_id,) in rows if run_id not in besides]
+        return [run_id for run_id in others if not self._locks.is_dead(run_id)]
+
+    @property
+    def locks_folder(self) -> Path:
+        """Where live runs hold their locks (see `_liveness`) and claim tasks (`_claims`)."""
+        return self._locks.folder
+
     def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
         """Whether this task's result is on disk (committed before this call)."""
         row = self._reader.execute(

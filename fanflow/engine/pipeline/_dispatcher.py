@@ -176,9 +176,16 @@ class Dispatcher:
             cached = self.sink.cached(key)
             if cached is not None:
                 return self._from_cache(work, cached), key
+            # An identical task of another run in flight now: its answer, once committed.
+            waiting = self.sink.claim(key)
+            if waiting is not None and (shared := await waiting) is not None:
+                return self._from_cache(work, shared), key
             return await self._answer(work, task), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             return self._ended(work, TaskStatus.FAILED, exc), key
+        except BaseException:
+            self.sink.unclaim(key)  # cancelled: runs waiting for this task send it themselves
+            raise
 
     async def _answer(self, work: _Work, task: PreparedTask) -> TaskResult:
         meter = UsageMeter()

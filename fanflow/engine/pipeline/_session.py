@@ -17,6 +17,7 @@ from typing import Any, Literal
 from fanflow.engine.pipeline._history import stats_to_dict
 from fanflow.engine.pipeline._results import PipelineResult, RunStats
 from fanflow.engine.pipeline._reuse import Reuse
+from fanflow.engine.pipeline._sharing import Sharing
 from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.store import Store, new_run_identity
 
@@ -52,6 +53,8 @@ class RunSession:
             fingerprint, config = settings()
             opened.start_run(run_id, name, fingerprint, config, names)
             sink.reuse = Reuse(opened, name, config.get("network"))
+            if use_cache:
+                sink.sharing = Sharing(opened, run_id)
         return cls(sink, name)
 
     @contextmanager
@@ -66,6 +69,8 @@ class RunSession:
             raise
         finally:
             self.sink.settle()
+            if self.sink.sharing is not None:
+                self.sink.sharing.close()
             wall, stopped = clock()
             self._stats = self._finished_stats(wall, stopped)
             _log_closing(self.name, status, self._stats)

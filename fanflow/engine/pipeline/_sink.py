@@ -9,10 +9,14 @@ Without a store (`PipelineConfig(store=False)`), results are kept in memory.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 from fanflow._values import Lineage, TaskResult
 from fanflow.engine.pipeline._history import StoreSource
 from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
 from fanflow.engine.pipeline._reuse import Reuse
+from fanflow.engine.pipeline._sharing import Outcome, Sharing
 from fanflow.engine.pipeline._tasks import PreparedTask
 from fanflow.store import Store, task_key
 
@@ -38,6 +42,7 @@ class ResultSink:
         self.memory = None if store else {step: StepResults(step) for step in names}
         self.saved = 0
         self.reuse: Reuse | None = None  # set by the run's session, with a store
+        self.sharing: Sharing | None = None  # likewise, when the cache is on
         self._cut_off: list[TaskResult] = []
 
     def key(self, task: PreparedTask, lineage: Lineage) -> str:
@@ -57,6 +62,17 @@ class ResultSink:
             self.reuse.add(found[1])
         return found[0]
 
+    def claim(self, key: str) -> Coroutine[Any, Any, TaskResult | None] | None:
+        """None: the task is this run's to send. Else await the ok answer of an identical
+        task of another run going on now (None: there is none; this run sends it)."""
+        waiting = None if self.sharing is None else self.sharing.claim(key)
+        return None if waiting is None else self._shared(waiting)
+
+    def unclaim(self, key: str) -> None:
+        """The task claimed under `key` ends without an answer (it was cancelled)."""
+        if self.sharing is not None:
+            self.sharing.release(key, None)
+
     async def save(self, step_index: int, key: str, result: TaskResult) -> None:
         """Keep one finished result; with a store, returns once it is committed."""
         if self.store is not None:
@@ -64,8 +80,19 @@ class ResultSink:
                 await self.store.put(self.run_id, step_index, key, result)
             except BaseException:
                 self._cut_off.append(result)  # its commit may land all the same
+                self.unclaim(key)
                 raise
+            if self.sharing is not None:
+                self.sharing.release(key, result)
         self._record(result)
+
+    async def _shared(self, waiting: Coroutine[Any, Any, Outcome | None]) -> TaskResult | None:
+        found = await waiting
+        if found is None:
+            return None
+        if self.reuse is not None:
+            self.reuse.add(found[1])
+        return found[0]
 
     def skip(self, step_index: int, result: TaskResult) -> None:
         """Keep a task that was never run (a budget stop), without waiting for its commit."""
