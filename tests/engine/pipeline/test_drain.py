@@ -162,3 +162,28 @@ def test_ctrl_c_in_run_loses_no_answer_in_flight(
     assert not set(first) & set(second), "answers received before Ctrl-C were sent again"
     assert len(set(first) | set(second)) == ROWS
     assert len(load_run("second", store).rows) == ROWS
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX only")
+@pytest.mark.timeout(120)
+def test_a_second_ctrl_c_in_run_stops_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, store = tmp_path / "requests.log", tmp_path / "store.db"
+    monkeypatch.setenv(LOG_VARIABLE, str(log))
+    handler = "tests.engine.pipeline.request_log:answer"
+    # Answers take longer than the test may: only a second Ctrl-C ends the run in time.
+    with MockServerProcess(latency=600.0, handler=handler, stop_grace=1.0) as server:
+        child = _start_run(server, store, "impatient")
+        try:
+            _wait_for_requests(log, CONCURRENCY, child)
+            child.send_signal(signal.SIGINT)
+            assert child.stderr is not None
+            while b"stopping" not in child.stderr.readline():
+                assert child.poll() is None, "the run ended at the first Ctrl-C"
+            child.send_signal(signal.SIGINT)
+            child.communicate(timeout=60)
+        finally:
+            child.kill()
+    assert child.returncode != 0
+    assert load_run("impatient", store).stats.tasks.get("ok", 0) == 0
