@@ -53,14 +53,15 @@ class RunSession:
             fingerprint, config = settings()
             opened.start_run(run_id, name, fingerprint, config, names)
             sink.reuse = Reuse(opened, name, config.get("network"))
-            if use_cache:
-                sink.sharing = Sharing(opened, run_id)
         return cls(sink, name)
 
     @contextmanager
     def recording(self, clock: Clock) -> Iterator[None]:
         """Around the run: marks the run ok, or interrupted/failed with a resume hint."""
         status = "failed"
+        if self.sink.store is not None and self.sink.use_cache:
+            # Tasks in flight are shared with identical runs going on now (`_sharing`).
+            self.sink.sharing = Sharing(self.sink.store, self.sink.run_id)
         try:
             yield
             status = "ok"
