@@ -132,6 +132,8 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
         counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in STATUSES)
         summary.add_row("tasks", ", ".join(counted))
         summary.add_row("requests", _count(stats.get("requests")))
+        if stats.get("from_store"):
+            summary.add_row("from store", _reused(stats))
         summary.add_row("tokens", _tokens_in_out(stats.get("usage")))
         summary.add_row("cost", _cost(stats.get("cost")))
         if stats.get("stopped"):
@@ -186,6 +188,12 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
         console.print(table)
     else:
         console.print("No failures stored.")
+
+
+def _reused(stats: dict[str, Any]) -> str:
+    """`4 (answered by run 'demo': 4)`: tasks taken from the store, by the run that sent them."""
+    origins = ", ".join(f"{run!r}: {_count(n)}" for run, n in stats.get("from_runs", {}).items())
+    return f"{_count(stats['from_store'])}" + (f" (answered by run {origins})" if origins else "")
 
 
 @app.command("export")

@@ -220,6 +220,13 @@ def test_without_clearing_a_second_run_resumes(store: Path) -> None:
     assert run_pipeline(store, "again").calls == 2  # only the two failed tasks
 
 
+def test_runs_show_says_what_came_from_the_store(store: Path) -> None:
+    run_pipeline(store, "again")
+    code, output = cli(store, "runs", "show", "again")
+    assert code == 0, output
+    assert "from store" in output and "'demo': 4" in output
+
+
 def test_cache_clear_of_one_run_keeps_what_other_runs_hold(store: Path) -> None:
     run_pipeline(store, "other")  # holds every answer too (4 taken from demo, 2 sent)
     code, output = cli(store, "cache", "clear", "--run", "demo", "--yes")

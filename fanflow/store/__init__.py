@@ -8,12 +8,14 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_records`: how run records and results look on disk, and back.
 - `_paths`: the store's path, made absolute and checked before SQLite opens it.
 - `_liveness`: lock files that tell a killed run from a running one.
+- `_claims`: claims on tasks between processes running on one store at once.
 - `_keys`: content keys, what makes two tasks the same request.
 - `_runs`: a new run's identity; the list of past runs.
 """
 
 from __future__ import annotations
 
+from fanflow.store._claims import KeyClaims
 from fanflow.store._keys import task_key
 from fanflow.store._records import RunRecord
 from fanflow.store._runs import new_run_identity, runs
@@ -21,6 +23,7 @@ from fanflow.store._store import DEFAULT_PATH, Store, default_store_path
 
 __all__ = [
     "DEFAULT_PATH",
+    "KeyClaims",
     "RunRecord",
     "Store",
     "default_store_path",

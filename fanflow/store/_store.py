@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,8 @@ class Store:
         self.path = store_path(Path(path) if path is not None else default_store_path())
         try:
             self._reader = _connect(self.path)
-            self._reader.executescript(_SCHEMA)
-            _add_missing_columns(self._reader)
+            _unless_locked(lambda: self._reader.executescript(_SCHEMA))
+            _unless_locked(lambda: _add_missing_columns(self._reader))
         except sqlite3.Error as exc:
             raise cannot_open(self.path, exc) from exc
         self._writes = Writes(self.path)
@@ -141,6 +142,11 @@ class Store:
         The keys of stored ok results are loaded once (as 64-bit hashes, about 40 MB per
         million results), so a miss, every task of a fresh run, costs no SQL query.
         """
+        found = self.lookup_origin(key)
+        return None if found is None else found[0]
+
+    def lookup_origin(self, key: str) -> tuple[TaskResult, str] | None:
+        """`lookup`, with the id of the run that stored the result."""
         if self._known is None:
             rows = self._reader.execute("SELECT key FROM results WHERE status='ok'")
             self._known = {_prefix(stored) for (stored,) in rows if stored}
@@ -151,8 +157,28 @@ class Store:
         rows = self._reader.execute(
             "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
         )
-        row = next((row for row in rows if row[4] == key), None)
-        return None if row is None else result_from_row(row)
+        # The row of the run that answered it, not a later run's copy (`cached` is 0).
+        row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
+        return None if row is None else (result_from_row(row), row[0])
+
+    def lookup_fresh(self, key: str) -> tuple[TaskResult, str] | None:
+        """`lookup_origin` from the file itself, for results another process just wrote."""
+        rows = self._reader.execute(
+            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+        ).fetchall()
+        row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
+        return None if row is None else (result_from_row(row), row[0])
+
+    def others_running(self, besides: set[str]) -> list[str]:
+        """Ids of runs still running in a live process, other than those in `besides`."""
+        rows = self._reader.execute("SELECT id FROM runs WHERE status='running'").fetchall()
+        others = [run_id for (run_id,) in rows if run_id not in besides]
+        return [run_id for run_id in others if not self._locks.is_dead(run_id)]
+
+    @property
+    def locks_folder(self) -> Path:
+        """Where live runs hold their locks (see `_liveness`) and claim tasks (`_claims`)."""
+        return self._locks.folder
 
     def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
         """Whether this task's result is on disk (committed before this call)."""
@@ -238,9 +264,31 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
-    connection.execute("PRAGMA journal_mode=WAL")
+    _unless_locked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection
+
+
+def _unless_locked(action: Callable[[], object], patience: float = 30.0) -> None:
+    """Run `action`, again after a pause while another process holds the file.
+
+    Processes creating one new store at once can deadlock on its locks (each holds a shared
+    lock and wants the exclusive one to switch to WAL); SQLite then fails one at once
+    without waiting (`database is locked`). Retrying after the others went on resolves it.
+    """
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _json(value: Any) -> str:

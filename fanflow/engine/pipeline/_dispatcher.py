@@ -58,6 +58,7 @@ class StepCounts:
     running: int = 0
     done: int = 0
     failed: int = 0
+    cached: int = 0  # done without sending: answered by an earlier run or a run alongside
 
 
 @dataclass(slots=True)
@@ -108,6 +109,14 @@ class Dispatcher:
         self.stopped: str | None = None
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
+
+    def stop(self, reason: str = "interrupted") -> int:
+        """Send nothing new: tasks not started end as skipped, those running finish.
+        Returns how many are running."""
+        if self.stopped is None:
+            self.stopped = reason
+        self._wake(len(self.idle))
+        return self.running
 
     def limit_children_to_one(self) -> None:
         """For dry runs: every callback passes on at most one input."""
@@ -187,9 +196,16 @@ class Dispatcher:
             cached = self.sink.cached(key)
             if cached is not None:
                 return self._from_cache(work, cached), key
+            # An identical task of another run in flight now: its answer, once committed.
+            waiting = self.sink.claim(key)
+            if waiting is not None and (shared := await waiting) is not None:
+                return self._from_cache(work, shared), key
             return await self._answer(work, task), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             return self._ended(work, TaskStatus.FAILED, exc), key
+        except BaseException:
+            self.sink.unclaim(key)  # cancelled: runs waiting for this task send it themselves
+            raise
 
     async def _answer(self, work: _Work, task: PreparedTask) -> TaskResult:
         meter = UsageMeter()
@@ -300,6 +316,7 @@ class Dispatcher:
         counts = self.counts[step]
         counts.done += 1
         counts.failed += not result.ok
+        counts.cached += result.cached
 
     def _finish_live(self, work: _Work) -> None:
         for owner in {work.root, ALL_ROOTS}:

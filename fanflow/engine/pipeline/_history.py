@@ -60,5 +60,7 @@ def stats_from_dict(data: dict[str, Any]) -> RunStats:
         by_step,
         by_model,
         data.get("stopped"),
-        data.get("finish_reasons", {}),
+        from_store=data.get("from_store", 0),
+        from_runs=data.get("from_runs", {}),
+        finish_reasons=data.get("finish_reasons", {}),
     )

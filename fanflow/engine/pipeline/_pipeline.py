@@ -29,6 +29,7 @@ from fanflow.adapters import LLMAdapter, RetryPolicy, with_defaults
 from fanflow.engine.pipeline._accounting import Budget
 from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
+from fanflow.engine.pipeline._drain import run_draining
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
@@ -36,6 +37,7 @@ from fanflow.engine.pipeline._plan import StepPlan, plan_steps
 from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
+from fanflow.engine.pipeline._reuse import describe_network
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.steps import StepTemplate
 
@@ -61,6 +63,9 @@ class PipelineConfig(BaseModel):
     finite number >= 0.
     `max_cost` / `max_tokens_total`: stop dispatching new tasks once the run has spent this
     much; tasks not started then end as skipped, and `stats.stopped` says why.
+    `drain`: on the first Ctrl-C, `run()` sends nothing new and waits up to this many
+    seconds for the requests in flight, saving their answers, before it stops (a second
+    Ctrl-C stops at once); `execute(drain=...)` does the same when it is cancelled.
     `tune_gc`: make Python's garbage collector cheaper while the run lasts (it is
     process-wide: see `engine/pipeline/_gc.py`; restored afterwards). None (the default):
     only `run()`, the entry for scripts, tunes it; `execute()` leaves it alone unless this
@@ -111,6 +116,7 @@ class PipelineConfig(BaseModel):
     max_cost: float | None = Field(default=None, gt=0)
     max_tokens_total: int | None = Field(default=None, gt=0)
     preflight: bool = True
+    drain: float = Field(default=5.0, ge=0)
 
 
 class PipelineBuilder:
@@ -174,14 +180,17 @@ class Pipeline:
         self.network = with_defaults(network, config.retry)
         self.config = config
 
-    async def execute(self, use_cache: bool = True) -> PipelineResult:
+    async def execute(self, use_cache: bool = True, drain: float | None = None) -> PipelineResult:
         """Run every input row through every step and return the results.
 
         With a store (the default), every result is saved as it arrives and tasks already
         answered in an earlier run are taken from it, so running the same pipeline again
-        resumes; `use_cache=False` sends everything again.
+        resumes; `use_cache=False` sends everything again. `drain`: when this call is
+        cancelled, send nothing new but wait up to `drain` seconds for the requests in
+        flight and save their answers before raising `CancelledError` (a second
+        cancellation stops at once); None (the default) stops at once.
         """
-        return await self._execute(self._rows(), self.config, use_cache=use_cache)
+        return await self._execute(self._rows(), self.config, use_cache=use_cache, drain=drain)
 
     async def dry_run(self) -> PipelineResult:
         """Run the first usable input row through every step, one task per step."""
@@ -195,7 +204,8 @@ class Pipeline:
             asyncio.get_running_loop()
         except RuntimeError:
             tune = self.config.tune_gc is not False
-            return asyncio.run(self._execute(self._rows(), self.config, tune_gc=tune))
+            drain = self.config.drain  # Ctrl-C cancels the run: first drain, then stop
+            return asyncio.run(self._execute(self._rows(), self.config, tune_gc=tune, drain=drain))
         raise ExecutionError(
             "Pipeline.run() was called inside a running event loop (a notebook or async "
             "code); use `await pipeline.execute()` there instead"
@@ -211,13 +221,14 @@ class Pipeline:
         first_only: bool = False,
         use_cache: bool = True,
         tune_gc: bool | None = None,
+        drain: float | None = None,
     ) -> PipelineResult:
         names = [plan.name for plan in self.plans]
         session = RunSession.open(
             config.store,
             config.run_name,
             names,
-            lambda: (self.fingerprint(), config.model_dump(mode="json")),
+            lambda: (self.fingerprint(), self._recorded(config)),
             use_cache,
             getattr(self.network, "model", None),  # a duck-typed adapter may have none
         )
@@ -228,8 +239,12 @@ class Pipeline:
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
         with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
-            await _run_with_display(dispatcher, display)
+            await _run_with_display(dispatcher, display, drain)
         return session.result()
+
+    def _recorded(self, config: PipelineConfig) -> dict[str, Any]:
+        """The run record's config: the settings and the network (never its secrets)."""
+        return {**config.model_dump(mode="json"), "network": describe_network(self.network)}
 
     def fingerprint(self) -> str:
         """What identifies this pipeline's shape: steps, flows, models, params, inputs."""
@@ -250,12 +265,14 @@ def _settings(config: PipelineConfig) -> DispatchSettings:
     )
 
 
-async def _run_with_display(dispatcher: Dispatcher, display: ProgressDisplay) -> None:
+async def _run_with_display(
+    dispatcher: Dispatcher, display: ProgressDisplay, drain: float | None
+) -> None:
     try:
         async with anyio.create_task_group() as group:
             if display.enabled:
                 group.start_soon(display.refresh_forever)
-            await dispatcher.run()
+            await run_draining(dispatcher.run, dispatcher.stop, drain)
             group.cancel_scope.cancel()
     except BaseException as exc:
         error = _single(exc)

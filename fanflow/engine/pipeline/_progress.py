@@ -33,7 +33,7 @@ class ProgressDisplay:
         if self.enabled:
             self._progress = _progress_bars()
             self._tasks = [
-                self._progress.add_task(name, total=None, failed=0, running=0, rate="-")
+                self._progress.add_task(name, total=None, failed=0, running=0, cached=0, rate="-")
                 for name in step_names
             ]
 
@@ -52,6 +52,7 @@ class ProgressDisplay:
                 total=max(counts.created, 1),
                 failed=counts.failed,
                 running=counts.running,
+                cached=counts.cached,
             )
             speed = self._progress.tasks[task_id].speed
             self._progress.update(task_id, rate=f"{speed:.1f}" if speed else "-")
@@ -87,7 +88,10 @@ def _progress_bars() -> Progress:
         TextColumn("{task.description:<16}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("failed {task.fields[failed]}  in flight {task.fields[running]}"),
+        TextColumn(
+            "failed {task.fields[failed]}  in flight {task.fields[running]}"
+            "  from store {task.fields[cached]}"
+        ),
         TextColumn("{task.fields[rate]}/s"),
         TimeRemainingColumn(),
         console=Console(file=sys.stderr),

@@ -65,6 +65,9 @@ class RunStats:
     `finish_reasons` counts the tasks whose answers ended otherwise than "stop", by finish
     reason (`TaskResult.finish_reason`); `truncated` is the count of "length", answers cut
     off at max_tokens.
+    `from_store`: tasks answered from the store instead of sent (resumed, or shared with
+    an identical run at the same time); `from_runs`: those by the name of the run that
+    answered them.
     """
 
     tasks: dict[str, int]
@@ -76,6 +79,8 @@ class RunStats:
     usage_by_step: dict[str, UsageTotals] = field(default_factory=dict)
     usage_by_model: dict[str, UsageTotals] = field(default_factory=dict)
     stopped: str | None = None
+    from_store: int = 0
+    from_runs: dict[str, int] = field(default_factory=dict)
     finish_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -268,5 +273,5 @@ class StatsCollector:
             self.by_step,
             self.by_model,
             stopped,
-            dict(self.finish_reasons),
+            finish_reasons=dict(self.finish_reasons),
         )

@@ -10,6 +10,8 @@ Without a store (`PipelineConfig(store=False)`), results are kept in memory.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Coroutine
+from typing import Any
 
 import orjson
 
@@ -17,6 +19,8 @@ from fanflow._values import Lineage, TaskResult, TaskStatus
 from fanflow.engine.pipeline._history import StoreSource
 from fanflow.engine.pipeline._input_rows import problem_of
 from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
+from fanflow.engine.pipeline._reuse import Reuse
+from fanflow.engine.pipeline._sharing import Outcome, Sharing
 from fanflow.engine.pipeline._tasks import PreparedTask
 from fanflow.store import Store, task_key
 
@@ -41,6 +45,8 @@ class ResultSink:
             self.collector.add_step(step)
         self.memory = None if store else {step: StepResults(step) for step in names}
         self.saved = 0
+        self.reuse: Reuse | None = None  # set by the run's session, with a store
+        self.sharing: Sharing | None = None  # likewise, when the cache is on
         self._cut_off: list[TaskResult] = []
 
     def key(self, task: PreparedTask, lineage: Lineage) -> str:
@@ -53,7 +59,23 @@ class ResultSink:
         """The stored ok result of an earlier task with this key, when the cache is on."""
         if self.store is None or not self.use_cache:
             return None
-        return self.store.lookup(key)
+        found = self.store.lookup_origin(key)
+        if found is None:
+            return None
+        if self.reuse is not None:
+            self.reuse.add(found[1])
+        return found[0]
+
+    def claim(self, key: str) -> Coroutine[Any, Any, TaskResult | None] | None:
+        """None: the task is this run's to send. Else await the ok answer of an identical
+        task of another run going on now (None: there is none; this run sends it)."""
+        waiting = None if self.sharing is None else self.sharing.claim(key)
+        return None if waiting is None else self._shared(waiting)
+
+    def unclaim(self, key: str) -> None:
+        """The task claimed under `key` ends without an answer (it was cancelled)."""
+        if self.sharing is not None:
+            self.sharing.release(key, None)
 
     async def save(self, step_index: int, key: str, result: TaskResult) -> TaskResult:
         """Keep one finished result; with a store, returns once it is committed.
@@ -69,9 +91,20 @@ class ResultSink:
                 await self.store.put(self.run_id, step_index, "", result)
             except BaseException:
                 self._cut_off.append(result)  # its commit may land all the same
+                self.unclaim(key)
                 raise
+            if self.sharing is not None:
+                self.sharing.release(key, result)
         self._record(result)
         return result
+
+    async def _shared(self, waiting: Coroutine[Any, Any, Outcome | None]) -> TaskResult | None:
+        found = await waiting
+        if found is None:
+            return None
+        if self.reuse is not None:
+            self.reuse.add(found[1])
+        return found[0]
 
     def skip(self, step_index: int, result: TaskResult) -> None:
         """Keep a task that was never run (a budget stop), without waiting for its commit."""

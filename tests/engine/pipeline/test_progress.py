@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fanflow import GenerationRequest, MockAdapter
+from pathlib import Path
+
+from fanflow import GenerationRequest, MockAdapter, Store
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings, StepCounts
 from fanflow.engine.pipeline._plan import plan_steps
 from fanflow.engine.pipeline._progress import ProgressDisplay
@@ -34,3 +36,19 @@ def test_the_display_is_off_when_not_asked_for_or_not_on_a_terminal() -> None:
     assert not ProgressDisplay(["a"], counts, enabled=False).enabled
     # pytest captures stderr, so this is not a terminal even when asked for.
     assert not ProgressDisplay(["a"], counts, enabled=True).enabled
+
+
+async def test_the_dispatcher_counts_tasks_taken_from_the_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db")
+    plans = plan_steps([Answer()], {"question"})
+    rows = [{"question": f"q{i}"} for i in range(3)]
+    counts = []
+    for run_id in ("first", "second"):
+        sink = ResultSink(store, run_id, [plan.name for plan in plans])
+        settings = DispatchSettings(concurrency=2)
+        dispatcher = Dispatcher(plans, MockAdapter(fake_llm), settings, iter(rows), sink)
+        await dispatcher.run()
+        sink.settle()
+        counts.append((dispatcher.counts[0].done, dispatcher.counts[0].cached))
+    store.close()
+    assert counts == [(3, 0), (3, 3)]
