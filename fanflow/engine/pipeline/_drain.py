@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from fanflow._redact import get_logger
+
 __all__ = ["run_draining"]
 
 logger = get_logger("fanflow.run")
