@@ -87,7 +87,9 @@ def test_the_recorded_network_holds_no_secret() -> None:
 
     builder = PipelineBuilder(
         PipelineConfig(progress=False, run_name="secret", retry=None),
-        OpenAIAdapter("http://user:hunter2@127.0.0.1:9/v1?key=sk-canary", api_key="sk-canary"),
+        OpenAIAdapter(
+            "http://user:hunter2@127.0.0.1:9/v1?key=sk-canary", api_key="sk-canary", model="m"
+        ),
     )
     builder.input(question="q")
     builder << Answer()
