@@ -212,6 +212,7 @@ class OpenAIAdapter(AdapterBase):
             endpoint=self.base_url,
             status_code=status,
             body=text[:_BODY_KEPT],
+            retry_after=_retry_after(response.headers),
         )
 
 

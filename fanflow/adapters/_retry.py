@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 
-from fanflow._exceptions import AdapterError, ConfigurationError, RateLimited
+from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter
 from fanflow.adapters._wrapper import WrappingAdapter
 
@@ -40,8 +40,9 @@ class RetryPolicy:
 
     `retry_budget` caps the retries of all requests through one `RetryingAdapter`: when an
     endpoint is down, thousands of requests each retrying five times would only multiply
-    the load, so once the budget is spent errors are raised at once. `max_retry_after`
-    bounds how long a `Retry-After` may make a request sleep; above it the 429 is raised.
+    the load, so once the budget is spent errors are raised at once. A `Retry-After` (on
+    a 429, a 503 or any retryable status) is always waited out; `max_retry_after` bounds
+    how long it may make a request sleep: above it the error is raised at once.
     """
 
     attempts: int = 5
@@ -177,7 +178,7 @@ class RetryingAdapter(WrappingAdapter):
             return "not retryable"
         if attempts >= self.policy.attempts:
             return "attempt limit reached"
-        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        retry_after = _retry_after(error)
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             return (
                 f"Retry-After {retry_after:g} s is above max_retry_after="
@@ -196,12 +197,18 @@ class RetryingAdapter(WrappingAdapter):
         return f"Gave up after {attempts} attempt{plural} ({reason}): "
 
     def _wait(self, backoff_with_jitter: wait_base, state: RetryCallState) -> float:
-        """Backoff with jitter, but never less than the server's `Retry-After`."""
+        """Backoff with jitter, but never less than the server's `Retry-After` (any status)."""
         backoff = float(backoff_with_jitter(state))
         error = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
-        return backoff
+        retry_after = _retry_after(error)
+        return backoff if retry_after is None else max(backoff, retry_after)
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    """The Retry-After an error carries (a 429, a 503, ...), or None."""
+    if isinstance(error, (RateLimited, ProviderError)):
+        return error.retry_after
+    return None
 
 
 def _failed_requests(state: RetryCallState) -> int:

@@ -61,13 +61,15 @@ class Arrival:
     `time` is `time.monotonic()` when the server started on the request (its arrival,
     unless the client pipelines); `status` is None until the answer's headers are sent,
     and stays None for ``drop``, ``hang`` and answers cut short by `stop()`;
-    `retry_after` is the pause a 429 asked for, in seconds from `time`.
+    `retry_after` is the pause a 429 (or a 5xx with Retry-After) asked for, in seconds
+    from `time`; `body` is the request body, kept only when the server records.
     """
 
     time: float
     fault: str | None = None
     status: int | None = None
     retry_after: float | None = None
+    body: bytes | None = None
 
 
 class Request:

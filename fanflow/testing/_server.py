@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fanflow.testing._connection import Connection
-from fanflow.testing._faults import FaultPicker, Faults, early_retries
+from fanflow.testing._faults import FaultPicker, Faults, early_resends, early_retries
 from fanflow.testing._responses import (
     Arrival,
     Decision,
@@ -121,6 +121,15 @@ class MockServer:
         """
         return early_retries(self.arrivals, tolerance, grace=grace)
 
+    def early_resends(self, tolerance: float = 0.0) -> list[Arrival]:
+        """Requests sent again before the Retry-After their earlier copy got had run out.
+
+        Per request, unlike `early_retries`: a copy is a request with the same body, so
+        it needs ``record=True`` and distinct prompts. It suits clients that keep other
+        requests going while one waits out its own Retry-After.
+        """
+        return early_resends(self.arrivals, tolerance)
+
     @property
     def port(self) -> int:
         """The bound TCP port (the one picked by the OS when created with ``port=0``)."""
@@ -205,7 +214,7 @@ class MockServer:
         if request.path == b"/v1/chat/completions":
             if request.method != b"POST":
                 return _method_not_allowed(request)
-            arrival = Arrival(time.monotonic())
+            arrival = Arrival(time.monotonic(), body=request.body if self.record else None)
             self.arrivals.append(arrival)
             request.arrival = arrival
             picker = self._picker
