@@ -197,11 +197,17 @@ class RetryingAdapter(WrappingAdapter):
         return f"Gave up after {attempts} attempt{plural} ({reason}): "
 
     def _wait(self, backoff_with_jitter: wait_base, state: RetryCallState) -> float:
-        """Backoff with jitter, but never less than the server's `Retry-After` (any status)."""
-        backoff = float(backoff_with_jitter(state))
+        """The server's `Retry-After` (any status) as given, else backoff with jitter.
+
+        Like the official OpenAI SDK, a server that says when to come back is taken at its
+        word: adding the backoff on top would only lengthen the tail of a run, and the
+        rate limiter below spreads the retries of a spent quota by itself.
+        """
         error = state.outcome.exception() if state.outcome is not None else None
         retry_after = _retry_after(error)
-        return backoff if retry_after is None else max(backoff, retry_after)
+        if retry_after is not None:
+            return retry_after
+        return float(backoff_with_jitter(state))
 
 
 def _retry_after(error: BaseException | None) -> float | None:
