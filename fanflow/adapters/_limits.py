@@ -17,17 +17,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import anyio
 
 from fanflow._exceptions import ConfigurationError, RateLimited
 from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter, RateLimitInfo
 from fanflow.adapters._window import ConcurrencyWindow
-from fanflow.adapters._wrapper import WrappingAdapter
+from fanflow.adapters._wrapper import WrappingAdapter, note_cut_off
 
 __all__ = ["RateLimiter"]
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -175,7 +176,7 @@ class RateLimiter(WrappingAdapter):
         """Wait for a slot and for the rates to allow it, then send `request`."""
         window = self._window
         if not window.try_take():  # a free slot costs no trip through the event loop
-            await window.take()
+            await _unsent_if_cut_off(window.take())
         try:
             return await self._send(request)
         finally:
@@ -210,6 +211,9 @@ class RateLimiter(WrappingAdapter):
             if self._delay(cost) <= 0:
                 self._charge(cost)
                 return cost
+        return await _unsent_if_cut_off(self._admit_in_turn(request))
+
+    async def _admit_in_turn(self, request: GenerationRequest) -> int:
         async with self._gate:
             while True:
                 cost = self._cost(request)  # the token bucket may have appeared meanwhile
@@ -270,6 +274,15 @@ class RateLimiter(WrappingAdapter):
     def _pause(self, seconds: float) -> None:
         seconds = min(seconds, self.max_pause)
         self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+async def _unsent_if_cut_off(waiting: Awaitable[T]) -> T:
+    """Await a wait before sending; a timeout that cuts it off sent nothing."""
+    try:
+        return await waiting
+    except BaseException as exc:
+        note_cut_off(exc, 0)
+        raise
 
 
 def _seeded(bucket: _Bucket | None, limit: int, remaining: int | None, now: float) -> _Bucket:

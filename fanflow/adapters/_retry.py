@@ -21,7 +21,7 @@ import anyio
 
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter
-from fanflow.adapters._wrapper import WrappingAdapter
+from fanflow.adapters._wrapper import WrappingAdapter, note_cut_off
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState
@@ -126,12 +126,25 @@ class RetryingAdapter(WrappingAdapter):
                     if tries == 1:
                         raise first_error
                     self.retries += 1
-                    generation = await self.wrapped.generate(request)
+                    generation = await self._send_again(request, requests)
                 requests += _failed_requests(attempt.retry_state)
         except AdapterError as exc:
             final = exc.with_context(self._give_up_prefix(exc, tries), attempts=requests)
             raise final.with_traceback(exc.__traceback__) from exc.__cause__
+        except BaseException as exc:  # cancelled while backing off: what was sent so far
+            if not hasattr(exc, "attempts"):
+                note_cut_off(exc, requests)
+            raise
         return dataclasses.replace(generation, attempts=requests + generation.attempts)
+
+    async def _send_again(self, request: GenerationRequest, sent_before: int) -> Generation:
+        """One retry; if a timeout cuts it off, the requests sent for the call say so."""
+        try:
+            return await self.wrapped.generate(request)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                note_cut_off(exc, sent_before + getattr(exc, "attempts", 1))
+            raise
 
     def _template(self) -> AsyncRetrying:
         """The tenacity loop, built on the first failure (importing tenacity then).

@@ -2,7 +2,9 @@
 
 Requests count every HTTP request sent, retries and failed attempts included (adapters
 report them as `Generation.attempts`, or as an `attempts` attribute on the error they
-raise). Tokens are what endpoints reported.
+raise); a call cut off by a timeout counts the requests it had sent (1 unless the
+cancellation says otherwise: `adapters._wrapper.note_cut_off`). Tokens are what endpoints
+reported.
 """
 
 from __future__ import annotations

@@ -1,0 +1,64 @@
+"""What a run counts when answers are cut off or say little: requests, tokens, skipped rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from fanflow import (
+    LLMAdapter,
+    OpenAIAdapter,
+    PipelineBuilder,
+    PipelineConfig,
+    Prompt,
+    RateLimiter,
+    RetryPolicy,
+)
+from fanflow.testing import Faults, MockServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def prompt_pipeline(network: LLMAdapter, rows: int, **config: object) -> PipelineBuilder:
+    settings = PipelineConfig(progress=False, store=False, **config)  # type: ignore[arg-type]
+    builder = PipelineBuilder(settings, network).input([{"n": str(i)} for i in range(rows)])
+    builder << Prompt("say", "say {{n}}")
+    return builder
+
+
+async def test_requests_cut_off_by_the_task_timeout_are_counted() -> None:
+    async with (
+        MockServer(faults=Faults(hang=1.0)) as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        builder = prompt_pipeline(adapter, 10, concurrency=10, task_timeout=0.2)
+        result = await builder.build().execute()
+
+    assert result.stats.tasks["timed_out"] == 10
+    assert result.stats.requests == len(server.arrivals) == 10
+
+
+async def test_a_retry_cut_off_by_the_task_timeout_counts_with_the_attempts_before() -> None:
+    faults = Faults(script=["server_error"], hang=1.0, server_error_statuses=[500])
+    policy = RetryPolicy(initial_backoff=0.01, jitter=0.0)
+    async with (
+        MockServer(faults=faults) as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        builder = prompt_pipeline(adapter, 1, task_timeout=0.3, retry=policy)
+        result = await builder.build().execute()
+
+    assert result.stats.tasks["timed_out"] == 1
+    assert result.stats.requests == len(server.arrivals) == 2
+
+
+async def test_requests_cut_off_while_waiting_in_the_rate_limiter_are_not_counted() -> None:
+    async with (
+        MockServer() as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        limited = RateLimiter(adapter, requests_per_minute=1)
+        builder = prompt_pipeline(limited, 3, concurrency=3, task_timeout=0.3)
+        result = await builder.build().execute()
+
+    assert result.stats.tasks == {"ok": 1, "failed": 0, "timed_out": 2, "skipped": 0}
+    assert result.stats.requests == len(server.arrivals) == 1
