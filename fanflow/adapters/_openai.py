@@ -8,6 +8,7 @@ headers) built once in `__init__`.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -21,11 +22,14 @@ from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, ToolCall, Usage
+from fanflow.adapters._usage import CHARS_PER_TOKEN, usage_from
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["OpenAIAdapter"]
+
+logger = logging.getLogger("fanflow.adapters")
 
 _BODY_EXCERPT = 500
 _BODY_KEPT = 4000
@@ -67,10 +71,20 @@ class OpenAIAdapter(AdapterBase):
     each request made through a transport the adapter creates, and `connect_timeout`
     only its connecting (so a dead host fails fast while long generations may run).
     `max_connections` caps connections held open by that transport. Responses carrying
-    `x-ratelimit-*` headers fill `Generation.rate_limits`.
+    `x-ratelimit-*` headers fill `Generation.rate_limits`. Where a server reports only
+    `total_tokens` or no `usage`, the tokens are estimated from the text
+    (`Usage.estimated`; see `adapters/_usage.py`) and a warning is logged once.
     """
 
-    __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
+    __slots__ = (
+        "_headers",
+        "_owns_transport",
+        "_transport",
+        "_url",
+        "_warned_estimating",
+        "base_url",
+        "model",
+    )
 
     def __init__(
         self,
@@ -99,6 +113,7 @@ class OpenAIAdapter(AdapterBase):
         self._url = f"{self.base_url}/chat/completions"
         self._headers = _build_headers(api_key, headers)
         self._owns_transport = transport is None and http_client is None
+        self._warned_estimating = False
         if http_client is not None:
             from fanflow.adapters._httpx_transport import HttpxTransport  # imports httpx
 
@@ -141,7 +156,7 @@ class OpenAIAdapter(AdapterBase):
         try:
             if not 200 <= response.status < 300:
                 raise self._status_error(response)
-            return self._parse(response, model, latency)
+            return self._parse(response, model, latency, request)
         except AdapterError as exc:
             if response.attempts == 1:
                 raise
@@ -152,7 +167,9 @@ class OpenAIAdapter(AdapterBase):
         if self._owns_transport:
             await self._transport.aclose()
 
-    def _parse(self, response: HTTPResponse, model: str, latency: float) -> Generation:
+    def _parse(
+        self, response: HTTPResponse, model: str, latency: float, request: GenerationRequest
+    ) -> Generation:
         try:
             data = orjson.loads(response.body)
         except orjson.JSONDecodeError:
@@ -160,14 +177,21 @@ class OpenAIAdapter(AdapterBase):
         try:
             choice = data["choices"][0]
             message = choice["message"]
+            text = message.get("content") or ""
+            tool_calls = _tool_calls(message.get("tool_calls"))
             usage = data.get("usage")
+            if usage and ("prompt_tokens" in usage or "completion_tokens" in usage):
+                counted = Usage(
+                    usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+                )
+            else:
+                answered = len(text) + sum(len(call.arguments) for call in tool_calls)
+                counted = self._estimated_usage(usage, request, answered)
             return Generation(
-                text=message.get("content") or "",
-                tool_calls=_tool_calls(message.get("tool_calls")),
+                text=text,
+                tool_calls=tool_calls,
                 finish_reason=choice.get("finish_reason"),
-                usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-                if usage
-                else Usage(),
+                usage=counted,
                 model=data.get("model") or model,
                 latency_s=latency,
                 attempts=response.attempts,
@@ -178,6 +202,21 @@ class OpenAIAdapter(AdapterBase):
             said = _provider_message(data)
             what = "has no usable choices[0].message" + (f" ({said})" if said else "")
             raise self._bad_body(response, what) from None
+
+    def _estimated_usage(self, usage: Any, request: GenerationRequest, answered: int) -> Usage:
+        """Usage the server did not (fully) report, estimated; said once per adapter."""
+        if not self._warned_estimating:
+            self._warned_estimating = True
+            what = "only total_tokens" if usage else "no usage"
+            logger.warning(
+                "%s sends %s with its answers: fanflow estimates the tokens from the text "
+                "(about %d characters a token) for budgets and cost; result.stats."
+                "tokens_estimated counts the tasks concerned.",
+                self.base_url,
+                what,
+                CHARS_PER_TOKEN,
+            )
+        return usage_from(usage, request.messages, answered)
 
     def _bad_body(self, response: HTTPResponse, what: str) -> ProviderError:
         text = _decode(response.body)

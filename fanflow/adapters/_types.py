@@ -43,10 +43,15 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts reported by the endpoint (zero where it reported none)."""
+    """Token counts reported by the endpoint (zero where it reported none).
+
+    `estimated` is True when the endpoint did not report them all and the counts are
+    (partly) estimated from the text: see `OpenAIAdapter`.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -56,6 +61,7 @@ class Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.estimated or other.estimated,
         )
 
 

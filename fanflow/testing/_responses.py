@@ -180,8 +180,14 @@ def default_handler(body: dict[str, Any]) -> str:
     return "mock answer: "
 
 
-def chat_completion_reply(body: dict[str, Any], answer: object, number: int) -> Reply:
-    """Wrap the handler's `answer` in a ``chat.completion`` object, or a 500 if unusable."""
+def chat_completion_reply(
+    body: dict[str, Any], answer: object, number: int, usage: str = "full"
+) -> Reply:
+    """Wrap the handler's `answer` in a ``chat.completion`` object, or a 500 if unusable.
+
+    `usage` is ``"full"`` (prompt, completion and total tokens), ``"total"`` (only
+    ``total_tokens``, as some servers send) or ``"none"`` (no ``usage`` object at all).
+    """
     if isinstance(answer, str):
         message: dict[str, Any] = {"role": "assistant", "content": answer}
         finish_reason = "stop"
@@ -213,6 +219,12 @@ def chat_completion_reply(body: dict[str, Any], answer: object, number: int) -> 
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+    if usage != "full":
+        total = prompt_tokens + completion_tokens
+        if usage == "total":
+            completion["usage"] = {"total_tokens": total}
+        else:
+            del completion["usage"]
     return Reply(200, orjson.dumps(completion))
 
 

@@ -50,6 +50,9 @@ class MockServer:
     so a test need not poll); the request bodies go to `request_log` only with
     ``record=True``, to stay cheap.
 
+    `usage` is what answers report of their tokens: ``"full"``, ``"total"`` (only
+    ``total_tokens``) or ``"none"`` (no ``usage`` object), as some servers do.
+
     `faults` (a `Faults`, settable while running: assigning re-seeds it and restarts its
     script) injects errors, drops, hangs and slow or broken bodies into chat answers.
     Every chat request is recorded in `arrivals` (an `Arrival`: time, fault, status; about
@@ -67,6 +70,7 @@ class MockServer:
         record: bool = False,
         models: Sequence[str] = ("mock-model",),
         faults: Faults | None = None,
+        usage: str = "full",
     ) -> None:
         if handler is not None and not callable(handler):
             raise TypeError(f"MockServer handler must be callable, got {type(handler).__name__}")
@@ -74,7 +78,10 @@ class MockServer:
             raise ValueError(f"MockServer latency must be >= 0 seconds, got {latency!r}")
         if isinstance(models, str) or not models:
             raise ValueError(f"MockServer models must be a non-empty list of ids, got {models!r}")
+        if usage not in ("full", "total", "none"):
+            raise ValueError(f"MockServer usage must be 'full', 'total' or 'none', got {usage!r}")
         _require_loopback(host)
+        self.usage = usage
         self.handler: Handler = handler if handler is not None else default_handler
         self.latency = float(latency)
         self.record = record
@@ -279,7 +286,7 @@ class MockServer:
         return self._complete(body, answer)
 
     def _complete(self, body: dict[str, Any], answer: object) -> Reply:
-        reply = chat_completion_reply(body, answer, self.completions_total + 1)
+        reply = chat_completion_reply(body, answer, self.completions_total + 1, self.usage)
         if reply.status == 200:
             self.completions_total += 1
             if self._waiters:

@@ -28,12 +28,17 @@ def cost_of(usage: Usage, model: str | None, prices: Prices | None) -> float:
 
 @dataclass(slots=True)
 class UsageTotals:
-    """Summed usage of a group of tasks (a step, a model, or the run)."""
+    """Summed usage of a group of tasks (a step, a model, or the run).
+
+    `estimated` counts the tasks whose tokens were (partly) estimated because their
+    endpoint did not report them all.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests: int = 0
     cost: float = 0.0
+    estimated: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -44,6 +49,8 @@ class UsageTotals:
         self.completion_tokens += usage.completion_tokens
         self.requests += requests
         self.cost += cost
+        if usage.estimated:
+            self.estimated += 1
 
 
 @dataclass(slots=True)

@@ -60,4 +60,5 @@ def stats_from_dict(data: dict[str, Any]) -> RunStats:
         by_step,
         by_model,
         data.get("stopped"),
+        data.get("tokens_estimated", 0),
     )

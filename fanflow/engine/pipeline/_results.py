@@ -62,6 +62,8 @@ class RunStats:
 
     `usage_by_step` and `usage_by_model` break the totals down; `cost` is 0.0 without
     a price table. `stopped` says why dispatching stopped early (a budget), else None.
+    `tokens_estimated` counts the tasks whose tokens were estimated from their text,
+    because the endpoint reported only `total_tokens` or no usage.
     """
 
     tasks: dict[str, int]
@@ -73,6 +75,7 @@ class RunStats:
     usage_by_step: dict[str, UsageTotals] = field(default_factory=dict)
     usage_by_model: dict[str, UsageTotals] = field(default_factory=dict)
     stopped: str | None = None
+    tokens_estimated: int = 0
 
     @property
     def requests_per_s(self) -> float:
@@ -255,4 +258,5 @@ class StatsCollector:
             self.by_step,
             self.by_model,
             stopped,
+            run.estimated,
         )

@@ -62,3 +62,36 @@ async def test_requests_cut_off_while_waiting_in_the_rate_limiter_are_not_counte
 
     assert result.stats.tasks == {"ok": 1, "failed": 0, "timed_out": 2, "skipped": 0}
     assert result.stats.requests == len(server.arrivals) == 1
+
+
+@pytest.mark.parametrize("usage", ["total", "none"])
+async def test_a_token_budget_stops_a_server_that_reports_little_usage(
+    usage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        MockServer(lambda body: "a fairly short answer", usage=usage) as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        builder = prompt_pipeline(adapter, 50, concurrency=1, max_tokens_total=40)
+        with caplog.at_level("WARNING", logger="fanflow"):
+            result = await builder.build().execute()
+
+    stats = result.stats
+    assert stats.stopped is not None and "max_tokens_total 40" in stats.stopped
+    assert stats.tasks["ok"] < 50
+    assert stats.usage.total_tokens >= 40
+    assert stats.tokens_estimated == stats.tasks["ok"]
+    said = [r.getMessage() for r in caplog.records if "estimated" in r.getMessage()]
+    assert len(said) == 1, said
+    assert server.base_url in said[0]
+
+
+async def test_full_usage_is_not_estimated() -> None:
+    async with (
+        MockServer() as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        result = await prompt_pipeline(adapter, 3).build().execute()
+
+    assert result.stats.usage.total_tokens > 0
+    assert result.stats.tokens_estimated == 0
