@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from fanflow import (
+    Generation,
+    GenerationRequest,
     LLMAdapter,
+    MockAdapter,
     OpenAIAdapter,
     PipelineBuilder,
     PipelineConfig,
     Prompt,
     RateLimiter,
     RetryPolicy,
+    TaskStatus,
+    Usage,
 )
 from fanflow.testing import Faults, MockServer
 
@@ -95,3 +100,39 @@ async def test_full_usage_is_not_estimated() -> None:
 
     assert result.stats.usage.total_tokens > 0
     assert result.stats.tokens_estimated == 0
+
+
+def priced(request: GenerationRequest) -> Generation:
+    return Generation(text="ok", usage=Usage(100, 10), model="cheap")
+
+
+async def test_rows_never_started_after_a_budget_stop_count_as_skipped() -> None:
+    settings = PipelineConfig(progress=False, store=False, concurrency=2, max_tokens_total=1000)
+    builder = PipelineBuilder(settings, MockAdapter(priced))
+    builder.input([{"n": str(i)} for i in range(200)]) << Prompt("say", "say {{n}}")
+    result = await builder.build().execute()
+
+    tasks = result.stats.tasks
+    assert tasks["ok"] < 200
+    assert tasks["ok"] + tasks["skipped"] == 200
+    skipped = [r for r in result.failures if r.status is TaskStatus.SKIPPED]
+    assert len(skipped) == tasks["skipped"]
+    assert all("not run: max_tokens_total 1000" in (r.error or "") for r in skipped)
+    assert {r.lineage for r in skipped} | {r.lineage for r in result.steps["say"].ok} == {
+        (i,) for i in range(200)
+    }
+
+
+async def test_a_max_cost_stop_shows_a_tiny_cost_with_digits_that_are_not_zero() -> None:
+    prices = {"cheap": (0.1, 0.1)}  # 110 tokens a call: $0.000011
+    settings = PipelineConfig(
+        progress=False, store=False, concurrency=1, prices=prices, max_cost=0.00003
+    )
+    builder = PipelineBuilder(settings, MockAdapter(priced))
+    builder.input([{"n": str(i)} for i in range(10)]) << Prompt("say", "say {{n}}")
+    result = await builder.build().execute()
+
+    stopped = result.stats.stopped
+    assert stopped is not None
+    assert "$0.00003 " in stopped and "spent $0.000033" in stopped, stopped
+    assert result.stats.tasks == {"ok": 3, "failed": 0, "timed_out": 0, "skipped": 7}
