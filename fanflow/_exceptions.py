@@ -118,10 +118,7 @@ class RateLimited(AdapterError):
 
 
 class ProviderError(AdapterError):
-    """The endpoint answered with an error status or a body that is not a usable answer.
-
-    `retry_after` is the seconds its `Retry-After` header asked to wait, if any.
-    """
+    """The endpoint answered an error status or an unusable body; `retry_after` if it set one."""
 
     status_code: int | None
     body: str
