@@ -40,7 +40,7 @@ async def test_random_429s_lose_nothing_and_no_request_returns_before_its_retry_
 
 async def test_a_spent_quota_gets_a_few_probes_not_every_request_again() -> None:
     tasks = 48
-    faults = Faults(rate_limit_for=2.0, rate_limit_retry_after=1.0)
+    faults = Faults(rate_limit_for=2.0, rate_limit_retry_after=0.5)
     async with (
         MockServer(latency=0.01, faults=faults, record=True) as server,
         OpenAIAdapter(server.base_url, model="mock-model") as adapter,
