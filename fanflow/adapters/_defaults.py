@@ -10,7 +10,7 @@ __all__ = ["with_defaults"]
 
 
 def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter:
-    """`network` retried by `policy` and paused after a 429, as a pipeline uses it.
+    """`network` retried by `policy` and paced after 429s, as a pipeline uses it.
 
     Nothing is added when `policy` is None or the network retries by itself (its
     `retrying` is true: a `RetryingAdapter`). A network that does not pause an endpoint

@@ -109,7 +109,7 @@ class EndpointPool(AdapterBase):
     endpoints share, or None if they differ: such a request may go to any of them.
     """
 
-    pacing: ClassVar[bool] = True  # each endpoint pauses after its own 429
+    pacing: ClassVar[bool] = True  # each endpoint is paced by its own 429s
 
     def __init__(
         self,

@@ -142,7 +142,7 @@ class AdapterBase:
 
     `retrying` and `pacing` declare what an adapter already does, so that code adding
     default wrappers (`with_defaults`) does not add them twice: `retrying` if it retries
-    failed requests itself, `pacing` if it pauses an endpoint after a 429. Code reading
+    failed requests itself, `pacing` if it paces an endpoint after 429s. Code reading
     them uses `getattr(adapter, name, False)`, so adapters that do not subclass this
     class count as doing neither.
     """

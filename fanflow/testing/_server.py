@@ -120,9 +120,10 @@ class MockServer:
 
         The server cannot tell which request retries which, so the rule is server-wide:
         after a 429 sent at `t` asking `r` seconds, no chat request may arrive in
-        ``(t + grace, t + r - tolerance)``. It suits tests where all clients share this
-        one endpoint and pause together after a 429 (as the engine pauses every task
-        bound to an endpoint). `tolerance` forgives clients that resume slightly early;
+        ``(t + grace, t + r - tolerance)``. It suits clients that pause together after
+        a 429 (as the engine does when an endpoint's quota is spent); for the engine's
+        usual per-request waits use `early_resends`. `tolerance` forgives clients that
+        resume slightly early;
         `grace` forgives requests already on their way when the 429 was sent, which
         concurrent clients always have.
         """
