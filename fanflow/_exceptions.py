@@ -8,7 +8,7 @@ FanflowError(Exception)
     │   ├── TransportError(ConnectionError)   connect/read failure, timeout, reset
     │   ├── RateLimited                       HTTP 429; `.retry_after` seconds or None
     │   └── ProviderError                     any other non-2xx or unusable body;
-    │                                         `.status_code`, `.body`
+    │                                         `.status_code`, `.body`, `.retry_after`
     ├── ParseError(ValueError)            an answer that does not parse; `.raw` text
     ├── WorkflowTimeout(TimeoutError)     a workflow ran past its `max_time`
     └── StepFailed                        a task failed and had no fallback
@@ -129,10 +129,11 @@ class RateLimited(AdapterError):
 
 
 class ProviderError(AdapterError):
-    """The endpoint answered with an error status or a body that is not a usable answer."""
+    """The endpoint answered an error status or an unusable body; `retry_after` if it set one."""
 
     status_code: int | None
     body: str
+    retry_after: float | None
 
     def __init__(
         self,
@@ -141,21 +142,31 @@ class ProviderError(AdapterError):
         endpoint: str | None = None,
         status_code: int | None = None,
         body: str = "",
+        retry_after: float | None = None,
         **attributes: Any,
     ) -> None:
         super().__init__(
-            message, endpoint=endpoint, status_code=status_code, body=body, **attributes
+            message,
+            endpoint=endpoint,
+            status_code=status_code,
+            body=body,
+            retry_after=retry_after,
+            **attributes,
         )
 
     @property
     def retryable(self) -> bool:
-        """True for server failures (5xx, 408, no status) and for a 2xx with an unusable body.
+        """True where the official OpenAI SDK retries (408, 409, 429, 5xx), for no status,
+        and for a 2xx with an unusable body.
 
         A malformed 2xx body is usually a proxy or an overloaded server cutting an answer
         short, so a second try tends to work; any other 4xx will fail the same way again.
         """
         status = self.status_code
-        return status is None or status >= 500 or status == 408 or 200 <= status < 300
+        return status is None or status >= 500 or status in _RETRIED_4XX or 200 <= status < 300
+
+
+_RETRIED_4XX = frozenset({408, 409, 429})  # timeout, lock conflict, rate limit: as the SDK
 
 
 class ParseError(ExecutionError, ValueError):

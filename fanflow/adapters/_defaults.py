@@ -10,16 +10,17 @@ __all__ = ["with_defaults"]
 
 
 def with_defaults(network: LLMAdapter, policy: RetryPolicy | None) -> LLMAdapter:
-    """`network` retried by `policy` and paused after a 429, as a pipeline uses it.
+    """`network` retried by `policy` and paced after 429s, as a pipeline uses it.
 
     Nothing is added when `policy` is None or the network retries by itself (its
     `retrying` is true: a `RetryingAdapter`). A network that does not pause an endpoint
     after a 429 (its `pacing` is false) gets a `RateLimiter` with no limits under the
-    retries, so every request waits out a Retry-After. Adapters without these attributes
-    count as doing neither.
+    retries, which lowers the concurrency on 429s and pauses the endpoint (never beyond
+    the policy's `max_retry_after`) when its quota is spent. Adapters without these
+    attributes count as doing neither.
     """
     if policy is None or getattr(network, "retrying", False):
         return network
     if not getattr(network, "pacing", False):
-        network = RateLimiter(network)
+        network = RateLimiter(network, max_pause=policy.max_retry_after)
     return RetryingAdapter(network, policy)

@@ -20,6 +20,7 @@ import orjson
 
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow._redact import (
+    get_logger,
     hide_secret_headers,
     redact,
     redacted_headers,
@@ -32,11 +33,14 @@ from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, ToolCall, Usage
 from fanflow.adapters._urls import check_base_url
+from fanflow.adapters._usage import CHARS_PER_TOKEN, usage_from
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["OpenAIAdapter"]
+
+logger = get_logger("fanflow.adapters")
 
 _BODY_EXCERPT = 500
 _BODY_KEPT = 4000
@@ -88,9 +92,21 @@ class OpenAIAdapter(AdapterBase):
     keeps or raises. Credentials in `base_url` are sent as Basic authorization (unless
     `api_key` or an Authorization header is given), and `self.base_url` shows them as
     ``<redacted>@``.
+
+    Where a server reports only
+    `total_tokens` or no `usage`, the tokens are estimated from the text
+    (`Usage.estimated`; see `adapters/_usage.py`) and a warning is logged once.
     """
 
-    __slots__ = ("_headers", "_owns_transport", "_transport", "_url", "base_url", "model")
+    __slots__ = (
+        "_headers",
+        "_owns_transport",
+        "_transport",
+        "_url",
+        "_warned_estimating",
+        "base_url",
+        "model",
+    )
 
     def __init__(
         self,
@@ -120,6 +136,7 @@ class OpenAIAdapter(AdapterBase):
             )
         self._url = f"{url.rstrip('/')}/chat/completions"
         self._owns_transport = transport is None and http_client is None
+        self._warned_estimating = False
         if http_client is not None:
             from fanflow.adapters._httpx_transport import HttpxTransport  # imports httpx
 
@@ -171,7 +188,7 @@ class OpenAIAdapter(AdapterBase):
         try:
             if not 200 <= response.status < 300:
                 raise self._status_error(response)
-            return self._parse(response, model, latency)
+            return self._parse(response, model, latency, request)
         except AdapterError as exc:
             if response.attempts == 1:
                 raise
@@ -182,7 +199,9 @@ class OpenAIAdapter(AdapterBase):
         if self._owns_transport:
             await self._transport.aclose()
 
-    def _parse(self, response: HTTPResponse, model: str, latency: float) -> Generation:
+    def _parse(
+        self, response: HTTPResponse, model: str, latency: float, request: GenerationRequest
+    ) -> Generation:
         try:
             data = orjson.loads(response.body)
         except orjson.JSONDecodeError:
@@ -190,15 +209,22 @@ class OpenAIAdapter(AdapterBase):
         try:
             choice = data["choices"][0]
             message = choice["message"]
-            usage = data.get("usage")
             content = message.get("content")
+            text = content if type(content) is str else self._content_text(response, content)
+            tool_calls = _tool_calls(message.get("tool_calls"))
+            usage = data.get("usage")
+            if usage and ("prompt_tokens" in usage or "completion_tokens" in usage):
+                counted = Usage(
+                    usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+                )
+            else:
+                answered = len(text) + sum(len(call.arguments) for call in tool_calls)
+                counted = self._estimated_usage(usage, request, answered)
             return Generation(
-                text=content if type(content) is str else self._content_text(response, content),
-                tool_calls=_tool_calls(message.get("tool_calls")),
+                text=text,
+                tool_calls=tool_calls,
                 finish_reason=choice.get("finish_reason"),
-                usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-                if usage
-                else Usage(),
+                usage=counted,
                 model=data.get("model") or model,
                 latency_s=latency,
                 attempts=response.attempts,
@@ -224,6 +250,21 @@ class OpenAIAdapter(AdapterBase):
         raise self._bad_body(
             response, f"has a message content of type {type(content).__name__} (not text)"
         )
+
+    def _estimated_usage(self, usage: Any, request: GenerationRequest, answered: int) -> Usage:
+        """Usage the server did not (fully) report, estimated; said once per adapter."""
+        if not self._warned_estimating:
+            self._warned_estimating = True
+            what = "only total_tokens" if usage else "no usage"
+            logger.warning(
+                "%s sends %s with its answers: fanflow estimates the tokens from the text "
+                "(about %d characters a token) for budgets and cost; result.stats."
+                "tokens_estimated counts the tasks concerned.",
+                self.base_url,
+                what,
+                CHARS_PER_TOKEN,
+            )
+        return usage_from(usage, request.messages, answered)
 
     def _bad_body(self, response: HTTPResponse, what: str) -> ProviderError:
         text = _decode(response.body)
@@ -261,6 +302,7 @@ class OpenAIAdapter(AdapterBase):
             endpoint=self.base_url,
             status_code=status,
             body=text[:_BODY_KEPT],
+            retry_after=_retry_after(response.headers),
         )
 
 

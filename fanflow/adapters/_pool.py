@@ -93,9 +93,9 @@ class EndpointPool(AdapterBase):
     """Send each request to the best endpoint that serves its model; fail over on errors.
 
     Routing prefers healthy endpoints with a free slot, unpaused ones first (a paused
-    adapter is one waiting out a 429), and among those the one with the fewest requests
-    in flight; ties go round-robin so load spreads. A request that finds every candidate
-    full waits, first come first served, for a slot to free.
+    adapter is one whose quota is spent, see `RateLimiter`), and among those the one
+    with the fewest requests in flight; ties go round-robin so load spreads. A request
+    that finds every candidate full waits, first come first served, for a slot to free.
     A retryable failure (`exc.retryable`: transport errors, 429, 5xx, bad bodies) is
     retried at once on an endpoint this request has not tried yet; the last error is
     raised when none is left. `failover=False` raises the first error instead.
@@ -109,7 +109,7 @@ class EndpointPool(AdapterBase):
     endpoints share, or None if they differ: such a request may go to any of them.
     """
 
-    pacing: ClassVar[bool] = True  # each endpoint pauses after its own 429
+    pacing: ClassVar[bool] = True  # each endpoint is paced by its own 429s
 
     def __init__(
         self,
@@ -343,10 +343,11 @@ def _members(
 
 
 def _pausing(adapter: LLMAdapter, limiters: dict[int, LLMAdapter]) -> LLMAdapter:
-    """The adapter behind a `RateLimiter`, so a 429 pauses that endpoint for everyone.
+    """The adapter behind a `RateLimiter`, so 429s pace that endpoint for everyone.
 
-    A default `RateLimiter` sets no limits; it only holds new requests back while the
-    endpoint's Retry-After runs. An adapter shared by several endpoints shares one.
+    A default `RateLimiter` sets no limits; it lowers the endpoint's concurrency on 429s
+    and holds new requests back while a spent quota's Retry-After runs. An adapter shared
+    by several endpoints shares one.
     """
     if hasattr(adapter, "is_paused"):
         return adapter  # it already reports its own pauses (a RateLimiter does)

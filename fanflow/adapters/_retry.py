@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import anyio
 
-from fanflow._exceptions import AdapterError, ConfigurationError, RateLimited
+from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow.adapters._types import Generation, GenerationRequest, LLMAdapter
-from fanflow.adapters._wrapper import WrappingAdapter
+from fanflow.adapters._wrapper import WrappingAdapter, note_cut_off
 
 if TYPE_CHECKING:
     from tenacity import AsyncRetrying, RetryCallState
@@ -40,8 +40,9 @@ class RetryPolicy:
 
     `retry_budget` caps the retries of all requests through one `RetryingAdapter`: when an
     endpoint is down, thousands of requests each retrying five times would only multiply
-    the load, so once the budget is spent errors are raised at once. `max_retry_after`
-    bounds how long a `Retry-After` may make a request sleep; above it the 429 is raised.
+    the load, so once the budget is spent errors are raised at once. A `Retry-After` (on
+    a 429, a 503 or any retryable status) is always waited out; `max_retry_after` bounds
+    how long it may make a request sleep: above it the error is raised at once.
     """
 
     attempts: int = 5
@@ -125,12 +126,25 @@ class RetryingAdapter(WrappingAdapter):
                     if tries == 1:
                         raise first_error
                     self.retries += 1
-                    generation = await self.wrapped.generate(request)
+                    generation = await self._send_again(request, requests)
                 requests += _failed_requests(attempt.retry_state)
         except AdapterError as exc:
             final = exc.with_context(self._give_up_prefix(exc, tries), attempts=requests)
             raise final.with_traceback(exc.__traceback__) from exc.__cause__
+        except BaseException as exc:  # cancelled while backing off: what was sent so far
+            if not hasattr(exc, "attempts"):
+                note_cut_off(exc, requests)
+            raise
         return dataclasses.replace(generation, attempts=requests + generation.attempts)
+
+    async def _send_again(self, request: GenerationRequest, sent_before: int) -> Generation:
+        """One retry; if a timeout cuts it off, the requests sent for the call say so."""
+        try:
+            return await self.wrapped.generate(request)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                note_cut_off(exc, sent_before + getattr(exc, "attempts", 1))
+            raise
 
     def _template(self) -> AsyncRetrying:
         """The tenacity loop, built on the first failure (importing tenacity then).
@@ -177,7 +191,7 @@ class RetryingAdapter(WrappingAdapter):
             return "not retryable"
         if attempts >= self.policy.attempts:
             return "attempt limit reached"
-        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        retry_after = _retry_after(error)
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             return (
                 f"Retry-After {retry_after:g} s is above max_retry_after="
@@ -196,12 +210,24 @@ class RetryingAdapter(WrappingAdapter):
         return f"Gave up after {attempts} attempt{plural} ({reason}): "
 
     def _wait(self, backoff_with_jitter: wait_base, state: RetryCallState) -> float:
-        """Backoff with jitter, but never less than the server's `Retry-After`."""
-        backoff = float(backoff_with_jitter(state))
+        """The server's `Retry-After` (any status) as given, else backoff with jitter.
+
+        Like the official OpenAI SDK, a server that says when to come back is taken at its
+        word: adding the backoff on top would only lengthen the tail of a run, and the
+        rate limiter below spreads the retries of a spent quota by itself.
+        """
         error = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(error, RateLimited) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
-        return backoff
+        retry_after = _retry_after(error)
+        if retry_after is not None:
+            return retry_after
+        return float(backoff_with_jitter(state))
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    """The Retry-After an error carries (a 429, a 503, ...), or None."""
+    if isinstance(error, (RateLimited, ProviderError)):
+        return error.retry_after
+    return None
 
 
 def _failed_requests(state: RetryCallState) -> int:

@@ -43,10 +43,15 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts reported by the endpoint (zero where it reported none)."""
+    """Token counts reported by the endpoint (zero where it reported none).
+
+    `estimated` is True when the endpoint did not report them all and the counts are
+    (partly) estimated from the text: see `OpenAIAdapter`.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -56,6 +61,7 @@ class Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.estimated or other.estimated,
         )
 
 
@@ -136,7 +142,7 @@ class AdapterBase:
 
     `retrying` and `pacing` declare what an adapter already does, so that code adding
     default wrappers (`with_defaults`) does not add them twice: `retrying` if it retries
-    failed requests itself, `pacing` if it pauses an endpoint after a 429. Code reading
+    failed requests itself, `pacing` if it paces an endpoint after 429s. Code reading
     them uses `getattr(adapter, name, False)`, so adapters that do not subclass this
     class count as doing neither.
     """

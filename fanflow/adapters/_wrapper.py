@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fanflow.adapters._types import AdapterBase, LLMAdapter
 
-__all__ = ["WrappingAdapter"]
+__all__ = ["WrappingAdapter", "note_cut_off"]
 
 
 class WrappingAdapter(AdapterBase):
@@ -40,3 +40,14 @@ class WrappingAdapter(AdapterBase):
     async def aclose(self) -> None:
         """Close the wrapped adapter."""
         await self.wrapped.aclose()
+
+
+def note_cut_off(cancellation: BaseException, sent: int) -> None:
+    """Record on a cancellation (a task timeout) how many requests the cut-off call sent.
+
+    Callers count `attempts` of what a call raised (1 when absent), so that a request
+    on the wire when its task timed out is counted, and one still waiting in a queue is
+    not. Errors (`Exception`s) carry their own `attempts` and are left alone.
+    """
+    if not isinstance(cancellation, Exception):
+        cancellation.attempts = sent  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ import orjson
 
 from fanflow.testing._responses import DROP, HANG, NOW, Arrival, Delivery, Reply, error_reply
 
-__all__ = ["FAULT_NAMES", "Arrival", "FaultPicker", "Faults", "early_retries"]
+__all__ = ["FAULT_NAMES", "Arrival", "FaultPicker", "Faults", "early_resends", "early_retries"]
 
 FAULT_NAMES = (
     "server_error",
@@ -56,7 +56,12 @@ class Faults:
 
     - ``server_error``: 500, 502 or 503 (drawn from `server_error_statuses`), OpenAI body.
     - ``rate_limit``: 429 with ``Retry-After: rate_limit_retry_after`` (seconds, or an
-      HTTP-date rounded up to the whole second with `retry_after_http_date`).
+      HTTP-date rounded up to the whole second with `retry_after_http_date`). With
+      `rate_limit_for` seconds, every chat request gets this 429 during the first
+      `rate_limit_for` seconds after the faults are set (a quota that is spent for a
+      while), before the script and probabilities apply.
+    - `server_error_retry_after` (seconds, None for none) adds that ``Retry-After`` to
+      the 5xx answers.
     - ``unauthorized``: 401 with an ``invalid_api_key`` OpenAI body whose message is
       `unauthorized_message` (a test can make it echo a key, as OpenAI's does).
     - ``drop``: the request is read, then the connection is closed without an answer.
@@ -84,6 +89,8 @@ class Faults:
     retry_after_http_date: bool = False
     slow_body_delay: float = 0.5
     unauthorized_message: str = "Incorrect API key provided (mock server fault)."
+    rate_limit_for: float = 0.0
+    server_error_retry_after: float | None = None
 
     def __post_init__(self) -> None:
         for name in FAULT_NAMES:
@@ -113,13 +120,20 @@ class Faults:
             raise TypeError(f"Faults.seed must be an int or None, got {self.seed!r}")
         _check_number("Faults.rate_limit_retry_after", self.rate_limit_retry_after)
         _check_number("Faults.slow_body_delay", self.slow_body_delay)
+        _check_number("Faults.rate_limit_for", self.rate_limit_for)
+        if self.server_error_retry_after is not None:
+            _check_number("Faults.server_error_retry_after", self.server_error_retry_after)
         object.__setattr__(self, "script", script)
         object.__setattr__(self, "server_error_statuses", statuses)
 
     @property
     def active(self) -> bool:
         """Whether any request can be faulted (a script, or a probability above 0)."""
-        return bool(self.script) or any(getattr(self, name) > 0 for name in FAULT_NAMES)
+        return (
+            bool(self.script)
+            or self.rate_limit_for > 0
+            or any(getattr(self, name) > 0 for name in FAULT_NAMES)
+        )
 
     def to_json(self) -> str:
         """This configuration as a JSON object, e.g. for ``python -m fanflow.testing --faults``."""
@@ -159,7 +173,9 @@ class FaultPicker:
                 bound += probability
                 self._bounds.append((bound, name))
         self._statuses = tuple(faults.server_error_statuses)
-        self._server_errors = {s: _server_error_reply(s) for s in self._statuses}
+        retry_after = faults.server_error_retry_after
+        self._server_errors = {s: _server_error_reply(s, retry_after) for s in self._statuses}
+        self._limited_until = time.monotonic() + faults.rate_limit_for
         self._rate_limited = _rate_limit_reply(faults.rate_limit_retry_after, None)
         self._unauthorized = error_reply(
             401,
@@ -172,6 +188,8 @@ class FaultPicker:
 
     def pick(self) -> str | None:
         """The fault for the next chat request, or None for a normal answer."""
+        if self._limited_until > time.monotonic():
+            return "rate_limit"
         if self._cursor < len(self._script):
             self._cursor += 1
             return self._script[self._cursor - 1]
@@ -188,6 +206,7 @@ class FaultPicker:
         if fault == "server_error":
             statuses = self._statuses
             status = statuses[0] if len(statuses) == 1 else self._rng.choice(statuses)
+            arrival.retry_after = self.faults.server_error_retry_after
             return self._server_errors[status]
         if fault == "rate_limit":
             seconds = self.faults.rate_limit_retry_after
@@ -212,14 +231,15 @@ class FaultPicker:
 def early_retries(
     arrivals: Sequence[Arrival], tolerance: float = 0.0, *, grace: float = 0.0
 ) -> list[Arrival]:
-    """Arrivals inside a 429's pause: after a 429 at `t` asking `r` seconds, in
-    ``(t + grace, t + r - tolerance)``. `arrivals` must be in time order (as recorded)."""
+    """Arrivals inside a pause: after an answer (a 429, or a 5xx with Retry-After) at `t`
+    asking `r` seconds, in ``(t + grace, t + r - tolerance)``. `arrivals` must be in time
+    order (as recorded)."""
     early: list[Arrival] = []
     reach = -math.inf  # the furthest pause end among 429s already in force
     pauses = [
         (a.time + grace, a.time + a.retry_after - tolerance)
         for a in arrivals
-        if a.status == 429 and a.retry_after is not None
+        if a.status is not None and a.retry_after is not None
     ]
     pauses.sort()
     index = 0
@@ -232,9 +252,31 @@ def early_retries(
     return early
 
 
-def _server_error_reply(status: int) -> Reply:
+def early_resends(arrivals: Sequence[Arrival], tolerance: float = 0.0) -> list[Arrival]:
+    """Requests sent again before the Retry-After their earlier copy was answered with.
+
+    A request is known by its body (`Arrival.body`, kept when the server records), so
+    this needs distinct bodies per logical request, as distinct prompts give.
+    """
+    not_before: dict[bytes, float] = {}
+    early: list[Arrival] = []
+    for arrival in arrivals:
+        body = arrival.body
+        if body is None:
+            continue
+        if arrival.time < not_before.get(body, -math.inf):
+            early.append(arrival)
+        if arrival.retry_after is not None:
+            not_before[body] = arrival.time + arrival.retry_after - tolerance
+    return early
+
+
+def _server_error_reply(status: int, retry_after: float | None) -> Reply:
     message = _SERVER_ERRORS.get(status, f"The server answered {status} (mock server fault).")
-    return error_reply(status, message, None, kind="server_error")
+    headers = (
+        () if retry_after is None else ((b"retry-after", _format_seconds(retry_after).encode()),)
+    )
+    return error_reply(status, message, None, kind="server_error", headers=headers)
 
 
 def _rate_limit_reply(seconds: float, http_date: str | None) -> Reply:

@@ -65,13 +65,15 @@ class Arrival:
     `time` is `time.monotonic()` when the server started on the request (its arrival,
     unless the client pipelines); `status` is None until the answer's headers are sent,
     and stays None for ``drop``, ``hang`` and answers cut short by `stop()`;
-    `retry_after` is the pause a 429 asked for, in seconds from `time`.
+    `retry_after` is the pause a 429 (or a 5xx with Retry-After) asked for, in seconds
+    from `time`; `body` is the request body, kept only when the server records.
     """
 
     time: float
     fault: str | None = None
     status: int | None = None
     retry_after: float | None = None
+    body: bytes | None = None
 
 
 class Request:
@@ -182,8 +184,14 @@ def default_handler(body: dict[str, Any]) -> str:
     return "mock answer: "
 
 
-def chat_completion_reply(body: dict[str, Any], answer: object, number: int) -> Reply:
-    """Wrap the handler's `answer` in a ``chat.completion`` object, or a 500 if unusable."""
+def chat_completion_reply(
+    body: dict[str, Any], answer: object, number: int, usage: str = "full"
+) -> Reply:
+    """Wrap the handler's `answer` in a ``chat.completion`` object, or a 500 if unusable.
+
+    `usage` is ``"full"`` (prompt, completion and total tokens), ``"total"`` (only
+    ``total_tokens``, as some servers send) or ``"none"`` (no ``usage`` object at all).
+    """
     encoding = None
     if isinstance(answer, str):
         message: dict[str, Any] = {"role": "assistant", "content": answer}
@@ -221,6 +229,12 @@ def chat_completion_reply(body: dict[str, Any], answer: object, number: int) -> 
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+    if usage != "full":
+        total = prompt_tokens + completion_tokens
+        if usage == "total":
+            completion["usage"] = {"total_tokens": total}
+        else:
+            del completion["usage"]
     if encoding is None:
         return Reply(200, orjson.dumps(completion))
     return _encoded_reply(orjson.dumps(completion), encoding)

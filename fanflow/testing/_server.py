@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fanflow.testing._connection import Connection
-from fanflow.testing._faults import FaultPicker, Faults, early_retries
+from fanflow.testing._faults import FaultPicker, Faults, early_resends, early_retries
 from fanflow.testing._responses import (
     Arrival,
     Decision,
@@ -51,6 +51,9 @@ class MockServer:
     so a test need not poll); the request bodies go to `request_log` only with
     ``record=True``, to stay cheap.
 
+    `usage` is what answers report of their tokens: ``"full"``, ``"total"`` (only
+    ``total_tokens``) or ``"none"`` (no ``usage`` object), as some servers do.
+
     `faults` (a `Faults`, settable while running: assigning re-seeds it and restarts its
     script) injects errors, drops, hangs and slow or broken bodies into chat answers.
     Every chat request is recorded in `arrivals` (an `Arrival`: time, fault, status; about
@@ -68,6 +71,7 @@ class MockServer:
         record: bool = False,
         models: Sequence[str] = ("mock-model",),
         faults: Faults | None = None,
+        usage: str = "full",
     ) -> None:
         if handler is not None and not callable(handler):
             raise TypeError(f"MockServer handler must be callable, got {type(handler).__name__}")
@@ -75,7 +79,10 @@ class MockServer:
             raise ValueError(f"MockServer latency must be >= 0 seconds, got {latency!r}")
         if isinstance(models, str) or not models:
             raise ValueError(f"MockServer models must be a non-empty list of ids, got {models!r}")
+        if usage not in ("full", "total", "none"):
+            raise ValueError(f"MockServer usage must be 'full', 'total' or 'none', got {usage!r}")
         _require_loopback(host)
+        self.usage = usage
         self.handler: Handler = handler if handler is not None else default_handler
         self.latency = float(latency)
         self.record = record
@@ -114,13 +121,23 @@ class MockServer:
 
         The server cannot tell which request retries which, so the rule is server-wide:
         after a 429 sent at `t` asking `r` seconds, no chat request may arrive in
-        ``(t + grace, t + r - tolerance)``. It suits tests where all clients share this
-        one endpoint and pause together after a 429 (as the engine pauses every task
-        bound to an endpoint). `tolerance` forgives clients that resume slightly early;
+        ``(t + grace, t + r - tolerance)``. It suits clients that pause together after
+        a 429 (as the engine does when an endpoint's quota is spent); for the engine's
+        usual per-request waits use `early_resends`. `tolerance` forgives clients that
+        resume slightly early;
         `grace` forgives requests already on their way when the 429 was sent, which
         concurrent clients always have.
         """
         return early_retries(self.arrivals, tolerance, grace=grace)
+
+    def early_resends(self, tolerance: float = 0.0) -> list[Arrival]:
+        """Requests sent again before the Retry-After their earlier copy got had run out.
+
+        Per request, unlike `early_retries`: a copy is a request with the same body, so
+        it needs ``record=True`` and distinct prompts. It suits clients that keep other
+        requests going while one waits out its own Retry-After.
+        """
+        return early_resends(self.arrivals, tolerance)
 
     @property
     def port(self) -> int:
@@ -206,7 +223,7 @@ class MockServer:
         if request.path == b"/v1/chat/completions":
             if request.method != b"POST":
                 return _method_not_allowed(request)
-            arrival = Arrival(time.monotonic())
+            arrival = Arrival(time.monotonic(), body=request.body if self.record else None)
             self.arrivals.append(arrival)
             request.arrival = arrival
             picker = self._picker
@@ -271,7 +288,7 @@ class MockServer:
         return self._complete(body, answer)
 
     def _complete(self, body: dict[str, Any], answer: object) -> Reply:
-        reply = chat_completion_reply(body, answer, self.completions_total + 1)
+        reply = chat_completion_reply(body, answer, self.completions_total + 1, self.usage)
         if reply.status == 200:
             self.completions_total += 1
             if self._waiters:

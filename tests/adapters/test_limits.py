@@ -1,4 +1,4 @@
-"""RateLimiter: concurrency cap, per-minute buckets, header-learnt limits and 429 pauses.
+"""RateLimiter: concurrency cap, per-minute buckets, header-learnt limits, 429 reactions.
 
 Most tests run on a fake clock: `JumpClock` sleeps by moving time forward at once (for
 one request after another), `ManualClock` keeps sleepers asleep until the test advances
@@ -7,6 +7,8 @@ it (for requests that overlap). One test sleeps for real, briefly.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -72,6 +74,19 @@ class Recorder(MockAdapter):
     async def _call(self, request: GenerationRequest) -> str | Generation:
         self.called_at.append(self._clock())
         return "ok" if self._answer is None else await self._answer(request)
+
+
+def answered_from(script: list[str | RateLimited]) -> Answer:
+    """Answers (or raises) the items of `script` in turn."""
+    items = iter(script)
+
+    async def answer(request: GenerationRequest) -> str:
+        item = next(items)
+        if isinstance(item, RateLimited):
+            raise item
+        return item
+
+    return answer
 
 
 def limiter(adapter: MockAdapter, clock: JumpClock | ManualClock, **limits: Any) -> RateLimiter:
@@ -248,6 +263,22 @@ async def test_remaining_zero_pauses_until_the_reset() -> None:
     assert inner.called_at == [0.0, 6.0]
 
 
+async def test_remaining_zero_refills_at_the_rate_limit_and_reset_imply() -> None:
+    # OpenAI's reset is the time until the limit is full again: 120 requests in 59.9 s.
+    clock = JumpClock()
+    info = RateLimitInfo(limit_requests=120, remaining_requests=0, reset_requests_s=59.9)
+    inner = Recorder(clock, answered(rate_limits=info))
+    adapter = limiter(inner, clock)
+
+    for _ in range(3):
+        await adapter.generate(REQUEST)
+
+    first, second, third = inner.called_at
+    assert first == 0.0
+    assert second == pytest.approx(59.9 / 120)  # one request's worth, not the whole reset
+    assert third - second == pytest.approx(59.9 / 120)
+
+
 async def test_headers_are_ignored_when_told_to() -> None:
     clock = JumpClock()
     info = RateLimitInfo(limit_requests=1, remaining_requests=0, reset_requests_s=60.0)
@@ -259,91 +290,152 @@ async def test_headers_are_ignored_when_told_to() -> None:
     assert adapter.requests_available is None
 
 
-# --- 429 pauses -------------------------------------------------------------------------
+# --- 429s: concurrency, spent quotas, probes ---------------------------------------------
 
 
-async def test_a_429_pauses_new_requests_while_in_flight_ones_finish() -> None:
+def ask(text: str) -> GenerationRequest:
+    return GenerationRequest(messages=(ChatMessage("user", text),))
+
+
+async def test_a_429_halves_the_concurrency_and_pauses_nothing() -> None:
     clock = ManualClock()
-    release_slow = anyio.Event()
-    limited = RateLimited("slow down", retry_after=5.0)
+    release = anyio.Event()
+    limited = RateLimited("slow down", retry_after=3600.0)
 
     async def answer(request: GenerationRequest) -> str:
-        kind = request.messages[0].content
-        if kind == "slow":
-            await release_slow.wait()
-        if kind == "limited":
+        if request.messages[0].content == "limited":
             raise limited
-        return kind
+        await release.wait()
+        return "ok"
 
     inner = Recorder(clock, answer)
     adapter = limiter(inner, clock)
-    done: list[str] = []
-    raised: list[BaseException] = []
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for _ in range(7):
+                tg.start_soon(adapter.generate, ask("slow"))
+            await anyio.wait_all_tasks_blocked()
+            with pytest.raises(RateLimited) as caught:
+                await adapter.generate(ask("limited"))
+            assert caught.value is limited  # re-raised unchanged, for the retry wrapper
+            assert not adapter.is_paused  # one 429 never holds back the other requests
+            assert adapter.concurrency == 4  # 8 were in flight
+            tg.start_soon(adapter.generate, ask("later"))
+            await anyio.wait_all_tasks_blocked()
+            assert inner.calls == 8  # "later" waits: 7 in flight is above the window
+            release.set()
 
-    async def ask(kind: str) -> None:
-        request = GenerationRequest(messages=(ChatMessage("user", kind),))
+    assert inner.calls == 9
+    assert adapter.concurrency == math.inf  # successes grew it back past the old load
+
+
+async def test_random_429s_between_successes_never_pause_the_endpoint() -> None:
+    clock = JumpClock()
+    script = [RateLimited("slow down", retry_after=30.0), "ok"] * 5
+    inner = Recorder(clock, answered_from(script))
+    adapter = limiter(inner, clock)
+
+    for _ in script:
+        with contextlib.suppress(RateLimited):
+            await adapter.generate(REQUEST)
+
+    assert not adapter.is_paused
+    assert inner.called_at == [0.0] * 10
+
+
+async def test_most_requests_in_flight_limited_pause_the_endpoint_then_one_probe_goes() -> None:
+    clock = ManualClock()
+    release_first, release_probe = anyio.Event(), anyio.Event()
+    entered: list[str] = []
+
+    async def answer(request: GenerationRequest) -> str:
+        text = request.messages[0].content
+        entered.append(text)
+        if text == "first":
+            await release_first.wait()
+            raise RateLimited("quota spent", retry_after=5.0)
+        await release_probe.wait()
+        return "ok"
+
+    adapter = limiter(Recorder(clock, answer), clock)
+    failures: list[RateLimited] = []
+
+    async def first() -> None:
         try:
-            done.append((await adapter.generate(request)).text)
+            await adapter.generate(ask("first"))
         except RateLimited as exc:
-            raised.append(exc)
+            failures.append(exc)
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
-            tg.start_soon(ask, "slow")
+            for _ in range(4):
+                tg.start_soon(first)
             await anyio.wait_all_tasks_blocked()
-            await ask("limited")
-            assert raised == [limited]  # re-raised unchanged, for the retry wrapper to judge
-            assert adapter.paused_until == 5.0
-            for kind in ("later-1", "later-2"):
-                tg.start_soon(ask, kind)
+            release_first.set()
             await anyio.wait_all_tasks_blocked()
-            release_slow.set()
-            await anyio.wait_all_tasks_blocked()
-            assert done == ["slow"]  # the request in flight finished during the pause
-            assert inner.calls == 2
+            assert len(failures) == 4
+            assert adapter.is_paused and adapter.paused_until == 5.0
+            assert adapter.concurrency == 1
+            for _ in range(3):
+                tg.start_soon(adapter.generate, ask("later"))
+            await clock.advance(4.9)
+            assert entered.count("later") == 0
+            await clock.advance(0.1)
+            assert entered.count("later") == 1  # one probe, the others wait for its answer
+            release_probe.set()
 
-            await clock.advance(5.0)
-
-    assert done == ["slow", "later-1", "later-2"]
-    assert inner.called_at == [0.0, 0.0, 5.0, 5.0]
+    assert entered.count("later") == 3
     assert not adapter.is_paused
 
 
-async def test_a_429_without_retry_after_pauses_one_second() -> None:
+async def test_a_429_to_the_probe_pauses_again() -> None:
     clock = JumpClock()
+    spent = [RateLimited("quota spent")] * 4  # no Retry-After: pauses of 1 s
+    inner = Recorder(clock, answered_from([*spent, "ok"]))
+    adapter = limiter(inner, clock)
 
-    async def answer(request: GenerationRequest) -> str:
-        raise RateLimited("slow down")
+    for _ in spent:
+        with pytest.raises(RateLimited):
+            await adapter.generate(REQUEST)
+    await adapter.generate(REQUEST)
 
-    adapter = limiter(Recorder(clock, answer), clock)
-    with pytest.raises(RateLimited):
-        await adapter.generate(REQUEST)
-
-    assert adapter.paused_until == 1.0
-    assert adapter.is_paused
+    assert inner.called_at == [0.0, 0.0, 0.0, 1.0, 2.0]
 
 
-async def test_a_429_pause_with_real_sleep() -> None:
+async def test_a_quota_pause_never_exceeds_max_pause() -> None:
+    clock = JumpClock()
+    spent = [RateLimited("quota spent", retry_after=3600.0)] * 3
+    adapter = limiter(Recorder(clock, answered_from(spent)), clock, max_pause=60.0)
+
+    for _ in spent:
+        with pytest.raises(RateLimited):
+            await adapter.generate(REQUEST)
+
+    assert adapter.paused_until == 60.0
+
+
+async def test_a_spent_quota_pause_with_real_sleep() -> None:
     limited_at: list[float] = []
 
     def handler(request: GenerationRequest) -> str:
-        if not limited_at:
+        if len(limited_at) < 3:
             limited_at.append(time.monotonic())
             raise RateLimited("slow down", retry_after=0.05)
         return "ok"
 
     adapter = RateLimiter(MockAdapter(handler))
-    with pytest.raises(RateLimited):
-        await adapter.generate(REQUEST)
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            await adapter.generate(REQUEST)
     with anyio.fail_after(5):
         await adapter.generate(REQUEST)
 
-    assert time.monotonic() - limited_at[0] >= 0.045  # clocks may round a hair early
+    assert time.monotonic() - limited_at[-1] >= 0.045  # clocks may round a hair early
 
 
 async def test_retries_queue_behind_the_pause() -> None:
     clock = JumpClock()
-    errors = [RateLimited("slow down")]  # no Retry-After: the limiter pauses 1 s
+    errors = [RateLimited("slow down")] * 3  # no Retry-After: a spent quota pauses 1 s
 
     async def answer(request: GenerationRequest) -> str:
         if errors:
@@ -357,8 +449,8 @@ async def test_retries_queue_behind_the_pause() -> None:
     generation = await adapter.generate(REQUEST)
 
     # The retry wrapper waits nothing; the limiter under it holds the retry for 1 s.
-    assert generation.attempts == 2
-    assert inner.called_at == [0.0, 1.0]
+    assert generation.attempts == 4
+    assert inner.called_at == [0.0, 0.0, 0.0, 1.0]
 
 
 # --- waiting is orderly and cancellable -------------------------------------------------
@@ -402,8 +494,9 @@ async def test_a_request_arriving_as_a_pause_ends_queues_behind_the_waiting_ones
         return lambda: adapter.generate(GenerationRequest((ChatMessage("user", name),)))
 
     with anyio.fail_after(5):
-        with pytest.raises(RateLimited):
-            await ask("limited")()
+        for _ in range(3):  # three 429s in a row: the quota is spent, the endpoint pauses
+            with pytest.raises(RateLimited):
+                await ask("limited")()
         async with anyio.create_task_group() as tg:
             for name in ("a", "b"):
                 tg.start_soon(ask(name))
@@ -413,7 +506,7 @@ async def test_a_request_arriving_as_a_pause_ends_queues_behind_the_waiting_ones
             await anyio.wait_all_tasks_blocked()
             await clock.advance(0.0)
 
-    assert order == ["limited", "a", "b", "c"]
+    assert order == ["limited"] * 3 + ["a", "b", "c"]
 
 
 async def test_cancelling_a_waiting_request_charges_nothing() -> None:

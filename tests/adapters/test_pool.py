@@ -86,13 +86,15 @@ class Gate:
 
 
 async def paused_for(seconds: float, text: str) -> tuple[RateLimiter, MockAdapter]:
-    """An endpoint paused by a 429 with Retry-After `seconds`, which then answers `text`
-    (waiting out the pause on a clock of its own that jumps); and the adapter behind it."""
-    inner = MockAdapter([RateLimited("slow down", retry_after=seconds), text])
+    """An endpoint paused by a spent quota (three 429s in a row with Retry-After
+    `seconds`), which then answers `text` (waiting out the pause on a clock of its own
+    that jumps); and the adapter behind it."""
+    inner = MockAdapter([RateLimited("slow down", retry_after=seconds)] * 3 + [text])
     clock = JumpClock()
     limiter = RateLimiter(inner, clock=clock, sleep=clock.sleep)
-    with pytest.raises(RateLimited):
-        await limiter.generate(ask())
+    for _ in range(3):
+        with pytest.raises(RateLimited):
+            await limiter.generate(ask())
     return limiter, inner
 
 
@@ -160,7 +162,7 @@ async def test_paused_endpoint_is_avoided_while_another_exists() -> None:
     paused, behind = await paused_for(5.0, "paused")
     pool = EndpointPool([paused, answering("free")])
     assert [(await pool.generate(ask())).text for _ in range(3)] == ["free"] * 3
-    assert behind.calls == 1  # only the 429 that paused it
+    assert behind.calls == 3  # only the 429s that paused it
     assert [s.paused for s in pool.snapshot()] == [True, False]
 
 
@@ -601,11 +603,17 @@ async def test_requests_survive_a_server_stopped_mid_run() -> None:
     assert server_b.completions_total == 40
 
 
-async def test_a_429_pauses_that_endpoint_for_the_whole_pool() -> None:
+async def test_a_spent_quota_pauses_that_endpoint_for_the_whole_pool() -> None:
+    limited_calls: list[str] = []
+
     def limited(request: GenerationRequest) -> str:
+        limited_calls.append("a")
         raise RateLimited("slow down", endpoint="a", retry_after=30.0)
 
     pool = EndpointPool([Endpoint(MockAdapter(limited), name="a"), answering("b")])
     assert (await pool.generate(ask())).text == "b"  # a answered 429, failover to b
+    assert [s.paused for s in pool.snapshot()] == [False, False]  # one 429 pauses nothing
+    assert [(await pool.generate(ask())).text for _ in range(2)] == ["b"] * 2
+    assert len(limited_calls) == 3  # three 429s in a row: a's quota counts as spent
     assert [s.paused for s in pool.snapshot()] == [True, False]
     assert [(await pool.generate(ask())).text for _ in range(3)] == ["b"] * 3

@@ -125,9 +125,11 @@ async def test_unauthorized_is_raised_at_once_with_the_providers_message() -> No
         server_error(None),
         server_error(200),  # a 2xx whose body was not a usable answer
         server_error(408),
+        server_error(409),
+        server_error(429),
         server_error(502),
     ],
-    ids=["transport", "429", "no-status", "malformed-2xx", "408", "502"],
+    ids=["transport", "429", "no-status", "malformed-2xx", "408", "409", "429-provider", "502"],
 )
 async def test_retryable_errors_are_retried(error: AdapterError) -> None:
     assert error.retryable
@@ -135,7 +137,7 @@ async def test_retryable_errors_are_retried(error: AdapterError) -> None:
     assert (await retrying(inner).generate(REQUEST)).attempts == 2
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_other_client_errors_are_not_retryable(status: int) -> None:
     inner = MockAdapter([server_error(status), "ok"])
     assert not server_error(status).retryable
@@ -247,16 +249,36 @@ async def test_next_attempt_is_not_sent_before_retry_after() -> None:
 
     first, second = called_at
     assert second - first >= 7.0
-    assert clock.sleeps == [pytest.approx(7.0, abs=1.0)]  # jitter comes on top of backoff only
+    assert clock.sleeps == [7.0]
 
 
-async def test_backoff_wins_when_longer_than_retry_after() -> None:
+async def test_retry_after_on_a_503_is_waited_out() -> None:
+    clock = JumpClock()
+    busy = ProviderError("answered 503", status_code=503, retry_after=3.0)
+    inner, called_at = stamped([busy, "ok"], clock)
+
+    await retrying(inner, RetryPolicy(initial_backoff=0.5), clock).generate(REQUEST)
+
+    first, second = called_at
+    assert second - first >= 3.0
+
+
+async def test_retry_after_on_a_503_above_max_retry_after_fails_at_once() -> None:
+    busy = ProviderError("answered 503", status_code=503, retry_after=600.0)
+    inner = MockAdapter([busy, "ok"])
+
+    with pytest.raises(ProviderError, match="max_retry_after"):
+        await retrying(inner, RetryPolicy(max_retry_after=60.0)).generate(REQUEST)
+    assert inner.calls == 1
+
+
+async def test_a_retry_after_is_waited_as_given_instead_of_the_backoff() -> None:
     clock = JumpClock()
     inner = MockAdapter([RateLimited("slow down", retry_after=1.0), "ok"])
 
-    await retrying(inner, RetryPolicy(initial_backoff=10.0, jitter=0.0), clock).generate(REQUEST)
+    await retrying(inner, RetryPolicy(initial_backoff=10.0, jitter=0.5), clock).generate(REQUEST)
 
-    assert clock.sleeps == [10.0]
+    assert clock.sleeps == [1.0]  # as the official SDK: the server said when to come back
 
 
 async def test_backoff_doubles_up_to_the_cap() -> None:

@@ -37,6 +37,8 @@ pytestmark = pytest.mark.timeout(30)
         ({"seed": 1.5}, TypeError, "seed"),
         ({"rate_limit_retry_after": -1}, ValueError, "rate_limit_retry_after"),
         ({"slow_body_delay": float("inf")}, ValueError, "slow_body_delay"),
+        ({"rate_limit_for": -1}, ValueError, "rate_limit_for"),
+        ({"server_error_retry_after": float("nan")}, ValueError, "server_error_retry_after"),
     ],
 )
 def test_faults_are_validated(fields: dict[str, Any], error: type[Exception], match: str) -> None:
@@ -63,6 +65,8 @@ def test_faults_round_trip_through_json() -> None:
         seed=None,
         retry_after_http_date=True,
         rate_limit_retry_after=3,
+        rate_limit_for=1.5,
+        server_error_retry_after=2,
     )
     assert Faults.from_json(faults.to_json()) == faults
     assert Faults.from_json('{"drop": 0.5}') == Faults(drop=0.5)
@@ -135,6 +139,42 @@ async def test_early_retries_is_empty_when_the_client_waits(http_date: bool) -> 
                 await asyncio.sleep(_seconds_to_wait(response.headers["retry-after"]))
         assert server.early_retries() == []
     assert statuses == [429, 429, 200]
+
+
+async def test_early_resends_match_a_request_to_its_own_earlier_copy() -> None:
+    faults = Faults(
+        script=["server_error", "rate_limit"],
+        server_error_statuses=[503],
+        server_error_retry_after=0.3,
+        rate_limit_retry_after=0.3,
+    )
+    async with (
+        MockServer(faults=faults, record=True) as server,
+        httpx.AsyncClient(timeout=STEP) as client,
+    ):
+        url = f"{server.base_url}/chat/completions"
+
+        async def send(text: str) -> httpx.Response:
+            return await client.post(url, json=_chat(text))
+
+        first = await send("a")
+        assert (first.status_code, first.headers["retry-after"]) == (503, "0.3")
+        assert (await send("b")).status_code == 429
+        assert (await send("c")).status_code == 200  # another request: not a resend
+        assert server.early_resends() == []
+        assert (await send("b")).status_code == 200  # b again, before its Retry-After
+        assert server.early_resends() == [server.arrivals[3]]
+        assert server.early_resends(tolerance=STEP) == []
+
+
+def _chat(text: str) -> dict[str, Any]:
+    return {"model": "mock-model", "messages": [{"role": "user", "content": text}]}
+
+
+def test_rate_limit_for_answers_429_for_a_while_then_lets_through() -> None:
+    picker = FaultPicker(Faults(rate_limit_for=60.0))
+    assert [picker.pick() for _ in range(3)] == ["rate_limit"] * 3
+    assert FaultPicker(Faults(rate_limit_for=0.0, rate_limit=0.0)).pick() is None
 
 
 def _seconds_to_wait(retry_after: str) -> float:

@@ -304,6 +304,8 @@ class Dispatcher:
 
     def _skip_pending(self) -> None:
         """After a budget stop: every task not yet started ends as skipped, with the reason."""
+        if not self.rows_done:
+            self._skip_unread_rows()
         for queue in self.pending:
             while queue:
                 work = queue.popleft()
@@ -311,6 +313,23 @@ class Dispatcher:
                 self.sink.skip(work.step, skipped)
                 self._count_done(work.step, skipped)
                 self._finish_live(work)
+
+    def _skip_unread_rows(self) -> None:
+        """Input rows never read end as skipped tasks of the first step, so none goes unseen.
+
+        `rows_done` stays False: nothing after the stop may release a barrier.
+        """
+        reason, name, counts = f"not run: {self.stopped}", self.plans[0].name, self.counts[0]
+        for row in self.rows:
+            root = self.roots_read
+            self.roots_read += 1
+            if isinstance(row, UnusableRow):  # it could not have run anyway: say why
+                ended = TaskResult(name, (root,), {}, {}, TaskStatus.FAILED, error=row.message)
+            else:
+                ended = TaskResult(name, (root,), row, {}, TaskStatus.SKIPPED, error=reason)
+            self.sink.skip(0, ended)
+            counts.created += 1
+            self._count_done(0, ended)
 
     def _count_done(self, step: int, result: TaskResult) -> None:
         counts = self.counts[step]

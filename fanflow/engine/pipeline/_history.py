@@ -63,4 +63,5 @@ def stats_from_dict(data: dict[str, Any]) -> RunStats:
         from_store=data.get("from_store", 0),
         from_runs=data.get("from_runs", {}),
         finish_reasons=data.get("finish_reasons", {}),
+        tokens_estimated=data.get("tokens_estimated", 0),
     )

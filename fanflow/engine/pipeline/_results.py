@@ -68,6 +68,8 @@ class RunStats:
     `from_store`: tasks answered from the store instead of sent (resumed, or shared with
     an identical run at the same time); `from_runs`: those by the name of the run that
     answered them.
+    `tokens_estimated` counts the tasks whose tokens were estimated from their text,
+    because the endpoint reported only `total_tokens` or no usage.
     """
 
     tasks: dict[str, int]
@@ -87,6 +89,8 @@ class RunStats:
     def truncated(self) -> int:
         """Tasks whose answer was cut off at max_tokens (finish reason "length")."""
         return self.finish_reasons.get("length", 0)
+
+    tokens_estimated: int = 0
 
     @property
     def requests_per_s(self) -> float:
@@ -274,4 +278,5 @@ class StatsCollector:
             self.by_model,
             stopped,
             finish_reasons=dict(self.finish_reasons),
+            tokens_estimated=run.estimated,
         )

@@ -273,7 +273,7 @@ class _Run:
     async def _call(self, request: GenerationRequest) -> Generation:
         try:
             generation = await self.adapter.generate(request)
-        except Exception as exc:
+        except BaseException as exc:  # cut off by a timeout too: its request was sent
             self.meter.add_failure(exc)
             raise
         self.meter.add(generation)

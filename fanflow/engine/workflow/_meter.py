@@ -2,8 +2,10 @@
 
 Requests count every HTTP request sent, retries and failed attempts included (adapters
 report them as `Generation.attempts`, or as an `attempts` attribute on the error they
-raise). Tokens are what endpoints reported. The finish reason is the last answer's,
-unless an earlier answer of the task ended unusually (cut off, filtered): that one is kept.
+raise); a call cut off by a timeout counts the requests it had sent (1 unless the
+cancellation says otherwise: `adapters._wrapper.note_cut_off`). Tokens are what endpoints
+reported. The finish reason is the last answer's, unless an earlier answer of the task
+ended unusually (cut off, filtered): that one is kept.
 """
 
 from __future__ import annotations
