@@ -8,6 +8,7 @@
 - `_session`: one `execute()` as a recorded run.
 - `_inputs`: input rows from keywords, lists, datasets and files.
 - `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
+- `_lazy`, `_arrow`: rows and failures read from the store as used; Arrow/Parquet files.
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """
 
