@@ -142,7 +142,7 @@ class Store:
     def lookup(self, key: str) -> TaskResult | None:
         """An ok result stored under this content key, if any (the cache).
 
-        The keys of stored ok results are loaded once into a compact filter (about 2 MB
+        The keys of stored ok results are loaded once into a compact filter (about 5 MB
         per million keys, `_keyfilter`), so a miss, every task of a fresh run, costs no
         SQL query but for the filter's rare false positives.
         """
