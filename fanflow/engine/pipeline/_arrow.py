@@ -21,8 +21,8 @@ import pyarrow as pa
 __all__ = ["arrow_tables", "write_arrow_file", "write_parquet"]
 
 BATCH_ROWS = 2048
-ROW_GROUP_ROWS = 64 * 1024  # Parquet row groups: big enough to read fast, small to hold
-ROW_GROUP_BYTES = 32 << 20
+GROUP_ROWS = 64 * 1024  # rows written at once: big enough to read fast, small to hold
+GROUP_BYTES = 32 << 20
 
 Rows = Callable[[], Iterator[dict[str, Any]]]  # reads the rows (again) from the start
 
@@ -38,7 +38,7 @@ def write_arrow_file(rows: Rows, target: Path) -> int:
     mapping an older file keeps reading that one."""
     partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.partial")
     try:
-        written = _write(rows, lambda schema: pa.ipc.new_stream(str(partial), schema))
+        written = _write(rows, lambda schema: _Grouped(pa.ipc.new_stream(str(partial), schema)))
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -47,7 +47,7 @@ def write_arrow_file(rows: Rows, target: Path) -> int:
 
 def write_parquet(rows: Rows, target: Path) -> int:
     """Write the rows to a Parquet file in row groups; the row count."""
-    return _write(rows, lambda schema: _ParquetWriter(target, schema))
+    return _write(rows, lambda schema: _Grouped(_parquet(target, schema)))
 
 
 def _write(rows: Rows, open_writer: Callable[[pa.Schema], _Writer]) -> int:
@@ -120,13 +120,13 @@ def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-class _ParquetWriter:
-    """A `ParquetWriter` that gathers batches into row groups of a sensible size."""
+class _Grouped:
+    """Gathers batches into groups of a sensible size before writing them: Parquet row
+    groups read faster, and an Arrow file of large record batches is opened by touching
+    a few pages (one of 2,048-row batches maps a third of itself into memory on opening)."""
 
-    def __init__(self, target: Path, schema: pa.Schema) -> None:
-        import pyarrow.parquet as pq
-
-        self._writer = pq.ParquetWriter(str(target), schema)
+    def __init__(self, writer: _Writer) -> None:
+        self._writer = writer
         self._pending: list[pa.Table] = []
         self._rows = self._bytes = 0
 
@@ -134,7 +134,7 @@ class _ParquetWriter:
         self._pending.append(table)
         self._rows += table.num_rows
         self._bytes += table.nbytes
-        if self._rows >= ROW_GROUP_ROWS or self._bytes >= ROW_GROUP_BYTES:
+        if self._rows >= GROUP_ROWS or self._bytes >= GROUP_BYTES:
             self._flush()
 
     def close(self) -> None:
@@ -143,6 +143,12 @@ class _ParquetWriter:
 
     def _flush(self) -> None:
         if self._pending:
-            group = pa.concat_tables(self._pending)
-            self._writer.write_table(group, row_group_size=group.num_rows)
+            self._writer.write_table(pa.concat_tables(self._pending).combine_chunks())
         self._pending, self._rows, self._bytes = [], 0, 0
+
+
+def _parquet(target: Path, schema: pa.Schema) -> _Writer:
+    import pyarrow.parquet as pq
+
+    writer: _Writer = pq.ParquetWriter(str(target), schema)
+    return writer
