@@ -9,6 +9,8 @@ peak RSS (`ru_maxrss`) of a fresh child process doing one thing:
 - `import_arrow`: the same plus `datasets` and `pyarrow.parquet`, the floor of the two
   measurements that use Arrow;
 - `run`: the whole run (the store's writer is another process and is not counted);
+- `resume`: the same pipeline again, every task a cache hit; with how much the store's
+  file grew (a resumed run stores a reference per task, not a copy of the answer);
 - `failures`: `len(result.failures)` and iterating them (the run has none);
 - `rows`: `len(result.rows)` and iterating every row;
 - `to_dataset`: `result.to_dataset()` and its length;
@@ -27,10 +29,12 @@ import argparse
 import asyncio
 import json
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +105,7 @@ def read(what: str, store: Path, out: Path) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> None:
     sys.path.insert(0, args.tree)
     store, work = Path(args.store), Path(args.store).parent
-    if args.child == "run":
+    if args.child in ("run", "resume"):
         figures = asyncio.run(run(store, work / "inputs.jsonl", args.concurrency))
     else:
         figures = read(args.child, store, work)
@@ -116,6 +120,15 @@ def measure(what: str, tree: str, store: Path, args: argparse.Namespace) -> dict
         raise SystemExit(f"{what} failed in {tree}:\n{done.stderr}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+def _store_bytes(store: Path) -> int:
+    """The store's size on disk once its write-ahead log is checkpointed into it."""
+    if not store.exists():
+        return 0
+    with closing(sqlite3.connect(store)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return store.stat().st_size
 
 
 def write_inputs(path: Path, tasks: int) -> None:
@@ -142,8 +155,11 @@ def main() -> None:
             store = Path(directory) / "fanflow.db"
             write_inputs(Path(directory) / "inputs.jsonl", args.tasks)
             print(tree)
-            for what in ("run", "import", "import_arrow", *READS):
+            for what in ("run", "resume", "import", "import_arrow", *READS):
+                size = _store_bytes(store)
                 figures = measure(what, tree, store, args)
+                if what in ("run", "resume"):
+                    figures["store_grew_mb"] = (_store_bytes(store) - size) / 2**20
                 rss = figures.pop("peak_rss_mb")
                 details = ", ".join(f"{k}={v:.3g}" for k, v in figures.items())
                 print(f"  {what:<13} {rss:7.1f} MB   {details}", flush=True)

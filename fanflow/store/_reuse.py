@@ -38,9 +38,10 @@ CREATE TABLE IF NOT EXISTS reused (
     step TEXT, inputs BLOB, context BLOB,
     PRIMARY KEY (run_id, step_index, lineage)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS reused_by_source ON reused (source_run);
 """
-# The writer child tells a reference from a result row by its width (8 columns, not 16).
+# No index on source_run: only `Store.clear` looks references up by their source, and
+# scanning them then costs less than indexing every one of them as it is written. The
+# writer child tells a reference from a result row by its width (8 columns, not 16).
 
 _OWN = (
     "SELECT run_id, step_index, step, lineage, key, status, result, error, inputs, context,"
