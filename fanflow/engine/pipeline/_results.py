@@ -174,9 +174,13 @@ class PipelineResult:
     def rows(self) -> Sequence[dict[str, Any]]:
         """One dict per ok final-step result: its value and all its ancestors' fields.
 
-        A sequence made as it is read (from the store, for a store-backed run): iterate
-        it, index or slice it, take its `len()`; `list(result.rows)` for a list."""
-        return MappedSequence(self._source.final_ok_results(), _row_of)
+        A run kept in memory (`store=False`) gives a list; a store-backed run a sequence
+        read from the store as it is used: iterate it, index or slice it, take its
+        `len()`; `list(result.rows)` for a list."""
+        results = self._source.final_ok_results()
+        if isinstance(results, list):
+            return [_row_of(result) for result in results]
+        return MappedSequence(results, _row_of)
 
     @property
     def failures(self) -> Sequence[TaskResult]:
