@@ -9,12 +9,15 @@ peak RSS (`ru_maxrss`) of a fresh child process doing one thing:
 - `import_arrow`: the same plus `datasets` and `pyarrow.parquet`, the floor of the two
   measurements that use Arrow;
 - `run`: the whole run (the store's writer is another process and is not counted);
-- `resume`: the same pipeline again, every task a cache hit; with how much the store's
-  file grew (a resumed run stores a reference per task, not a copy of the answer);
+- `resume`: the same pipeline again (under another run name), every task a cache hit;
+  with how much the store's file grew (a reference per task, not a copy of the answer);
 - `failures`: `len(result.failures)` and iterating them (the run has none);
 - `rows`: `len(result.rows)` and iterating every row;
 - `to_dataset`: `result.to_dataset()` and its length;
-- `save_parquet`, `save_jsonl`: `result.save(...)`.
+- `save_parquet`, `save_jsonl`: `result.save(...)`;
+- `rows_resumed`: `rows` of the resumed run, read through its references.
+
+All but the last read the first run.
 
     python bench/scale.py --tasks 1000000
     python bench/scale.py --tasks 100000 --tree /tmp/before   # also an older checkout
@@ -39,15 +42,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-READS = ("failures", "rows", "to_dataset", "save_parquet", "save_jsonl")
-RUN_NAME = "scale"
+READS = ("failures", "rows", "to_dataset", "save_parquet", "save_jsonl", "rows_resumed")
+RUN_NAME, RESUMED_NAME = "scale", "scale-resumed"
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(store: Path, inputs: Path, concurrency: int) -> dict[str, Any]:
+async def run(store: Path, inputs: Path, concurrency: int, name: str) -> dict[str, Any]:
     from fanflow import (
         GenerationRequest,
         MockAdapter,
@@ -67,7 +70,7 @@ async def run(store: Path, inputs: Path, concurrency: int) -> dict[str, Any]:
 
     adapter = MockAdapter(answer)
     config = PipelineConfig(
-        concurrency=concurrency, progress=False, store=store, run_name=RUN_NAME, tune_gc=True
+        concurrency=concurrency, progress=False, store=store, run_name=name, tune_gc=True
     )
     builder = PipelineBuilder(config, adapter).input(str(inputs))
     builder << Say(name="say")
@@ -79,7 +82,7 @@ async def run(store: Path, inputs: Path, concurrency: int) -> dict[str, Any]:
 def read(what: str, store: Path, out: Path) -> dict[str, Any]:
     from fanflow import load_run
 
-    result = load_run(RUN_NAME, store=store)
+    result = load_run(RESUMED_NAME if what == "rows_resumed" else RUN_NAME, store=store)
     if what == "import":
         return {}
     if what == "import_arrow":
@@ -88,8 +91,8 @@ def read(what: str, store: Path, out: Path) -> dict[str, Any]:
 
         return {}
     started = time.perf_counter()
-    if what in ("failures", "rows"):
-        items = getattr(result, what)
+    if what in ("failures", "rows", "rows_resumed"):
+        items = result.failures if what == "failures" else result.rows
         length, seen = len(items), sum(1 for _ in items)
         if length != seen:
             raise SystemExit(f"{what}: len() says {length}, iterating gave {seen}")
@@ -106,7 +109,8 @@ def child(args: argparse.Namespace) -> None:
     sys.path.insert(0, args.tree)
     store, work = Path(args.store), Path(args.store).parent
     if args.child in ("run", "resume"):
-        figures = asyncio.run(run(store, work / "inputs.jsonl", args.concurrency))
+        name = RUN_NAME if args.child == "run" else RESUMED_NAME
+        figures = asyncio.run(run(store, work / "inputs.jsonl", args.concurrency, name))
     else:
         figures = read(args.child, store, work)
     print(json.dumps({**figures, "peak_rss_mb": peak_rss_mb()}))
