@@ -9,6 +9,7 @@ in a loop re-reads from the start each time: iterate instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from typing import Any, TypeVar, overload
 
 from fanflow.steps import TaskResult
@@ -60,17 +61,16 @@ class StoredResults(_Compares[TaskResult]):
             start, stop, step = index.indices(len(self))
             if step < 0 or stop <= start:
                 return list(self)[index] if step < 0 else []
-            part = self._read(start, stop - start)
-            return part[::step]
+            return list(islice(self._read(start, stop - start), 0, None, step))
         position = index + len(self) if index < 0 else index
-        found = self._read(position, 1) if position >= 0 else []
-        if not found:
+        found = next(self._read(position, 1), None) if position >= 0 else None
+        if found is None:
             raise IndexError(f"result index {index} out of range")
-        return found[0]
+        return found
 
-    def _read(self, offset: int, limit: int) -> list[TaskResult]:
-        return list(self._store.results(self._run_id, self._step, **self._filters,
-                                        offset=offset, limit=limit))  # fmt: skip
+    def _read(self, offset: int, limit: int) -> Iterator[TaskResult]:
+        return self._store.results(self._run_id, self._step, **self._filters,
+                                   offset=offset, limit=limit)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<{len(self)} results of run {self._run_id} in {self._store.path}>"
