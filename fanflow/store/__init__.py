@@ -4,6 +4,8 @@ The store knows task results (`fanflow.TaskResult`), content keys and runs; it k
 nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `engine/`.
 
 - `_store`: `Store`, the file: runs, results, cache lookups by content key.
+- `_reuse`: cache hits stored as references to the answers, not copies.
+- `_keyfilter`: the compact filter of stored keys in front of cache lookups.
 - `_writer`, `_writer_child`: commits in a child process fed by the event loop.
 - `_records`: how run records and results look on disk, and back.
 - `_paths`: the store's path, made absolute and checked before SQLite opens it.

@@ -8,6 +8,14 @@ transports); `await store.put(...)` returns once that result is committed, which
 lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
 whose content key (see `_keys`) was answered before is not sent again.
 
+Schema: `runs` (one record per `execute()`), `results` (one row per task a run answered
+itself, or failed, with its content key) and `reused` (one small row per cache hit: a
+reference to the `results` row holding the answer, see `_reuse`). A resumed run so adds
+a reference per task it took from the cache, never a copy of the answer: four resumes
+of a finished run add no row to `results`. Stores made before `reused` existed open and
+read as before (their cached results are plain copies in `results`); the table is added
+when they are opened.
+
 The path is made absolute when the store opens (`_paths`), so a run's results stay
 readable after the process changes directory.
 """
@@ -18,7 +26,7 @@ import dataclasses
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,7 @@ import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow._values import TaskResult
+from fanflow.store._keyfilter import KeyFilter
 from fanflow.store._liveness import RunLocks
 from fanflow.store._paths import cannot_open, store_path
 from fanflow.store._records import (
@@ -35,6 +44,7 @@ from fanflow.store._records import (
     result_from_row,
     result_row,
 )
+from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
 from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
@@ -76,13 +86,14 @@ class Store:
         self.path = store_path(Path(path) if path is not None else default_store_path())
         try:
             self._reader = _connect(self.path)
-            _unless_locked(lambda: self._reader.executescript(_SCHEMA))
+            _unless_locked(lambda: self._reader.executescript(_SCHEMA + REUSE_SCHEMA))
             _unless_locked(lambda: _add_missing_columns(self._reader))
         except sqlite3.Error as exc:
             raise cannot_open(self.path, exc) from exc
         self._writes = Writes(self.path)
         self._locks = RunLocks(self.path)
-        self._known: set[int] | None = None
+        self._known: KeyFilter | None = None
+        self._hits: dict[str, Source] = {}  # cache hits not yet put, by key
 
     # -- runs ---------------------------------------------------------------------------
     def start_run(
@@ -139,8 +150,9 @@ class Store:
     def lookup(self, key: str) -> TaskResult | None:
         """An ok result stored under this content key, if any (the cache).
 
-        The keys of stored ok results are loaded once (as 64-bit hashes, about 40 MB per
-        million results), so a miss, every task of a fresh run, costs no SQL query.
+        The keys of stored ok results are loaded once into a compact filter (about 5 MB
+        per million keys, `_keyfilter`), so a miss, every task of a fresh run, costs no
+        SQL query but for the filter's rare false positives.
         """
         found = self.lookup_origin(key)
         return None if found is None else found[0]
@@ -148,26 +160,34 @@ class Store:
     def lookup_origin(self, key: str) -> tuple[TaskResult, str] | None:
         """`lookup`, with the id of the run that stored the result."""
         if self._known is None:
-            rows = self._reader.execute("SELECT key FROM results WHERE status='ok'")
-            self._known = {_prefix(stored) for (stored,) in rows if stored}
-        if not key or _prefix(key) not in self._known:
+            self._known = self._load_keys()
+        if not key or key not in self._known:
             return None
         # The whole key is compared here: with `key=?` in the query, SQLite's planner
         # substitutes it into the indexed expression and scans instead.
         rows = self._reader.execute(
             "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
         )
-        # The row of the run that answered it, not a later run's copy (`cached` is 0).
-        row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
-        return None if row is None else (result_from_row(row), row[0])
+        return self._origin(key, rows)
 
     def lookup_fresh(self, key: str) -> tuple[TaskResult, str] | None:
         """`lookup_origin` from the file itself, for results another process just wrote."""
         rows = self._reader.execute(
             "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
         ).fetchall()
+        return self._origin(key, rows)
+
+    def _origin(self, key: str, rows: Iterable[tuple[Any, ...]]) -> tuple[TaskResult, str] | None:
+        """The result under `key` among `rows`, remembered until its `put` (a reference)."""
+        # The row of the run that answered it, not a later run's copy (`cached` is 0).
         row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
-        return None if row is None else (result_from_row(row), row[0])
+        if row is None:
+            return None
+        found = result_from_row(row)
+        if len(self._hits) > _MAX_HITS:
+            self._hits.clear()  # hits whose task never got put (cancelled): forget them
+        self._hits[key] = Source(row[0], row[1], found)
+        return found, row[0]
 
     def others_running(self, besides: set[str]) -> list[str]:
         """Ids of runs still running in a live process, other than those in `besides`."""
@@ -180,19 +200,34 @@ class Store:
         """Where live runs hold their locks (see `_liveness`) and claim tasks (`_claims`)."""
         return self._locks.folder
 
+    def _load_keys(self) -> KeyFilter:
+        (highest,) = self._reader.execute("SELECT max(rowid) FROM results").fetchone()
+        known = KeyFilter(2 * (highest or 0))
+        for (stored,) in self._reader.execute("SELECT key FROM results WHERE status='ok'"):
+            if stored:
+                known.add(stored)
+        return known
+
     def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
         """Whether this task's result is on disk (committed before this call)."""
-        row = self._reader.execute(
-            "SELECT 1 FROM results WHERE run_id=? AND step_index=? AND lineage=?",
-            (run_id, step_index, lineage_text(lineage)),
-        ).fetchone()
-        return row is not None
+        where = "WHERE run_id=? AND step_index=? AND lineage=?"
+        params = (run_id, step_index, lineage_text(lineage))
+        return any(
+            self._reader.execute(f"SELECT 1 FROM {table} {where}", params).fetchone()
+            for table in ("results", "reused")
+        )
 
     async def put(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
         """Store one result; returns once it is committed to disk."""
         self._raise_if_failed()
-        if self._known is not None and key and result.ok:
-            self._known.add(_prefix(key))
+        if result.cached:
+            source = self._hits.pop(key, None)
+            if source is not None and result.ok and result.result == source.result.result:
+                await self._writes.put(reuse_row(run_id, step_index, result, source))
+                self._raise_if_failed()
+                return
+        elif self._known is not None and key and result.ok:
+            self._known.add(key)
         await self._writes.put(result_row(run_id, step_index, key, result))
         self._raise_if_failed()
 
@@ -201,30 +236,55 @@ class Store:
         self._writes.put_nowait(result_row(run_id, step_index, key, result))
 
     def results(
-        self, run_id: str, step_index: int | None = None, ok_only: bool = False
+        self,
+        run_id: str,
+        step_index: int | None = None,
+        ok_only: bool = False,
+        *,
+        failed_only: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> Iterator[TaskResult]:
-        """A run's results in lineage order, read lazily from disk."""
-        query = "SELECT * FROM results WHERE run_id=?"
-        params: list[Any] = [run_id]
-        if step_index is not None:
-            query += " AND step_index=?"
-            params.append(step_index)
-        if ok_only:
-            query += " AND status='ok'"
+        """A run's results in lineage order, read lazily from disk (answers it reused
+        from earlier runs included); `offset` and `limit` pick a slice of them."""
+        status = "not ok" if failed_only else "ok" if ok_only else None
+        query, params = results_query(run_id, step_index, status, offset, limit)
         connection = _connect(self.path)  # its own, so lazy reading blocks nothing else
         try:
-            for row in connection.execute(query + " ORDER BY step_index, lineage", params):
-                yield result_from_row(row)
+            cursor = connection.execute(query, params)
+            while batch := cursor.fetchmany(_READ_BATCH):
+                yield from map(result_from_row, batch)
         finally:
             connection.close()
+
+    def count(
+        self,
+        run_id: str,
+        step_index: int | None = None,
+        ok_only: bool = False,
+        *,
+        failed_only: bool = False,
+    ) -> int:
+        """How many results `results()` would give with the same arguments."""
+        status = "not ok" if failed_only else "ok" if ok_only else None
+        query, params = results_query(run_id, step_index, status)
+        (number,) = self._reader.execute(f"SELECT count(*) FROM ({query})", params).fetchone()
+        return int(number)
 
     def clear(self, run_id: str | None = None) -> int:
         """Forget stored results (of one run, or all): they will be sent again."""
         self._known = None  # reloaded on the next lookup
+        self._hits.clear()
         with self._reader:
             if run_id is None:
-                return self._reader.execute("DELETE FROM results").rowcount
-            return self._reader.execute("DELETE FROM results WHERE run_id=?", (run_id,)).rowcount
+                dropped = self._reader.execute("DELETE FROM reused").rowcount
+                return dropped + self._reader.execute("DELETE FROM results").rowcount
+            # Runs that reference this one's answers get copies first: nothing dangles.
+            self._reader.execute(*materialize_sql(run_id))
+            self._reader.execute("DELETE FROM reused WHERE source_run=?", (run_id,))
+            reused = self._reader.execute("DELETE FROM reused WHERE run_id=?", (run_id,))
+            own = self._reader.execute("DELETE FROM results WHERE run_id=?", (run_id,))
+            return int(reused.rowcount + own.rowcount)
 
     def flush(self) -> None:
         """Wait until every queued result is committed (the writer restarts when needed)."""
@@ -245,9 +305,8 @@ class Store:
             ) from failure
 
 
-def _prefix(key: str) -> int:
-    # Only compared within one process, so the built-in (per-process seeded) hash will do.
-    return hash(key)
+_READ_BATCH = 1024  # rows fetched from SQLite at a time when reading results
+_MAX_HITS = 100_000
 
 
 def _add_missing_columns(connection: sqlite3.Connection) -> None:

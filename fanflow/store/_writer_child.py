@@ -7,7 +7,8 @@ Protocol: each frame is a 4-byte length and a pickled list of rows. The child co
 every whole frame that has arrived by the time it looks, together, in one transaction
 (the engine sends a frame per turn of its event loop without waiting, so under load
 several wait), then replies once per frame, in order: `K` + row count, or `E` + length +
-message when the commit failed. When its input ends, whether the engine flushed or was
+message when the commit failed. A row of 8 columns is a reference to a reused answer,
+the others are result rows. When its input ends, whether the engine flushed or was
 killed, it has committed every whole frame it received, and exits.
 """
 
@@ -21,6 +22,9 @@ import struct
 import sys
 
 INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# A cache hit is stored as an 8-column reference to the answer's row (`_reuse`).
+INSERT_REFERENCE = "INSERT OR REPLACE INTO reused VALUES (?,?,?,?,?,?,?,?)"
+REFERENCE_WIDTH = 8
 FRAME_LENGTH = struct.Struct("<I")
 _READ = 1 << 16  # the pipe's size; a larger read buffer costs an mmap per read
 
@@ -58,6 +62,10 @@ def _commit(connection: sqlite3.Connection, frames: list[list[tuple[object, ...]
     try:
         with connection:
             for rows in frames:
+                references = [row for row in rows if len(row) == REFERENCE_WIDTH]
+                if references:
+                    rows = [row for row in rows if len(row) != REFERENCE_WIDTH]
+                    connection.executemany(INSERT_REFERENCE, references)
                 connection.executemany(INSERT, rows)
     except sqlite3.Error as exc:
         message = f"{type(exc).__name__}: {exc}".encode()

@@ -9,6 +9,7 @@
 - `_inputs`: input rows from keywords, lists, datasets and files (`_input_files`); a row
   that cannot be read or used fails alone (`_input_rows`).
 - `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
+- `_lazy`, `_arrow`: rows and failures read from the store as used; Arrow/Parquet files.
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """
 

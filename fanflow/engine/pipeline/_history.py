@@ -5,12 +5,13 @@ reading steps and rows from the store as they are asked for; nothing is sent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fanflow.adapters import Usage
 from fanflow.engine.pipeline._accounting import UsageTotals
+from fanflow.engine.pipeline._lazy import StoredResults
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
 from fanflow.steps import TaskResult
 from fanflow.store import Store
@@ -30,6 +31,15 @@ class StoreSource:
 
     def final_ok(self) -> Iterator[TaskResult]:
         return self.store.results(self.run_id, len(self.names) - 1, ok_only=True)
+
+    def final_ok_results(self) -> Sequence[TaskResult]:
+        return StoredResults(self.store, self.run_id, len(self.names) - 1, ok_only=True)
+
+    def failed(self) -> Sequence[TaskResult]:
+        return StoredResults(self.store, self.run_id, failed_only=True)
+
+    def arrow_file(self) -> Path | None:
+        return self.store.path.parent / "datasets" / f"{self.run_id}.arrow"
 
 
 def load_run(id_or_name: str, store: str | Path | None = None) -> PipelineResult:

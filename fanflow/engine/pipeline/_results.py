@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,6 +13,7 @@ import orjson
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import Usage
 from fanflow.engine.pipeline._accounting import UsageTotals
+from fanflow.engine.pipeline._lazy import MappedSequence
 from fanflow.steps import TaskResult, TaskStatus
 
 if TYPE_CHECKING:
@@ -106,6 +107,18 @@ class ResultSource(Protocol):
 
     def final_ok(self) -> Iterator[TaskResult]: ...
 
+    def final_ok_results(self) -> Sequence[TaskResult]:
+        """The ok results of the final step (read when used, for the store)."""
+        ...
+
+    def failed(self) -> Sequence[TaskResult]:
+        """Every result of every step that did not end ok, in step then lineage order."""
+        ...
+
+    def arrow_file(self) -> Path | None:
+        """Where `to_dataset()` writes its Arrow file; None: build the dataset in memory."""
+        ...
+
 
 class MemorySource:
     """Results held in lists (runs without a store, and tests)."""
@@ -120,13 +133,24 @@ class MemorySource:
     def final_ok(self) -> Iterator[TaskResult]:
         return iter(self._steps[self.names[-1]].ok)
 
+    def final_ok_results(self) -> Sequence[TaskResult]:
+        return self._steps[self.names[-1]].ok
+
+    def failed(self) -> list[TaskResult]:
+        return [r for name in self.names for r in self._steps[name].failures]
+
+    def arrow_file(self) -> Path | None:
+        return None
+
 
 class PipelineResult:
     """The outcome of `Pipeline.execute()` (or of `fanflow.load_run`).
 
     Built from a list of `StepResults`, or from a `ResultSource` and its `stats`; a
     store-backed result reads steps and rows from disk only when asked, so a large run
-    never has to fit in memory (`iter_rows()`, `to_dataset()` and `save()` stream).
+    never has to fit in memory: `rows` and `failures` are sequences read from the store
+    as they are used (`len()`, iteration, indexing and slices work as on a list),
+    `iter_rows()`, `to_dataset()` and `save()` stream.
     """
 
     def __init__(
@@ -162,36 +186,60 @@ class PipelineResult:
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         """The rows one at a time: one per ok final-step result, with its lineage."""
-        for result in self._source.final_ok():
-            yield {**result.row(), LINEAGE_COLUMN: list(result.lineage)}
+        return map(_row_of, self._source.final_ok())
 
     @property
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per ok final-step result: its value and all its ancestors' fields."""
-        return list(self.iter_rows())
+    def rows(self) -> Sequence[dict[str, Any]]:
+        """One dict per ok final-step result: its value and all its ancestors' fields.
+
+        A run kept in memory (`store=False`) gives a list; a store-backed run a sequence
+        read from the store as it is used: iterate it, index or slice it, take its
+        `len()`; `list(result.rows)` for a list."""
+        results = self._source.final_ok_results()
+        if isinstance(results, list):
+            return [_row_of(result) for result in results]
+        return MappedSequence(results, _row_of)
 
     @property
-    def failures(self) -> list[TaskResult]:
-        """Every task, of any step, that did not end ok, with its reason in `.error`."""
-        return [r for step in self.steps.values() for r in step.failures]
+    def failures(self) -> Sequence[TaskResult]:
+        """Every task, of any step, that did not end ok, with its reason in `.error`
+        (read from the store as it is used, for a store-backed run)."""
+        return self._source.failed()
 
     def to_dataset(self) -> datasets.Dataset:
         """The rows as a Hugging Face `datasets.Dataset`, built in Arrow batches.
 
         Rows go to Arrow a batch at a time, so no Python list of every row is ever held;
         batches with different columns (scattered JSON objects, several input files) are
-        merged with nulls where a row lacks a column.
+        merged with nulls where a row lacks a column. For a store-backed run the batches
+        go to an Arrow file in a `datasets` folder beside the store (one per run,
+        replaced when written again), which the dataset memory-maps.
         """
+        import datasets
+
+        from fanflow.engine.pipeline._arrow import write_arrow_file  # imports pyarrow
+
+        target = self._source.arrow_file()
+        if target is None:
+            return self._dataset_in_memory()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if write_arrow_file(self.iter_rows, target) == 0:
+            return datasets.Dataset.from_dict({})
+        return datasets.Dataset.from_file(str(target))
+
+    def _dataset_in_memory(self) -> datasets.Dataset:
         import datasets
         import pyarrow as pa
 
-        tables = [pa.Table.from_pylist(_same_columns(b)) for b in _batches(self.iter_rows())]
+        from fanflow.engine.pipeline._arrow import arrow_tables
+
+        tables = list(arrow_tables(self.iter_rows()))
         if not tables:
             return datasets.Dataset.from_dict({})
         return datasets.Dataset(pa.concat_tables(tables, promote_options="default"))
 
     def save(self, path: str | Path) -> Path:
-        """Write the rows to `.jsonl` or `.parquet`; returns the path written."""
+        """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written."""
         target = Path(path)
         suffix = target.suffix.lower()
         if suffix not in (".jsonl", ".parquet"):
@@ -202,7 +250,9 @@ class PipelineResult:
                 for row in self.iter_rows():
                     handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         else:
-            self.to_dataset().to_parquet(str(target))
+            from fanflow.engine.pipeline._arrow import write_parquet  # imports pyarrow
+
+            write_parquet(self.iter_rows, target)
         return target
 
     def __repr__(self) -> str:
@@ -210,21 +260,8 @@ class PipelineResult:
         return f"PipelineResult(rows={ok}, tasks={self.stats.tasks})"
 
 
-def _same_columns(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Arrow takes a batch's columns from its first row; give every row all of them."""
-    columns = dict.fromkeys(column for row in batch for column in row)
-    return [{column: row.get(column) for column in columns} for row in batch]
-
-
-def _batches(rows: Iterator[dict[str, Any]], size: int = 2048) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _row_of(result: TaskResult) -> dict[str, Any]:
+    return {**result.row(), LINEAGE_COLUMN: list(result.lineage)}
 
 
 class StatsCollector:
