@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow._values import TaskResult
+from fanflow._values import TaskResult, TaskStatus
 from fanflow.store._liveness import RunLocks
 from fanflow.store._paths import cannot_open, store_path
 from fanflow.store._records import (
@@ -40,6 +40,11 @@ from fanflow.store._writer import Writes
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
 
 DEFAULT_PATH = Path(".fanflow") / "fanflow.db"
+
+# What a later task with the same key takes instead of running: ok answers, and function
+# steps' filtered inputs (their function returned None; calling it again would too).
+_REUSED = frozenset({TaskStatus.OK, TaskStatus.FILTERED})
+_REUSABLE = "status IN ('ok', 'filtered')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -148,14 +153,14 @@ class Store:
     def lookup_origin(self, key: str) -> tuple[TaskResult, str] | None:
         """`lookup`, with the id of the run that stored the result."""
         if self._known is None:
-            rows = self._reader.execute("SELECT key FROM results WHERE status='ok'")
+            rows = self._reader.execute(f"SELECT key FROM results WHERE {_REUSABLE}")
             self._known = {_prefix(stored) for (stored,) in rows if stored}
         if not key or _prefix(key) not in self._known:
             return None
         # The whole key is compared here: with `key=?` in the query, SQLite's planner
         # substitutes it into the indexed expression and scans instead.
         rows = self._reader.execute(
-            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+            f"SELECT * FROM results WHERE substr(key, 1, 16)=? AND {_REUSABLE}", (key[:16],)
         )
         # The row of the run that answered it, not a later run's copy (`cached` is 0).
         row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
@@ -164,7 +169,7 @@ class Store:
     def lookup_fresh(self, key: str) -> tuple[TaskResult, str] | None:
         """`lookup_origin` from the file itself, for results another process just wrote."""
         rows = self._reader.execute(
-            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+            f"SELECT * FROM results WHERE substr(key, 1, 16)=? AND {_REUSABLE}", (key[:16],)
         ).fetchall()
         row = min((row for row in rows if row[4] == key), key=lambda row: row[15], default=None)
         return None if row is None else (result_from_row(row), row[0])
@@ -191,7 +196,7 @@ class Store:
     async def put(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
         """Store one result; returns once it is committed to disk."""
         self._raise_if_failed()
-        if self._known is not None and key and result.ok:
+        if self._known is not None and key and result.status in _REUSED:
             self._known.add(_prefix(key))
         await self._writes.put(result_row(run_id, step_index, key, result))
         self._raise_if_failed()

@@ -48,7 +48,13 @@ class StepResults:
 
     @property
     def failures(self) -> list[TaskResult]:
-        return [r for r in self.results if not r.ok]
+        """Tasks that did not end ok, except those filtered out (not failures)."""
+        return [r for r in self.results if not r.ok and r.status is not TaskStatus.FILTERED]
+
+    @property
+    def filtered(self) -> list[TaskResult]:
+        """Tasks a function step filtered out (it returned None for them)."""
+        return [r for r in self.results if r.status is TaskStatus.FILTERED]
 
     @property
     def output(self) -> list[TaskResult]:
