@@ -81,7 +81,7 @@ async def test_filter_and_dedupe_end_to_end(
         again = await recipe.run(server.base_url, "m", ["sql", "dns"], progress=False, store=store)
         sent = server.completions_total
     assert sent == 2 + 4  # two question lists, four answers; the second run sent nothing
-    assert result.stats.tasks["filtered"] == 2  # "Why?" under each topic
+    assert result.stats.filtered == 2  # "Why?" under each topic
     assert result.stats.steps["dedupe"] == {"ok": 1}
     assert not result.failures
     rows = sorted(result.rows, key=lambda row: (row["topic"], row["question"]))

@@ -59,7 +59,7 @@ async def test_a_function_filters_and_its_dict_binds_downstream() -> None:
     row = result.rows[0]
     assert row["keep_long"] == {"question": row["question"]}  # the dict is its column
     assert row["topic"] == "t"
-    assert result.stats.tasks["filtered"] == 2
+    assert result.stats.filtered == 2
     assert result.stats.steps["keep_long"] == {"ok": 2, "filtered": 2}
     assert result.failures == []  # filtered is not failed
     filtered = result.steps["keep_long"].filtered
@@ -229,7 +229,7 @@ async def test_second_run_on_the_same_store_calls_no_function_again(tmp_path: Pa
     assert calls == {"keep": 4, "group": 1}  # filtered ones too: all came from the store
     assert adapter.calls == sent
     assert sorted(r["answer"] for r in second.rows) == sorted(r["answer"] for r in first.rows)
-    assert second.stats.tasks["filtered"] == 2
+    assert second.stats.filtered == 2
     assert second.failures == []
 
 
@@ -303,3 +303,25 @@ def test_the_step_object_keeps_the_function_callable() -> None:
     }
     assert isinstance(keep_long, fanflow.FunctionStep)
     assert fanflow.steps.step is fanflow.step
+
+
+async def test_filtering_does_not_stop_a_run_that_raises_on_errors() -> None:
+    pipeline = builder(on_error="raise").input(topic="t")
+    pipeline << questions() << keep_long << answer()
+    result = await pipeline.build().execute()
+    assert len(result.rows) == 2 and result.stats.filtered == 2
+
+
+async def test_a_timed_out_function_ends_timed_out() -> None:
+    import anyio
+
+    @fanflow.step
+    async def slow(question: str) -> dict[str, str]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    pipeline = builder(task_timeout=0.01).input(question="q")
+    pipeline << slow
+    result = await pipeline.build().execute()
+    [failure] = result.failures
+    assert failure.status is TaskStatus.TIMED_OUT and "slow" in (failure.error or "")
