@@ -8,8 +8,10 @@ is complete, i.e. no task of that group's root (or of the whole run, for `by="al
 pending or running at that step or above. Every task ends with a status and a reason.
 Cancelling the run cancels the task group and so every task in flight.
 
-A task's workflow comes from `_tasks.prepare_task`; every result, and every question of
-whether a task was answered before, goes to the run's `ResultSink`. Per-step counts
+A task's workflow comes from `_tasks.prepare_task`; a function step's task
+(`StepPlan.function`) is a call made by `_functions` instead, cached the same way. Every
+result, and every question of whether a task was answered before, goes to the run's
+`ResultSink`. Per-step counts
 (`counts`) are plain integers that the progress display reads when it refreshes.
 """
 
