@@ -135,7 +135,8 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
     summary.add_row("duration", _duration(record))
     if stats:
         tasks = stats.get("tasks", {})
-        counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in STATUSES)
+        shown = (*STATUSES, "filtered") if tasks.get("filtered") else STATUSES
+        counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in shown)
         summary.add_row("tasks", ", ".join(counted))
         summary.add_row("requests", _count(stats.get("requests")))
         if stats.get("from_store"):
