@@ -53,6 +53,7 @@ from fanflow.steps import (
     Config,
     Edge,
     Expression,
+    FunctionStep,
     GetAll,
     Insert,
     Operator,
@@ -71,6 +72,7 @@ from fanflow.steps import (
     Workflow,
     WorkflowBuilder,
     Write,
+    step,
 )
 
 if _typing.TYPE_CHECKING:
@@ -93,6 +95,7 @@ __all__ = [
     "ExecutionError",
     "Expression",
     "FanflowError",
+    "FunctionStep",
     "Generation",
     "GenerationRequest",
     "GetAll",
@@ -140,6 +143,7 @@ __all__ = [
     "load_run",
     "run_workflow",
     "runs",
+    "step",
 ]
 
 

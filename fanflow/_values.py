@@ -60,12 +60,17 @@ class TaskInput(Mapping[str, Any]):
 
 
 class TaskStatus(str, Enum):
-    """How a task ended. Every task ends with one; none is dropped silently."""
+    """How a task ended. Every task ends with one; none is dropped silently.
+
+    `FILTERED`: a function step (`@fanflow.step`) returned None for it. It is finished,
+    cached and counted (`stats.tasks["filtered"]`) but neither a row nor a failure.
+    """
 
     OK = "ok"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
+    FILTERED = "filtered"
 
 
 @dataclass(frozen=True, slots=True)

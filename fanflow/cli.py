@@ -34,6 +34,7 @@ __all__ = ["app", "main"]
 MAX_FAILURES = 10
 PIPED_WIDTH = 200
 STATUSES = ("ok", "failed", "timed_out", "skipped")
+NOT_FAILED = ("ok", "filtered")  # filtered: a function step returned None for the task
 
 app = typer.Typer(
     name="fanflow",
@@ -116,7 +117,12 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
     path = _existing_store(ctx)
     with _errors(path), _opened(path) as store:
         record = store.find_run(name)
-        failures = list(islice((r for r in store.results(record.id) if not r.ok), MAX_FAILURES))
+        failures = list(
+            islice(
+                (r for r in store.results(record.id) if r.status.value not in NOT_FAILED),
+                MAX_FAILURES,
+            )
+        )
     console = _console()
     stats = record.stats
     summary = Table.grid(padding=(0, 2))
@@ -129,7 +135,8 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
     summary.add_row("duration", _duration(record))
     if stats:
         tasks = stats.get("tasks", {})
-        counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in STATUSES)
+        statuses = (*STATUSES, "filtered") if tasks.get("filtered") else STATUSES
+        counted = (f"{_count(tasks.get(s, 0))} {s.replace('_', ' ')}" for s in statuses)
         summary.add_row("tasks", ", ".join(counted))
         summary.add_row("requests", _count(stats.get("requests")))
         if stats.get("from_store"):

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+import fanflow
 from fanflow import (
     Generation,
     GenerationRequest,
@@ -283,3 +284,20 @@ def test_the_command_line_shows_what_fanflow_logs(tmp_path: Path) -> None:
     )
     assert done.stderr == "fanflow: resume me\n"  # once, though set up twice
     assert logging.getLogger("fanflow").handlers == []  # this process was left alone
+
+
+def test_runs_show_counts_filtered_tasks_apart_from_failures(tmp_path: Path) -> None:
+    @fanflow.step
+    def only_a(ideas: str) -> dict[str, str] | None:
+        return {"ideas": ideas} if ideas == "a" else None
+
+    path = tmp_path / "s.db"
+    config = PipelineConfig(progress=False, store=path, run_name="sieve", retry=None)
+    builder = PipelineBuilder(config, MockAdapter(answerer(False))).input(seed="s1")
+    builder << Ideas().scatter() << only_a << Draft()
+    builder.build().run()
+
+    code, output = cli(path, "runs", "show", "sieve")
+    assert code == 0, output
+    assert "3 ok, 0 failed, 0 timed out, 0 skipped, 1 filtered" in output
+    assert "No failures stored." in output

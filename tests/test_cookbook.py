@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import orjson
 import pytest
 
 from fanflow.testing import MockServer
@@ -57,3 +59,38 @@ def test_scripts_run_offline(script: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     if script != "quickstart.py":
         assert len(out.read_text().splitlines()) == 10
+
+
+def _questions_with_repeats(body: dict[str, Any]) -> str:
+    """The mock model for filter_and_dedupe: short, long and repeated questions."""
+    prompt = body["messages"][-1]["content"]
+    if "JSON list" in prompt:
+        topic = prompt.split("about ")[1].split(",")[0]
+        long = f"How does {topic} handle failures in practice?"
+        return orjson.dumps(["Why?", long, long.upper(), f"What is {topic}, in short?"]).decode()
+    return f"An answer to: {prompt.rsplit(': ', 1)[-1]}"
+
+
+async def test_filter_and_dedupe_end_to_end(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    recipe = cookbook("filter_and_dedupe", monkeypatch)
+    store = tmp_path / "store.db"
+    async with MockServer(_questions_with_repeats) as server:
+        result = await recipe.run(server.base_url, "m", ["sql", "dns"], progress=False, store=store)
+        again = await recipe.run(server.base_url, "m", ["sql", "dns"], progress=False, store=store)
+        sent = server.completions_total
+    assert sent == 2 + 4  # two question lists, four answers; the second run sent nothing
+    assert result.stats.filtered == 2  # "Why?" under each topic
+    assert result.stats.steps["dedupe"] == {"ok": 1}
+    assert not result.failures
+    rows = sorted(result.rows, key=lambda row: (row["topic"], row["question"]))
+    assert [(row["topic"], row["question"]) for row in rows] == [
+        ("dns", "How does dns handle failures in practice?"),
+        ("dns", "What is dns, in short?"),
+        ("sql", "How does sql handle failures in practice?"),
+        ("sql", "What is sql, in short?"),
+    ]
+    assert all(row["answer"] == f"An answer to: {row['question']}" for row in rows)
+    assert again.stats.from_store == result.stats.tasks["ok"] + 2
+    assert len(again.rows) == 4

@@ -18,12 +18,15 @@ from fanflow.callbacks._callbacks import (
     TemplateCallback,
     as_inputs,
 )
+from fanflow.callbacks._functions import FunctionOutput, Gather
 
 __all__ = [
     "Aggregate",
     "Broadcast",
     "Callback",
     "Each",
+    "FunctionOutput",
+    "Gather",
     "Scatter",
     "TemplateCallback",
     "as_inputs",

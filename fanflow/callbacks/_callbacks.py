@@ -48,6 +48,9 @@ class Callback:
     def map(self, result: TaskResult) -> Produced:
         raise NotImplementedError(f"{type(self).__name__} must implement map() or reduce()")
 
+    def admit(self, result: TaskResult) -> None:
+        """A barrier's check of each result it holds: raising fails that task only."""
+
     def reduce(self, results: list[TaskResult]) -> Produced:
         raise NotImplementedError(f"{type(self).__name__} must implement map() or reduce()")
 

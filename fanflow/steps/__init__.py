@@ -14,6 +14,7 @@ from __future__ import annotations
 from fanflow._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStatus
 from fanflow.steps._builder import ConditionBuilder, WorkflowBuilder
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
+from fanflow.steps._function import FunctionStep, step
 from fanflow.steps._memory_ops import GetAll, Insert, Peek, Pop, Push, Read, Size, String, Write
 from fanflow.steps._parts import (
     Condition,
@@ -37,6 +38,7 @@ __all__ = [
     "Config",
     "Edge",
     "Expression",
+    "FunctionStep",
     "GetAll",
     "Input",
     "InputValue",
@@ -66,4 +68,5 @@ __all__ = [
     "Workflow",
     "WorkflowBuilder",
     "Write",
+    "step",
 ]

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow._values import TaskResult
+from fanflow._values import TaskResult, TaskStatus
 from fanflow.store._keyfilter import KeyFilter
 from fanflow.store._liveness import RunLocks
 from fanflow.store._paths import cannot_open, store_path
@@ -50,6 +50,11 @@ from fanflow.store._writer import Writes
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
 
 DEFAULT_PATH = Path(".fanflow") / "fanflow.db"
+
+# What a later task with the same key takes instead of running: ok answers, and function
+# steps' filtered inputs (their function returned None; calling it again would too).
+_REUSED = frozenset({TaskStatus.OK, TaskStatus.FILTERED})
+_REUSABLE = "status IN ('ok', 'filtered')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -166,14 +171,14 @@ class Store:
         # The whole key is compared here: with `key=?` in the query, SQLite's planner
         # substitutes it into the indexed expression and scans instead.
         rows = self._reader.execute(
-            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+            f"SELECT * FROM results WHERE substr(key, 1, 16)=? AND {_REUSABLE}", (key[:16],)
         )
         return self._origin(key, rows)
 
     def lookup_fresh(self, key: str) -> tuple[TaskResult, str] | None:
         """`lookup_origin` from the file itself, for results another process just wrote."""
         rows = self._reader.execute(
-            "SELECT * FROM results WHERE substr(key, 1, 16)=? AND status='ok'", (key[:16],)
+            f"SELECT * FROM results WHERE substr(key, 1, 16)=? AND {_REUSABLE}", (key[:16],)
         ).fetchall()
         return self._origin(key, rows)
 
@@ -203,7 +208,7 @@ class Store:
     def _load_keys(self) -> KeyFilter:
         (highest,) = self._reader.execute("SELECT max(rowid) FROM results").fetchone()
         known = KeyFilter(2 * (highest or 0))
-        for (stored,) in self._reader.execute("SELECT key FROM results WHERE status='ok'"):
+        for (stored,) in self._reader.execute(f"SELECT key FROM results WHERE {_REUSABLE}"):
             if stored:
                 known.add(stored)
         return known
@@ -222,11 +227,15 @@ class Store:
         self._raise_if_failed()
         if result.cached:
             source = self._hits.pop(key, None)
-            if source is not None and result.ok and result.result == source.result.result:
+            if (
+                source is not None
+                and result.status in _REUSED
+                and result.result == source.result.result
+            ):
                 await self._writes.put(reuse_row(run_id, step_index, result, source))
                 self._raise_if_failed()
                 return
-        elif self._known is not None and key and result.ok:
+        elif self._known is not None and key and result.status in _REUSED:
             self._known.add(key)
         await self._writes.put(result_row(run_id, step_index, key, result))
         self._raise_if_failed()

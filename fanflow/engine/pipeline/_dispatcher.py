@@ -8,8 +8,10 @@ is complete, i.e. no task of that group's root (or of the whole run, for `by="al
 pending or running at that step or above. Every task ends with a status and a reason.
 Cancelling the run cancels the task group and so every task in flight.
 
-A task's workflow comes from `_tasks.prepare_task`; every result, and every question of
-whether a task was answered before, goes to the run's `ResultSink`. Per-step counts
+A task's workflow comes from `_tasks.prepare_task`; a function step's task
+(`StepPlan.function`) is a call made by `_functions` instead, cached the same way. Every
+result, and every question of whether a task was answered before, goes to the run's
+`ResultSink`. Per-step counts
 (`counts`) are plain integers that the progress display reads when it refreshes.
 """
 
@@ -29,13 +31,16 @@ from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
+from fanflow.engine.pipeline._functions import FunctionCall, call_function, children_context
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
-from fanflow.engine.pipeline._tasks import PreparedTask, prepare_task
+from fanflow.engine.pipeline._tasks import PreparedTask, bind_inputs, prepare_task
 from fanflow.engine.workflow import UsageMeter, run_workflow
 
 __all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "StepCounts"]
+
+FILTERED = TaskStatus.FILTERED
 
 ALL_ROOTS = -1
 """The root index of tasks that descend from an `Aggregate(by="all")` group."""
@@ -191,8 +196,13 @@ class Dispatcher:
         plan = self.plans[work.step]
         key = ""
         try:
-            task = prepare_task(plan, work.fields, work.context, work.lineage)
-            key = self.sink.key(task, work.lineage)
+            task: PreparedTask | FunctionCall
+            if plan.function is not None:  # a function step (_functions): no workflow
+                task = call = self._function_call(plan, work)
+                key = self.sink.function_key(call, work.lineage)
+            else:
+                task = prepare_task(plan, work.fields, work.context, work.lineage)
+                key = self.sink.key(task, work.lineage)
             cached = self.sink.cached(key)
             if cached is not None:
                 return self._from_cache(work, cached), key
@@ -200,12 +210,21 @@ class Dispatcher:
             waiting = self.sink.claim(key)
             if waiting is not None and (shared := await waiting) is not None:
                 return self._from_cache(work, shared), key
+            if isinstance(task, FunctionCall):
+                timeout = self.settings.task_timeout
+                return await call_function(
+                    task, work.fields, work.context, work.lineage, timeout
+                ), key
             return await self._answer(work, task), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             return self._ended(work, TaskStatus.FAILED, exc), key
         except BaseException:
             self.sink.unclaim(key)  # cancelled: runs waiting for this task send it themselves
             raise
+
+    def _function_call(self, plan: StepPlan, work: _Work) -> FunctionCall:
+        assert plan.function is not None
+        return FunctionCall(plan.function, bind_inputs(plan, work.fields, work.context))
 
     async def _answer(self, work: _Work, task: PreparedTask) -> TaskResult:
         meter = UsageMeter()
@@ -235,7 +254,7 @@ class Dispatcher:
         return TaskResult(
             name, work.lineage, work.fields, work.context, result=cached.result,
             value=cached.value, model=cached.model, cached=True,
-            finish_reason=cached.finish_reason,
+            finish_reason=cached.finish_reason, status=cached.status,
         )  # fmt: skip
 
     def _ended(self, work: _Work, status: TaskStatus, error: BaseException | str) -> TaskResult:
@@ -247,7 +266,7 @@ class Dispatcher:
     def _complete(self, work: _Work, result: TaskResult, children: list[_Work]) -> None:
         self._count_done(work.step, result)
         self._charge(result)
-        if not result.ok and self.settings.on_error == "raise":
+        if not result.ok and result.status is not FILTERED and self.settings.on_error == "raise":
             raise StepFailed(
                 f"task {result.task_id!r} {result.status.value}: {result.error} "
                 "(on_error='raise' stops the run; use on_error='skip' to record and go on)",
@@ -272,6 +291,11 @@ class Dispatcher:
         if callback is None or not result.ok:
             return result, []
         if callback.is_barrier:
+            try:
+                callback.admit(result)
+            except Exception as exc:  # the callback failed this task only; recorded on it
+                failed = dataclasses.replace(result, status=TaskStatus.FAILED, error=_describe(exc))
+                return failed, []
             owner = ALL_ROOTS if callback.group_by == "all" else work.root
             self.groups[owner].held.setdefault(work.step, []).append(result)
             return result, []
@@ -280,7 +304,7 @@ class Dispatcher:
         except Exception as exc:  # the callback failed this task only; recorded on it
             failed = dataclasses.replace(result, status=TaskStatus.FAILED, error=_describe(exc))
             return failed, []
-        context = result.row()
+        context = result.row() if plan.function is None else children_context(plan.function, result)
         return result, [
             _Work(work.step + 1, item.fields, context, (*work.lineage, i), work.root)
             for i, item in enumerate(inputs)
@@ -334,7 +358,8 @@ class Dispatcher:
     def _count_done(self, step: int, result: TaskResult) -> None:
         counts = self.counts[step]
         counts.done += 1
-        counts.failed += not result.ok
+        if not result.ok:
+            counts.failed += result.status is not FILTERED
         counts.cached += result.cached
 
     def _finish_live(self, work: _Work) -> None:

@@ -38,6 +38,8 @@ def check_step_models(plans: Iterable[StepPlan], network: Any) -> None:
     if check is None:
         return
     for plan in plans:
+        if plan.function is not None:  # a function step asks no model
+            continue
         models: list[str | None] = [*plan.template.models] if plan.template.models else [None]
         for model in dict.fromkeys(models):
             try:

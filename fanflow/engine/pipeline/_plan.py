@@ -14,12 +14,13 @@ itself, per task, is `_tasks.bind_inputs`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.callbacks import Aggregate, Callback
-from fanflow.steps import StepTemplate
+from fanflow.engine.pipeline._functions import check_group_step, gather
+from fanflow.steps import FunctionStep, StepTemplate
 
 __all__ = ["StepPlan", "plan_steps"]
 
@@ -33,6 +34,10 @@ class StepPlan:
     params: dict[str, bool]
     accepts_any: bool
     callback: Callback | None = None
+    function: FunctionStep | None = field(init=False)  # a function step: no workflow
+
+    def __post_init__(self) -> None:
+        self.function = self.template if isinstance(self.template, FunctionStep) else None
 
     @property
     def name(self) -> str:
@@ -46,12 +51,16 @@ def plan_steps(templates: Sequence[StepTemplate], root_columns: set[str]) -> lis
     plans = [StepPlan(i, t, t.parameters(), t.accepts_any()) for i, t in enumerate(templates)]
     _check_unique_names(plans)
     known, open_fields = set(root_columns), False
+    if plans[0].function is not None and plans[0].function.group is not None:
+        check_group_step(plans[0].function)
     _check_bindable(plans[0], known, None, open_fields)
     for previous, nxt in pairwise(plans):
         known.add(previous.name)
         callback = previous.template.flow
         open_fields = open_fields or not callback.binds_target
-        if callback.binds_target and callback.key is None:
+        if nxt.function is not None and nxt.function.group is not None:
+            callback = gather(nxt.function, callback, previous.name)
+        elif callback.binds_target and callback.key is None:
             callback = callback.with_target(_infer_target(previous, nxt, known))
         previous.callback = callback
         _check_bindable(nxt, known, callback.target, open_fields)

@@ -27,6 +27,9 @@ def preflight(plans: Sequence[StepPlan], first_row: Mapping[str, Any]) -> None:
     produced: dict[str, Any] = {}  # fields earlier steps give, with their placeholders
     for plan in plans:
         fields = _placeholders(plan, first_row, produced)
+        if plan.function is not None:  # a function is called with real inputs only
+            produced[plan.name] = _placeholder(plan.name)
+            continue
         try:
             prepare_task(plan, fields, first_row, (0,) * (plan.index + 1))
         except Exception as exc:  # the user's code: any failure is a build error

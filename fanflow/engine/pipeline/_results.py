@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 LINEAGE_COLUMN = "_lineage"
+FILTERED = TaskStatus.FILTERED
 
 
 @dataclass(slots=True)
@@ -49,7 +50,13 @@ class StepResults:
 
     @property
     def failures(self) -> list[TaskResult]:
-        return [r for r in self.results if not r.ok]
+        """Tasks that did not end ok, except those filtered out (not failures)."""
+        return [r for r in self.results if not r.ok and r.status is not TaskStatus.FILTERED]
+
+    @property
+    def filtered(self) -> list[TaskResult]:
+        """Tasks a function step filtered out (it returned None for them)."""
+        return [r for r in self.results if r.status is TaskStatus.FILTERED]
 
     @property
     def output(self) -> list[TaskResult]:
@@ -92,6 +99,11 @@ class RunStats:
         return self.finish_reasons.get("length", 0)
 
     tokens_estimated: int = 0
+
+    @property
+    def filtered(self) -> int:
+        """Tasks that function steps filtered out (returned None for): not failures."""
+        return self.tasks.get(TaskStatus.FILTERED.value, 0)
 
     @property
     def requests_per_s(self) -> float:
@@ -268,7 +280,9 @@ class StatsCollector:
     """Run statistics kept up to date one result at a time (no list of results needed)."""
 
     def __init__(self) -> None:
-        self.tasks: Counter[str] = Counter({status.value: 0 for status in TaskStatus})
+        # "filtered" (function steps) is counted once it happens: runs without one keep
+        # the four statuses they always had.
+        self.tasks: Counter[str] = Counter({s.value: 0 for s in TaskStatus if s is not FILTERED})
         self.steps: dict[str, Counter[str]] = {}
         self.by_step: dict[str, UsageTotals] = {}
         self.by_model: dict[str, UsageTotals] = {}

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from fanflow._values import Lineage, TaskResult, TaskStatus
+from fanflow.engine.pipeline._functions import FunctionCall
 from fanflow.engine.pipeline._history import StoreSource
 from fanflow.engine.pipeline._input_rows import problem_of
 from fanflow.engine.pipeline._results import MemorySource, ResultSource, StatsCollector, StepResults
@@ -54,6 +55,10 @@ class ResultSink:
         if self.store is None:
             return ""
         return task_key(task.workflow, task.model or self.default_model, lineage)
+
+    def function_key(self, call: FunctionCall, lineage: Lineage) -> str:
+        """A function step task's content key (see `_functions`); "" without a store."""
+        return "" if self.store is None else call.key(lineage)
 
     def cached(self, key: str) -> TaskResult | None:
         """The stored ok result of an earlier task with this key, when the cache is on."""
