@@ -89,7 +89,8 @@ def results_query(
     limit: int | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL and parameters for a run's results in lineage order, own rows and references
-    merged. `status`: "ok" for ok results only, "not ok" for the others, None for all."""
+    merged. `status`: "ok" for ok results only, "not ok" for the failures (neither ok
+    nor filtered: a filtered task is not a failure), None for all."""
     own, referenced = f"{_OWN} WHERE run_id=?", f"{_REFERENCED} WHERE r.run_id=?"
     own_params: list[Any] = [run_id]
     if step_index is not None:
@@ -98,7 +99,7 @@ def results_query(
     if status == "ok":
         own += " AND status='ok'"
     elif status == "not ok":
-        own += " AND status!='ok'"
+        own += " AND status NOT IN ('ok', 'filtered')"
     # Both sides come in primary-key order, so SQLite merges them without sorting.
     query = own if status == "not ok" else f"{own} UNION ALL {referenced}"
     params = own_params if status == "not ok" else own_params * 2
