@@ -53,7 +53,7 @@ class ResultSink:
         """The task's content key; "" without a store (keys only matter to the store)."""
         if self.store is None:
             return ""
-        return task_key(task.workflow, task.model or self.default_model, lineage)
+        return task_key(task.workflow, task.model or self.default_model, lineage, task.sampling)
 
     def cached(self, key: str) -> TaskResult | None:
         """The stored ok result of an earlier task with this key, when the cache is on."""
