@@ -12,7 +12,9 @@ say how this step's results become the next step's inputs, each storing the call
 names (`self.flow`): `.scatter(key)` (`Scatter`), `.broadcast(n)` (`Broadcast`),
 `.aggregate(key)` (`Aggregate`), `.custom()` (this template's own `callback(step)`),
 `.then(callback)` (any `fanflow.callbacks.Callback`); without one, each result becomes one
-input of the next step (`Each`). Settings made here are checked here, so a bad value is a
+input of the next step (`Each`). Per-step settings: `.set_models`, `.set_workflow_params`,
+`.set_generation` (sampling parameters, `_generation`) and `.set_tools` (Python functions
+the model may call, `_tools`). Settings made here are checked here, so a bad value is a
 `ConfigurationError` where it is written, not a failure of every task later.
 """
 
