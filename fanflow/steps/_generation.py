@@ -25,7 +25,7 @@ from fanflow._exceptions import ConfigurationError
 __all__ = ["RESERVED_BODY_KEYS", "SamplingParams", "check_generation"]
 
 RESERVED_BODY_KEYS = frozenset(
-    {"model", "messages", "max_tokens", "response_format", "tools", "stream", "stream_options"}
+    {"model", "messages", "max_tokens", "response_format", "tools", "stream", "stream_options", "n"}
 )
 """Request body keys fanflow writes itself (or cannot read the answer of): never in `extra`."""
 
@@ -58,6 +58,8 @@ class SamplingParams:
 def check_generation(step: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """`params` without the Nones, or `ConfigurationError` naming every bad one."""
     given = {key: value for key, value in params.items() if value is not None}
+    if isinstance(given.get("stop"), list):  # a copy: the caller's list may change later
+        given["stop"] = list(given["stop"])
     problems = [problem for key, value in given.items() if (problem := _problem(key, value))]
     if problems:
         raise ConfigurationError(
@@ -95,6 +97,7 @@ _RESERVED_HINTS = {
     "tools": "use set_tools([...])",
     "stream": "fanflow reads whole answers, not streams",
     "stream_options": "fanflow reads whole answers, not streams",
+    "n": "fanflow reads one answer per request; use broadcast(n) for n samples",
 }
 
 

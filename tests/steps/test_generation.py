@@ -67,6 +67,7 @@ def test_set_generation_max_tokens_is_the_workflow_limit() -> None:
         ({"messages": []}, "messages"),
         ({"model": "x"}, "model"),
         ({"stream": True}, "stream"),
+        ({"n": 3}, "use broadcast"),
         ({"tools": []}, "tools"),
         ({"response_format": {}}, "response_format"),
         ({"logit_bias": {1: object()}}, "logit_bias"),
