@@ -196,6 +196,7 @@ async def tool_server(status: int = 200) -> AsyncIterator[ToolServer]:
         )
         await writer.drain()
         writer.close()
+        await writer.wait_closed()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

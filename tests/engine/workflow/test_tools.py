@@ -118,10 +118,14 @@ async def test_an_http_request_tool_without_a_url_fails_its_task() -> None:
 
 
 async def test_an_http_request_tool_that_never_answers_times_out() -> None:
+    hung_up = asyncio.Event()
+
     async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        await reader.read()  # until the client gives up and hangs up
+        await reader.read()  # never answer: wait until the client gives up and hangs up
         writer.close()
+        await writer.wait_closed()
+        hung_up.set()
 
     server = await asyncio.start_server(hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -136,6 +140,7 @@ async def test_an_http_request_tool_that_never_answers_times_out() -> None:
     try:
         with pytest.raises(ExecutionError, match=r"tool 'feed' failed: GET .* no answer within"):
             await run_workflow(calling([tool]), calls("feed", "{}"))
+        await asyncio.wait_for(hung_up.wait(), timeout=10)  # fanflow closed its connection
     finally:
         server.close()
         await server.wait_closed()
