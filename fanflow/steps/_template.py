@@ -34,7 +34,7 @@ from fanflow._values import StepOutput, TaskInput
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
 from fanflow.steps._generation import check_generation
 from fanflow.steps._parts import LIMIT_MAX, Config
-from fanflow.steps._tools import tool_definition
+from fanflow.steps._tools import tool_definition, validating
 from fanflow.steps._workflow import Workflow
 
 __all__ = ["StepTemplate"]
@@ -190,7 +190,9 @@ class StepTemplate:
     def set_tools(self, tools: Sequence[Callable[..., Any]]) -> Self:
         """Python functions (sync or async) the model may call in this step's
         function-calling tasks; their type hints and docstrings become the tool definitions
-        sent (see `steps/_tools.py`). Replaces the tools set before."""
+        sent, and the model's arguments are checked against them (see `steps/_tools.py`).
+        `self.tools` maps each name to its function so wrapped (`__wrapped__` is yours).
+        Replaces the tools set before."""
         where = f"step {self.name!r}: set_tools"
         if isinstance(tools, str) or not isinstance(tools, Sequence):
             raise ConfigurationError(f"{where} takes a list of functions, got {tools!r}")
@@ -203,7 +205,7 @@ class StepTemplate:
             name = definition["function"]["name"]
             if name in functions:
                 raise ConfigurationError(f"{where} got two tools named {name!r}; rename one")
-            functions[name] = function
+            functions[name] = validating(function)
             definitions.append(definition)
         self.tools, self.tool_definitions = functions, tuple(definitions)
         return self

@@ -5,7 +5,9 @@ docstring as the description; its parameters as a JSON schema made by pydantic f
 type hints (a parameter without a hint takes any JSON value; one without a default is
 required). Parameter descriptions come from a Google-style ``Args:`` section of the
 docstring, where there is one. The function is later called with the model's arguments
-by keyword (see `engine/workflow/_operators.py`).
+by keyword (see `engine/workflow/_operators.py`), through pydantic's `validate_call`, so
+it gets the types its hints ask for ("3" becomes 3 for an `int`) and arguments that do
+not fit fail the call with a `ValidationError` saying which.
 
 A workflow's own `config.custom_tools` may hold OpenAI definitions, bare
 `{"name", "description", "parameters"}` ones, or Dria's custom tools (with a `mode`).
@@ -23,12 +25,19 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import Field, PydanticUserError, create_model
+from pydantic import Field, PydanticUserError, create_model, validate_call
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.steps._workflow import Workflow
 
-__all__ = ["is_http_tool", "offered_name", "offered_tool", "tool_definition", "with_tools"]
+__all__ = [
+    "is_http_tool",
+    "offered_name",
+    "offered_tool",
+    "tool_definition",
+    "validating",
+    "with_tools",
+]
 
 HTTP_REQUEST = "http_request"
 """The `mode` of a Dria custom tool that fanflow sends as an HTTP request itself."""
@@ -60,6 +69,15 @@ def tool_definition(where: str, function: Callable[..., Any]) -> dict[str, Any]:
         definition["description"] = description
     definition["parameters"] = _parameters(where, name, signature, hints, _argument_docs(doc))
     return {"type": "function", "function": definition}
+
+
+def validating(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` checking and converting its arguments by its type hints (async stays
+    async; `__wrapped__` is the function itself), or `function` where pydantic cannot."""
+    try:
+        return validate_call(function)
+    except (PydanticUserError, TypeError):
+        return function
 
 
 def _parameters(

@@ -129,7 +129,10 @@ def test_set_tools_turns_functions_into_openai_definitions() -> None:
     assert parameters["properties"]["lang"]["enum"] == ["en", "de"]
     assert second["function"]["name"] == "clock"
     assert second["function"]["parameters"]["properties"] == {}
-    assert template.tools == {"search": search, "clock": clock}
+    assert {name: tool.__wrapped__ for name, tool in template.tools.items()} == {
+        "search": search,
+        "clock": clock,
+    }
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,9 @@ async def _invoke(
             if inspect.isawaitable(result):  # a sync function that returned a coroutine
                 result = await result
     except Exception as exc:
-        raise ExecutionError(f"task {task_id!r}: tool {name!r} raised {exc!r}") from exc
+        raise ExecutionError(
+            f"task {task_id!r}: tool {name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     return _as_text(result)
 
 

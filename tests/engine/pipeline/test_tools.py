@@ -124,6 +124,32 @@ async def test_an_async_tool_is_awaited() -> None:
     assert result.rows[0]["research"] == 'essay <Write about owls from: {"found":"OWLS"}>'
 
 
+async def test_the_model_arguments_are_converted_by_the_tool_type_hints() -> None:
+    seen: list[Any] = []
+
+    def search(query: str, limit: int) -> str:
+        seen.append(limit)
+        return "found"
+
+    def answer(body: dict[str, Any]) -> Any:
+        if "tools" in body:
+            limit = "3" if "owls" in body["messages"][-1]["content"] else "many"
+            return {"tool_calls": [{"name": "search", "arguments": {"query": "q", "limit": limit}}]}
+        return "done"
+
+    async with MockServer(answer) as server:
+        adapter = OpenAIAdapter(server.base_url, model="mock-model")
+        builder = PipelineBuilder(CONFIG, adapter).input([{"topic": "owls"}, {"topic": "cats"}])
+        builder << Research().set_tools([search])
+        result = await builder.build().execute()
+        await adapter.aclose()
+
+    assert seen == [3]  # "3" became the int the hint asks for
+    (failure,) = result.failures
+    assert "tool 'search' raised ValidationError" in (failure.error or "")
+    assert "limit" in (failure.error or "")
+
+
 async def test_a_tool_that_raises_fails_its_task_only() -> None:
     def search(query: str) -> str:
         if query == "cats":
