@@ -101,10 +101,11 @@ def _parameters(
         fields[parameter.name] = (annotation, Field(default, description=docs.get(parameter.name)))
     try:
         schema: dict[str, Any] = create_model(f"{name}_arguments", **fields).model_json_schema()
-    except (PydanticUserError, TypeError, ValueError) as exc:
+    except (PydanticUserError, TypeError, ValueError, NameError) as exc:
         raise ConfigurationError(
-            f"{where}: the parameters of tool {name!r} have types no JSON schema describes "
-            f"({exc}); use JSON-like types (str, int, float, bool, list, dict, pydantic models)"
+            f"{where}: the parameters of tool {name!r} cannot be described as a JSON schema "
+            f"({exc}); use JSON-like types (str, int, float, bool, list, dict, pydantic models) "
+            "and names that do not start with '_'"
         ) from exc
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 import pytest
@@ -158,4 +159,14 @@ def test_set_tools_refuses_parameters_that_cannot_be_passed_by_name() -> None:
 
     for function in (positional, star):
         with pytest.raises(ConfigurationError, match="by name"):
+            Answer().set_tools([function])
+
+
+def test_set_tools_refuses_parameters_no_json_schema_describes() -> None:
+    def open_file(handle: threading.Lock) -> None: ...
+
+    def private(_secret: str) -> None: ...
+
+    for function in (open_file, private):
+        with pytest.raises(ConfigurationError, match="cannot be described as a JSON schema"):
             Answer().set_tools([function])
