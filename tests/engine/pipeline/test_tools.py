@@ -202,8 +202,9 @@ class ToolServer:
 
 
 @asynccontextmanager
-async def tool_server(status: int = 200) -> AsyncIterator[ToolServer]:
-    """A one-route HTTP/1.1 server on 127.0.0.1 answering every request with JSON."""
+async def tool_server(status: int = 200, echo: bool = False) -> AsyncIterator[ToolServer]:
+    """A one-route HTTP/1.1 server on 127.0.0.1 answering every request with JSON (with
+    `echo`, the request's headers, as careless servers do in their errors)."""
     state = ToolServer("")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -214,6 +215,8 @@ async def tool_server(status: int = 200) -> AsyncIterator[ToolServer]:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         state.received.append(Received(method, path, headers, body))
         payload = orjson.dumps({"price": 42, "got": orjson.loads(body) if body else None})
+        if echo:
+            payload = orjson.dumps({"error": "bad request", "headers": headers})
         reason = "OK" if status == 200 else "Error"
         writer.write(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
@@ -301,3 +304,16 @@ async def test_an_http_request_tool_answering_an_error_fails_the_task() -> None:
     assert "tool 'price_feed'" in (failure.error or "")
     assert "500" in (failure.error or "")
     assert endpoint.url in (failure.error or "")
+
+
+async def test_a_secret_header_of_an_http_request_tool_never_reaches_the_results() -> None:
+    secret = "Bearer sk-tool-secret-0123456789"
+    async with tool_server(status=500, echo=True) as endpoint, MockServer(model) as server:
+        tool = http_tool(endpoint.url, "GET", headers={"Authorization": secret})
+        result = await _run(Prices(tool), server)
+
+    assert endpoint.received[0].headers["authorization"] == secret
+    (failure,) = result.failures
+    assert "500" in (failure.error or "")
+    assert "sk-tool-secret" not in (failure.error or "")
+    assert "<redacted>" in (failure.error or "")
