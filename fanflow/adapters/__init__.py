@@ -5,6 +5,7 @@
 - `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
   (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
   endpoints as one); `_defaults.with_defaults` is how a pipeline wraps its network.
+- `_http_tool`: `send_tool_request`, the HTTP request of a Dria `http_request` tool.
 - `_transport`, `_fast_http*`, `_aiohttp_transport`, `_httpx_transport`: HTTP transports
   (`FastTransport` is the default).
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fanflow.adapters._defaults import with_defaults
 from fanflow.adapters._fast_http import FastTransport
+from fanflow.adapters._http_tool import send_tool_request
 from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._mock import MockAdapter, MockHandler, MockScript
 from fanflow.adapters._openai import OpenAIAdapter
@@ -67,6 +69,7 @@ __all__ = [
     "ToolCall",
     "Usage",
     "WrappingAdapter",
+    "send_tool_request",
     "with_defaults",
 ]
 

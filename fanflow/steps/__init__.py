@@ -4,6 +4,8 @@
 - `_builder`, `_memory_ops`: `WorkflowBuilder`, `ConditionBuilder`, `Read`/`Write`/...
 - `_template`: `StepTemplate`, what users subclass; its fluent methods pick a callback.
 - `_prompt`: `Prompt`, a one-prompt step without a subclass; `Workflow.from_prompt`.
+- `_generation`, `_tools`: a step's generation parameters and tools (`set_generation`,
+  `set_tools`), and the tools a workflow offers (Dria's custom tools included).
 
 Task values (`TaskInput`, `TaskResult`, ...) live in `fanflow/_values.py` and are
 re-exported here; `steps` imports `callbacks` (for the fluent methods), never `engine`.
@@ -15,6 +17,7 @@ from fanflow._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStat
 from fanflow.steps._builder import ConditionBuilder, WorkflowBuilder
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
 from fanflow.steps._function import FunctionStep, step
+from fanflow.steps._generation import SamplingParams
 from fanflow.steps._memory_ops import GetAll, Insert, Peek, Pop, Push, Read, Size, String, Write
 from fanflow.steps._parts import (
     Condition,
@@ -30,6 +33,7 @@ from fanflow.steps._parts import (
 )
 from fanflow.steps._prompt import Prompt
 from fanflow.steps._template import StepTemplate
+from fanflow.steps._tools import is_http_tool, offered_name, offered_tool, with_tools
 from fanflow.steps._workflow import Workflow
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "Push",
     "Read",
     "ReturnValue",
+    "SamplingParams",
     "Size",
     "StepOutput",
     "StepTemplate",
@@ -68,5 +73,9 @@ __all__ = [
     "Workflow",
     "WorkflowBuilder",
     "Write",
+    "is_http_tool",
+    "offered_name",
+    "offered_tool",
     "step",
+    "with_tools",
 ]

@@ -43,7 +43,8 @@ class Prompt(StepTemplate):
 
     `template` holds `{{variables}}`, bound by name like any step's parameters; `schema`
     asks for structured output; `system` is an optional system prompt (it may hold
-    variables too).
+    variables too); `generation` is a dict of `set_generation`'s keyword arguments
+    (`generation={"temperature": 0.9, "seed": 7}`).
     """
 
     def __init__(
@@ -53,8 +54,11 @@ class Prompt(StepTemplate):
         schema: SchemaLike | None = None,
         *,
         system: str | None = None,
+        generation: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(name)
+        if generation:
+            self.set_generation(**generation)
         self.template, self.schema, self.system = template, schema, system
         # A pydantic model's JSON schema is worked out once here, not once per task.
         self._json_schema = _json_schema(schema)

@@ -12,7 +12,9 @@ say how this step's results become the next step's inputs, each storing the call
 names (`self.flow`): `.scatter(key)` (`Scatter`), `.broadcast(n)` (`Broadcast`),
 `.aggregate(key)` (`Aggregate`), `.custom()` (this template's own `callback(step)`),
 `.then(callback)` (any `fanflow.callbacks.Callback`); without one, each result becomes one
-input of the next step (`Each`). Settings made here are checked here, so a bad value is a
+input of the next step (`Each`). Per-step settings: `.set_models`, `.set_workflow_params`,
+`.set_generation` (sampling parameters, `_generation`) and `.set_tools` (Python functions
+the model may call, `_tools`). Settings made here are checked here, so a bad value is a
 `ConfigurationError` where it is written, not a failure of every task later.
 """
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -30,7 +32,9 @@ from typing_extensions import Self
 from fanflow._exceptions import ConfigurationError
 from fanflow._values import StepOutput, TaskInput
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
+from fanflow.steps._generation import check_generation
 from fanflow.steps._parts import LIMIT_MAX, Config
+from fanflow.steps._tools import tool_definition, validating
 from fanflow.steps._workflow import Workflow
 
 __all__ = ["StepTemplate"]
@@ -51,6 +55,9 @@ class StepTemplate:
         self.flow: Callback = Each()
         self.models: list[str] | None = None
         self.workflow_params: dict[str, Any] = {}
+        self.generation: dict[str, Any] = {}
+        self.tools: dict[str, Callable[..., Any]] = {}
+        self.tool_definitions: tuple[dict[str, Any], ...] = ()
 
     def create_workflow(self, **inputs: Any) -> Workflow:
         raise NotImplementedError(
@@ -124,7 +131,8 @@ class StepTemplate:
         max_steps: int | None = None,
         max_time: float | None = None,
     ) -> Self:
-        """Override limits of every workflow this step creates (checked here)."""
+        """Override limits of every workflow this step creates (checked here); a later
+        call changes only the limits it names."""
         given = {"max_tokens": max_tokens, "max_steps": max_steps, "max_time": max_time}
         params = {k: v for k, v in given.items() if v is not None}
         try:
@@ -136,7 +144,70 @@ class StepTemplate:
                 "max_tokens and max_steps must be whole numbers from 1 to "
                 f"{LIMIT_MAX}, max_time a number of seconds above 0 and up to {LIMIT_MAX}"
             ) from None
-        self.workflow_params = params
+        self.workflow_params = {**self.workflow_params, **params}
+        return self
+
+    def set_generation(
+        self,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | list[str] | None = None,
+        max_tokens: int | None = None,
+        presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
+        **extra: Any,
+    ) -> Self:
+        """Sampling parameters sent with every request of this step's workflows, and part of
+        their cache keys (checked here). `extra` keywords go into the request body as they
+        are (`repetition_penalty=1.1`, `logit_bias={...}`). `max_tokens` is the workflows'
+        limit, the same setting as `set_workflow_params(max_tokens=...)`. A later call
+        changes only the parameters it names. With `seed`, each task sends `seed` plus its
+        index among its siblings, so `broadcast(n)` samples differ (see
+        `steps/_generation.py`)."""
+        params = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+            "stop": stop,
+            "presence_penalty": presence_penalty,
+            "frequency_penalty": frequency_penalty,
+            **extra,
+        }
+        generation = check_generation(self.name, params)
+        if max_tokens is not None:
+            try:
+                self.set_workflow_params(max_tokens=max_tokens)
+            except ConfigurationError:
+                raise ConfigurationError(
+                    f"step {self.name!r}: set_generation got invalid values (max_tokens must "
+                    f"be a whole number from 1 to {LIMIT_MAX}, got {max_tokens!r})"
+                ) from None
+        self.generation = {**self.generation, **generation}
+        return self
+
+    def set_tools(self, tools: Sequence[Callable[..., Any]]) -> Self:
+        """Python functions (sync or async) the model may call in this step's
+        function-calling tasks; their type hints and docstrings become the tool definitions
+        sent, and the model's arguments are checked against them (see `steps/_tools.py`).
+        `self.tools` maps each name to its function so wrapped (`__wrapped__` is yours).
+        Replaces the tools set before."""
+        where = f"step {self.name!r}: set_tools"
+        if isinstance(tools, str) or not isinstance(tools, Sequence):
+            raise ConfigurationError(f"{where} takes a list of functions, got {tools!r}")
+        functions: dict[str, Callable[..., Any]] = {}
+        definitions = []
+        for function in tools:
+            if not callable(function):
+                raise ConfigurationError(f"{where}: {function!r} is not callable")
+            definition = tool_definition(where, function)
+            name = definition["function"]["name"]
+            if name in functions:
+                raise ConfigurationError(f"{where} got two tools named {name!r}; rename one")
+            functions[name] = validating(function)
+            definitions.append(definition)
+        self.tools, self.tool_definitions = functions, tuple(definitions)
         return self
 
     def parameters(self) -> dict[str, bool]:

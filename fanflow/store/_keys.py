@@ -1,8 +1,10 @@
 """Content keys: what makes two tasks the same request, so the second can be a cache hit.
 
 A key covers the task's workflow (canonical JSON: prompts, memory filled with this task's
-inputs, limits such as max_tokens), the model that will answer, and the task's lineage
-position, so `broadcast(3)` of one prompt gives three samples, never one cached thrice.
+inputs, limits such as max_tokens, tools offered), the model that will answer, the
+sampling parameters its step sends (temperature, seed, ...: only when there are some, so
+other tasks keep their keys), and the task's lineage position, so `broadcast(3)` of one
+prompt gives three samples, never one cached thrice.
 A changed step changes its workflows' keys, and so the inputs and keys of everything
 below it; nothing upstream changes.
 
@@ -22,15 +24,20 @@ import orjson
 from pydantic import BaseModel
 
 from fanflow._values import Lineage
-from fanflow.steps import Workflow
+from fanflow.steps import SamplingParams, Workflow
 
 __all__ = ["task_key"]
 
 
-def task_key(workflow: Workflow, model: str | None, lineage: Lineage) -> str:
+def task_key(
+    workflow: Workflow, model: str | None, lineage: Lineage, sampling: SamplingParams | None = None
+) -> str:
     content = orjson.dumps(workflow, default=_fields)
     digest = hashlib.sha256(content)
     digest.update(f"\0{model or ''}\0{lineage}".encode())
+    if sampling is not None:
+        params = {"temperature": sampling.temperature, **sampling.extra}
+        digest.update(b"\0" + orjson.dumps(params, option=orjson.OPT_SORT_KEYS))
     return digest.hexdigest()
 
 

@@ -231,9 +231,12 @@ class Dispatcher:
         status, error, text, value = TaskStatus.OK, None, "", None
         try:
             timeout = self.settings.task_timeout
+            sampling = task.sampling
             outcome = await run_workflow(
-                task.workflow, self.adapter, task.model, timeout=timeout, meter=meter
-            )
+                task.workflow, self.adapter, task.model, timeout=timeout, meter=meter,
+                temperature=None if sampling is None else sampling.temperature,
+                extra=None if sampling is None else sampling.extra, tools=task.tools,
+            )  # fmt: skip
         except TimeoutError as exc:
             status, error = TaskStatus.TIMED_OUT, _describe(exc)
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult

@@ -54,7 +54,7 @@ class ResultSink:
         """The task's content key; "" without a store (keys only matter to the store)."""
         if self.store is None:
             return ""
-        return task_key(task.workflow, task.model or self.default_model, lineage)
+        return task_key(task.workflow, task.model or self.default_model, lineage, task.sampling)
 
     def function_key(self, call: FunctionCall, lineage: Lineage) -> str:
         """A function step task's content key (see `_functions`); "" without a store."""

@@ -4,30 +4,34 @@ A task's `create_workflow` parameters bind from its callback's fields, then from
 ancestors' fields, nearest first (see `_plan`, which checked at `build()` that every
 required one can bind). The step's `set_workflow_params` (validated when they were set)
 override the workflow's limits; its `set_models` pick the model round-robin by the task's
-sibling index.
+sibling index; its `set_generation` parameters (the seed offset by that index, see
+`steps/_generation.py`) and `set_tools` functions go with the task, and the tools'
+definitions into its workflow's `custom_tools` (so the cache key covers them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fanflow._exceptions import ConfigurationError
 from fanflow._values import Lineage
 from fanflow.engine.pipeline._plan import StepPlan
-from fanflow.steps import Workflow
+from fanflow.steps import SamplingParams, Workflow, with_tools
 
 __all__ = ["PreparedTask", "bind_inputs", "prepare_task"]
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedTask:
-    """What to send for one task: its workflow, and the model chosen for it (None: the
-    network's own)."""
+    """What to send for one task: its workflow, the model chosen for it (None: the
+    network's own), its sampling parameters and the functions its tool calls run."""
 
     workflow: Workflow
     model: str | None
+    sampling: SamplingParams | None = None
+    tools: Mapping[str, Callable[..., Any]] | None = None
 
 
 def prepare_task(
@@ -45,8 +49,15 @@ def prepare_task(
     if params:
         config = workflow.config.model_copy(update=params)
         workflow = workflow.model_copy(update={"config": config})
-    models = template.models
-    return PreparedTask(workflow, models[lineage[-1] % len(models)] if models else None)
+    if template.tool_definitions:
+        workflow = with_tools(workflow, template.tool_definitions)
+    models, generation = template.models, template.generation
+    model = models[lineage[-1] % len(models)] if models else None
+    if not generation and not template.tools:
+        return PreparedTask(workflow, model)
+    sibling = lineage[-1] if len(lineage) > 1 else 0  # input rows are not siblings
+    sampling = SamplingParams.of(generation, sibling) if generation else None
+    return PreparedTask(workflow, model, sampling, template.tools or None)
 
 
 def bind_inputs(

@@ -81,8 +81,14 @@ async def run_workflow(
     seed: int = 0,
     timeout: float | None = None,
     meter: UsageMeter | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> WorkflowResult:
     """Run `workflow` with `adapter` (and `model`, else the adapter's default).
+
+    `temperature` and `extra` (further body parameters: `top_p`, `seed`, `stop`, ...)
+    go with every request. `tools` are the functions (sync ones run in a worker thread)
+    that function-calling and search tasks call by name; a Dria `http_request` tool of
+    `config.custom_tools` is sent by fanflow itself (see `_operators`).
 
     `timeout` (seconds) caps the run below the workflow's own `max_time`; the pipeline
     passes its `task_timeout` here so one cancel scope bounds each task. `meter`, if
@@ -91,6 +97,7 @@ async def run_workflow(
     """
     tools = tools or _NO_TOOLS
     run = _Run(workflow, adapter, model, temperature, tools, seed, meter or UsageMeter())
+    run.extra = extra or None
     max_time = workflow.config.max_time
     limit = max_time if timeout is None else min(timeout, max_time)
     with time_limit(limit) as scope:
@@ -113,6 +120,7 @@ class _Run:
         "current",
         "cut_keys",
         "cut_task",
+        "extra",
         "memory",
         "meter",
         "model",
@@ -139,6 +147,7 @@ class _Run:
         self.model = model
         self.temperature = temperature
         self.tools = tools
+        self.extra: dict[str, Any] | None = None
         self.seed = seed
         self.rng: random.Random | None = None
         self.memory = Memory(workflow.external_memory)
@@ -251,7 +260,7 @@ class _Run:
         generation = await self._call(request)
         if operator == _RAW_CALLS:
             return ops.raw_tool_calls(generation)
-        return await ops.call_tools(generation, self.tools, task.id)
+        return await ops.call_tools(generation, self.tools, task.id, self.workflow.config)
 
     def _request(
         self,
@@ -260,14 +269,20 @@ class _Run:
         tools: tuple[dict[str, Any], ...] | None,
     ) -> GenerationRequest:
         # Positional, in field order (messages, model, temperature, max_tokens, json_schema,
-        # tools): cheaper than keywords (bench/README.md, "Micro-costs").
+        # tools, extra): cheaper than keywords (bench/README.md, "Micro-costs").
+        messages, config = _rendered(task.messages, values), self.workflow.config
+        if self.extra is None:
+            return GenerationRequest(
+                messages, self.model, self.temperature, config.max_tokens, task.output_schema, tools
+            )
         return GenerationRequest(
-            _rendered(task.messages, values),
+            messages,
             self.model,
             self.temperature,
-            self.workflow.config.max_tokens,
+            config.max_tokens,
             task.output_schema,
             tools,
+            self.extra,
         )
 
     async def _call(self, request: GenerationRequest) -> Generation:
