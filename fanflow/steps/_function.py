@@ -86,6 +86,12 @@ class FunctionStep(StepTemplate):
     def set_workflow_params(self, *args: Any, **kwargs: Any) -> Self:
         raise ConfigurationError(f"step {self.name!r} is a function step: it has no workflow")
 
+    def set_generation(self, *args: Any, **kwargs: Any) -> Self:
+        raise ConfigurationError(f"step {self.name!r} is a function step: it sends no request")
+
+    def set_tools(self, *args: Any, **kwargs: Any) -> Self:
+        raise ConfigurationError(f"step {self.name!r} is a function step: it calls no model")
+
     def parameters(self) -> dict[str, bool]:
         """The function's parameter names, each mapped to whether it is required."""
         params = inspect.signature(self.function).parameters.values()

@@ -325,3 +325,14 @@ async def test_a_timed_out_function_ends_timed_out() -> None:
     result = await pipeline.build().execute()
     [failure] = result.failures
     assert failure.status is TaskStatus.TIMED_OUT and "slow" in (failure.error or "")
+
+
+def test_a_function_step_refuses_generation_parameters_and_tools() -> None:
+    @fanflow.step
+    def keep(question: str) -> dict[str, str]:
+        return {"question": question}
+
+    with pytest.raises(fanflow.ConfigurationError, match="function step"):
+        keep.set_generation(temperature=0.5)
+    with pytest.raises(fanflow.ConfigurationError, match="function step"):
+        keep.set_tools([len])
