@@ -31,6 +31,7 @@ class KeyFilter:
     def __init__(self, expected: int = 0) -> None:
         self._arrays: list[tuple[bytearray, int, int]] = []  # (bits, mask, second shift)
         self._capacity = self._count = 0
+        self.rowid_seen = 0  # the highest store rowid whose key it was given (`_shared_keys`)
         self._grow(max(expected, _FIRST_CAPACITY))
 
     def add(self, key: str) -> None:

@@ -45,6 +45,7 @@ from fanflow.store._records import (
     result_row,
 )
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
+from fanflow.store._shared_keys import shared_keys
 from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
@@ -206,12 +207,7 @@ class Store:
         return self._locks.folder
 
     def _load_keys(self) -> KeyFilter:
-        (highest,) = self._reader.execute("SELECT max(rowid) FROM results").fetchone()
-        known = KeyFilter(2 * (highest or 0))
-        for (stored,) in self._reader.execute(f"SELECT key FROM results WHERE {_REUSABLE}"):
-            if stored:
-                known.add(stored)
-        return known
+        return shared_keys(self.path, self._reader, _REUSABLE)
 
     def has(self, run_id: str, step_index: int, lineage: tuple[int, ...]) -> bool:
         """Whether this task's result is on disk (committed before this call)."""

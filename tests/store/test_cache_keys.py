@@ -35,3 +35,42 @@ async def test_every_key_put_during_a_run_is_a_hit_and_others_miss(tmp_path: Pat
         assert reopened.lookup("other-1") is None
     finally:
         reopened.close()
+
+
+async def test_a_key_put_through_one_store_is_a_hit_for_another_on_the_same_file(
+    tmp_path: Path,
+) -> None:
+    # Two runs on one store in one process: each opens its own Store. The second must
+    # find what the first put after the second had loaded its keys, or it sends again.
+    first, second = Store(tmp_path / "store.db"), Store(tmp_path / "store.db")
+    try:
+        first.start_run("r1", "first", "fp", {}, ["a"])
+        assert first.lookup("key-1") is None and second.lookup("key-1") is None
+        await first.put("r1", 0, "key-1", result(1))
+
+        found = second.lookup("key-1")
+        assert found is not None and found.result == "answer 1"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_store_opened_later_finds_keys_written_since_by_another_store(tmp_path: Path) -> None:
+    async def put_one(store: Store, n: int) -> None:
+        await store.put("r1", 0, f"key-{n}", result(n))
+
+    writer, early = Store(tmp_path / "store.db"), Store(tmp_path / "store.db")
+    try:
+        writer.start_run("r1", "first", "fp", {}, ["a"])
+        asyncio.run(put_one(writer, 1))
+        assert early.lookup("key-1") is not None  # loads the keys, kept while in use
+        writer.flush()
+        other = Store(tmp_path / "store.db")
+        asyncio.run(put_one(other, 2))  # `other` never looked up: its put is only on disk
+        other.close()
+        late = Store(tmp_path / "store.db")
+        assert late.lookup("key-2") is not None and late.lookup("key-1") is not None
+        late.close()
+    finally:
+        writer.close()
+        early.close()
