@@ -251,7 +251,11 @@ def run(
         apply_overrides(
             document, error, base_url=base_url, model=model, sets=sets or (), config=config
         )
-        result = pipeline_from_document(document, error, file).run()
+        try:
+            result = pipeline_from_document(document, error, file).run()
+        except KeyboardInterrupt:
+            typer.echo("Interrupted: run the same command again to resume.", err=True)
+            raise typer.Exit(130) from None
         if out is not None:
             with _no_progress_bars(out):
                 out = result.save(out)

@@ -192,11 +192,20 @@ def _settings(
 ) -> None:  # fmt: skip
     if entry.get("callback") is not None:
         _callback(step, entry["callback"], error, [*path, "callback"], search)
-    if entry.get("models") is not None:
-        step.set_models(entry["models"])
-    if entry.get("workflow_params"):
-        params = expect_mapping(entry["workflow_params"], error, [*path, "workflow_params"])
-        _construct(step.set_workflow_params, params, error, [*path, "workflow_params"])
+    try:
+        if entry.get("models") is not None:
+            step.set_models(entry["models"])
+    except ConfigurationError as exc:
+        raise error([*path, "models"], str(exc)) from None
+    where = [*path, "workflow_params"]
+    try:
+        if entry.get("workflow_params"):
+            params = expect_mapping(entry["workflow_params"], error, where)
+            _construct(step.set_workflow_params, params, error, where)
+    except ConfigurationError as exc:
+        if str(exc).startswith("pipeline file"):
+            raise
+        raise error(where, str(exc)) from None
 
 
 def _callback(
@@ -278,7 +287,7 @@ def _config(given: Any, error: FileError) -> PipelineConfig:
     if given is None:
         return PipelineConfig()
     try:
-        return PipelineConfig.model_validate(expect_mapping(given, error, ["config"]))
+        return PipelineConfig(**expect_mapping(given, error, ["config"]))
     except ConfigurationError as exc:
         raise error(["config"], str(exc)) from None
 

@@ -20,6 +20,7 @@ from fanflow import (
     PipelineConfig,
     Prompt,
     RateLimiter,
+    RetryingAdapter,
     RetryPolicy,
     load_pipeline,
 )
@@ -55,12 +56,21 @@ def class_pipeline() -> Pipeline:
     return builder.build()
 
 
+def schema_pipeline() -> Pipeline:
+    """A JSON schema given as a dict, and a network that retries by itself."""
+    network = RetryingAdapter(MockAdapter(answer, model="m0"), RetryPolicy(attempts=2))
+    builder = PipelineBuilder(PipelineConfig(**QUIET), network)
+    builder.input(instruction="write a haiku")
+    builder << Prompt("score", "rate {{instruction}}", schema=Verdict.model_json_schema())
+    return builder.build()
+
+
 def rows(pipeline: Pipeline) -> list[dict[str, Any]]:
     return list(pipeline.run().rows)
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
-@pytest.mark.parametrize("make", [prompt_pipeline, class_pipeline])
+@pytest.mark.parametrize("make", [prompt_pipeline, class_pipeline, schema_pipeline])
 def test_a_dumped_pipeline_loads_and_gives_the_same_rows(
     tmp_path: Path, suffix: str, make: Any
 ) -> None:
@@ -135,6 +145,15 @@ def test_a_key_named_in_the_file_comes_from_that_variable(
         load_pipeline(path)
     monkeypatch.setenv("AZURE_KEY", "azure-key-0123456789")
     assert load_pipeline(path).config.progress is False
+
+
+def test_a_password_in_the_base_url_is_left_out(tmp_path: Path) -> None:
+    adapter = OpenAIAdapter("http://user:pw-0123456789@127.0.0.1:9/v1?api-version=1", model="m")
+    builder = PipelineBuilder(PipelineConfig(**QUIET), adapter).input(instruction="x")
+    builder << Execute()
+    text = builder.build().dump(tmp_path / "p.yaml").read_text()
+    assert "base_url: http://127.0.0.1:9/v1?api-version=1" in text
+    assert "pw-0123456789" not in text and "user" not in text
 
 
 def test_a_secret_anywhere_in_the_pipeline_is_never_written(tmp_path: Path) -> None:
@@ -262,3 +281,15 @@ def test_a_bad_json_file_names_the_key(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(ConfigurationError, match="not valid JSON"):
         load_pipeline(path)
+
+
+def test_a_loaded_pipeline_resumes_from_the_originals_answers(tmp_path: Path) -> None:
+    config = PipelineConfig(progress=False, retry=None, store=str(tmp_path / "s.db"))
+    builder = PipelineBuilder(config, MockAdapter(answer, model="m0"))
+    builder.input(instruction="write a haiku") << Variations(n=2, style="odd").scatter()
+    builder << Execute()
+    pipeline = builder.build()
+    first = pipeline.run()
+    again = load_pipeline(pipeline.dump(tmp_path / "p.yaml")).run()
+    assert again.stats.from_store == 3 and again.stats.requests == 0
+    assert list(again.rows) == list(first.rows)
