@@ -76,6 +76,7 @@ __all__ = [
     "expect_mapping",
     "import_ref",
     "key_path",
+    "names_its_key",
     "resolve_ref",
 ]
 
@@ -95,10 +96,16 @@ class FileError:
         self.file, self.lines = file, lines or {}
 
     def __call__(self, path: Sequence[str | int], problem: str) -> ConfigurationError:
+        """The error, with `pipeline_file`, `key` and `line` (None if unknown) attributes."""
         where = key_path(path)
         line = self._line(tuple(path))
         at = f" (line {line})" if line is not None else ""
-        return ConfigurationError(f"pipeline file {self.file}: {where}{at}: {problem}")
+        return ConfigurationError(
+            f"pipeline file {self.file}: {where}{at}: {problem}",
+            pipeline_file=self.file,
+            key=where,
+            line=line,
+        )
 
     def _line(self, path: tuple[str | int, ...]) -> int | None:
         while path:  # the nearest enclosing key that has a line
@@ -106,6 +113,11 @@ class FileError:
                 return self.lines[path]
             path = path[:-1]
         return None
+
+
+def names_its_key(error: ConfigurationError) -> bool:
+    """Whether `error` already says which file and key (made by a `FileError`)."""
+    return getattr(error, "pipeline_file", None) is not None
 
 
 def key_path(path: Sequence[str | int]) -> str:

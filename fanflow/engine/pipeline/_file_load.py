@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import LLMAdapter
@@ -26,6 +27,7 @@ from fanflow.engine.pipeline._file_format import (
     Lines,
     expect_keys,
     expect_mapping,
+    names_its_key,
     resolve_ref,
 )
 from fanflow.engine.pipeline._file_network import network_from_entry
@@ -151,7 +153,7 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
             step = _class_step(name, entry, error, path, search)
         _settings(step, entry, error, path, search)
     except ConfigurationError as exc:
-        if str(exc).startswith("pipeline file"):
+        if names_its_key(exc):
             raise
         raise error(path, str(exc)) from None
     return step
@@ -166,6 +168,8 @@ def _prompt(name: str, given: Any, error: FileError, path: list[Any], search: li
     schema = given.get("schema")
     if isinstance(schema, str):
         schema = resolve_ref(schema, search, error, [*path, "schema"])
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            raise error([*path, "schema"], f"{given['schema']} is not a pydantic model")
     elif schema is not None and not isinstance(schema, Mapping):
         raise error([*path, "schema"], "expected module:Model or a JSON schema mapping")
     return Prompt(name, template, schema, system=given.get("system"))
@@ -203,7 +207,7 @@ def _settings(
             params = expect_mapping(entry["workflow_params"], error, where)
             _construct(step.set_workflow_params, params, error, where)
     except ConfigurationError as exc:
-        if str(exc).startswith("pipeline file"):
+        if names_its_key(exc):
             raise
         raise error(where, str(exc)) from None
 
@@ -317,6 +321,6 @@ def _inputs(builder: PipelineBuilder, given: Any, error: FileError, folder: Path
             else:
                 raise error(path, "expected exactly one of rows: [...] or path: file-or-glob")
         except ConfigurationError as exc:
-            if str(exc).startswith("pipeline file"):
+            if names_its_key(exc):
                 raise
             raise error(path, str(exc)) from None

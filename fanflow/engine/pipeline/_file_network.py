@@ -59,18 +59,17 @@ _ENDPOINT_KEYS = ("adapter", "models", "name", "max_in_flight")
 
 def network_entry(adapter: Any) -> dict[str, Any] | None:
     """`adapter` as data; None (with a warning) for an adapter this format cannot hold."""
-    kind = type(adapter).__name__
-    if isinstance(adapter, OpenAIAdapter):
+    kind = type(adapter).__name__  # exact types: a subclass may behave otherwise
+    if type(adapter) is OpenAIAdapter:
         return _openai_entry(adapter)
-    if isinstance(adapter, MockAdapter):
+    if type(adapter) is MockAdapter:
         return _mock_entry(adapter)
-    if isinstance(adapter, RateLimiter):
+    if type(adapter) is RateLimiter:
         settings = {name: getattr(adapter, name) for name in _LIMITER_DEFAULTS}
-        return {"adapter": kind, **settings, "wrapped": network_entry(adapter.wrapped)}
-    if isinstance(adapter, RetryingAdapter):
-        policy = dataclasses.asdict(adapter.policy)
-        return {"adapter": kind, "policy": policy, "wrapped": network_entry(adapter.wrapped)}
-    if kind == "EndpointPool":
+        return _wrapping(kind, settings, adapter.wrapped)
+    if type(adapter) is RetryingAdapter:
+        return _wrapping(kind, {"policy": dataclasses.asdict(adapter.policy)}, adapter.wrapped)
+    if kind == "EndpointPool" and type(adapter).__module__.startswith("fanflow"):
         return _pool_entry(adapter)
     logger.warning(
         "the pipeline's network (%s) is not written to the pipeline file; give one when "
@@ -78,6 +77,11 @@ def network_entry(adapter: Any) -> dict[str, Any] | None:
         kind,
     )
     return None
+
+
+def _wrapping(kind: str, settings: dict[str, Any], wrapped: Any) -> dict[str, Any] | None:
+    inner = network_entry(wrapped)
+    return None if inner is None else {"adapter": kind, **settings, "wrapped": inner}
 
 
 def _openai_entry(adapter: OpenAIAdapter) -> dict[str, Any]:

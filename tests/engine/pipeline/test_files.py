@@ -238,6 +238,11 @@ BAD_FILES = [
         r"it takes \['limit', 'name'\]",
     ),
     (
+        "fanflow: 1\nsteps:\n  - name: a\n    prompt:\n      template: hi\n"
+        "      schema: tests.engine.pipeline.file_steps:answer\n",
+        r"steps\[0\]\.prompt\.schema \(line 6\): .*:answer is not a pydantic model",
+    ),
+    (
         "fanflow: 1\nsteps:\n  - name: a\n    function: mod:fn\n",
         r"steps\[0\]\.function \(line 4\): 'function' is reserved",
     ),
@@ -271,6 +276,8 @@ def test_a_bad_file_is_an_error_naming_the_key(tmp_path: Path, text: str, messag
     with pytest.raises(ConfigurationError, match=message) as caught:
         load_pipeline(path)
     assert str(path) in str(caught.value)
+    key = getattr(caught.value, "key", None)  # also as attributes: key, line
+    assert key is None or key in str(caught.value)
 
 
 def test_a_bad_json_file_names_the_key(tmp_path: Path) -> None:
@@ -293,3 +300,20 @@ def test_a_loaded_pipeline_resumes_from_the_originals_answers(tmp_path: Path) ->
     again = load_pipeline(pipeline.dump(tmp_path / "p.yaml")).run()
     assert again.stats.from_store == 3 and again.stats.requests == 0
     assert list(again.rows) == list(first.rows)
+
+
+def test_a_network_the_format_cannot_hold_is_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class OwnAdapter(MockAdapter):
+        pass
+
+    builder = PipelineBuilder(PipelineConfig(**QUIET), OwnAdapter(answer, model="m0"))
+    builder.input(instruction="x") << Execute()
+    pipeline = builder.build()
+    with caplog.at_level("WARNING", logger="fanflow"):
+        path = pipeline.dump(tmp_path / "p.yaml")
+    assert "network (OwnAdapter) is not written" in caplog.text
+    with pytest.raises(ConfigurationError, match=r"network \(line \d+\): the file names no"):
+        load_pipeline(path)
+    assert rows(load_pipeline(path, network=MockAdapter(answer, model="m0"))) == rows(pipeline)
