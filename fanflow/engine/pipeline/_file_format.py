@@ -82,8 +82,13 @@ __all__ = [
 
 FORMAT_VERSION = 1
 CLASS_TAG = "$class"
-RESERVED_STEP_KEYS = ("function", "route", "generation", "tools")
-"""Step keys kept for function steps, routing, generation parameters and tools."""
+RESERVED_STEP_KEYS = {
+    "function": "function steps (@fanflow.step)",
+    "route": "routing (fanflow.Route)",
+    "generation": "generation parameters (set_generation)",
+    "tools": "tools (set_tools)",
+}
+"""Step keys kept for what later versions add, and what each is for."""
 
 Lines = dict[tuple[str | int, ...], int]
 """Where each key of a YAML document starts: key path -> line number (1-based)."""

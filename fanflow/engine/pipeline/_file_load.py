@@ -138,7 +138,11 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
     entry = expect_mapping(entry, error, path)
     for key in RESERVED_STEP_KEYS:
         if key in entry:
-            raise error([*path, key], f"{key!r} is reserved for a later fanflow; not supported")
+            raise error(
+                [*path, key],
+                f"{key!r} is reserved for {RESERVED_STEP_KEYS[key]}, "
+                "which this version of fanflow cannot load yet",
+            )
     expect_keys(entry, STEP_KEYS, error, path)
     name = entry.get("name")
     if not isinstance(name, str) or not name:
@@ -251,7 +255,12 @@ def _construct(make: Any, args: Mapping[str, Any], error: FileError, path: list[
         inspect.signature(make).bind(**args)
     except TypeError as exc:
         raise error(path, f"{exc}") from None
-    return make(**args)
+    try:
+        return make(**args)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # the user's constructor refused these arguments
+        raise error(path, f"{type(exc).__name__}: {exc}") from exc
 
 
 def _accepts(cls: type, name: str) -> bool:

@@ -244,7 +244,7 @@ BAD_FILES = [
     ),
     (
         "fanflow: 1\nsteps:\n  - name: a\n    function: mod:fn\n",
-        r"steps\[0\]\.function \(line 4\): 'function' is reserved",
+        r"steps\[0\]\.function \(line 4\): 'function' is reserved for function steps",
     ),
     (
         "fanflow: 1\nsteps:\n  - name: a\n    prompt: {template: hi}\n"
