@@ -53,7 +53,9 @@ Loading imports the named modules and looks up the names in them; nothing else i
 (YAML is read with `yaml.safe_load`). A module that is not importable as it is is looked
 for again with the pipeline file's directory and the working directory on `sys.path`.
 Every error is a `ConfigurationError` naming the file, the key (`steps[1].callback.n`)
-and, for YAML, its line.
+and, for YAML, its line; those are also its `pipeline_file`, `key` and `line` attributes.
+`fanflow run` changes the document before it is made (`_file_overrides`: `--base-url`,
+`--model`, `--set STEP.PARAM=VALUE`), so what it sets is checked as the file's values are.
 """
 
 from __future__ import annotations
