@@ -218,11 +218,16 @@ def export(
 @app.command("run")
 def run(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The pipeline file (.yaml or .json).")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The pipeline file (.yaml or .json).")
+    ],
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="Send to this OpenAI-compatible server.")
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="Send to this OpenAI-compatible server."),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="The model every step uses.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", metavar="NAME", help="The model every step uses.")
+    ] = None,
     sets: Annotated[
         list[str] | None,
         typer.Option(
@@ -237,9 +242,14 @@ def run(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write the rows to a .jsonl or .parquet file.")
+        Path | None,
+        typer.Option(
+            "--out", metavar="PATH", help="Also write the rows to a .jsonl or .parquet file."
+        ),
     ] = None,
-    run_name: Annotated[str | None, typer.Option("--run-name", help="Name this run.")] = None,
+    run_name: Annotated[
+        str | None, typer.Option("--run-name", metavar="NAME", help="Name this run.")
+    ] = None,
 ) -> None:
     """Run a pipeline file (written by `pipeline.dump(...)`), resuming what is stored."""
     store = ctx.find_root().params.get("store")
