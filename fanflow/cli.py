@@ -25,6 +25,8 @@ from rich.table import Table
 
 from fanflow._exceptions import FanflowError
 from fanflow._redact import RedactingFilter
+from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
+from fanflow.engine.pipeline._file_overrides import apply_overrides
 from fanflow.engine.pipeline._history import load_run
 from fanflow.store._records import RunRecord
 from fanflow.store._store import Store, default_store_path
@@ -39,7 +41,8 @@ NOT_FAILED = ("ok", "filtered")  # filtered: a function step returned None for t
 app = typer.Typer(
     name="fanflow",
     help=(
-        "Look at past fanflow runs, export their rows, and forget stored results.\n\n"
+        "Run pipeline files, look at past runs, export their rows, and forget stored "
+        "results.\n\n"
         "Every result a pipeline gets is kept in one SQLite store: --store PATH, else the "
         "FANFLOW_STORE variable, else .fanflow/fanflow.db under the working directory.\n\n"
         "Resuming needs no command: running the same pipeline again sends only the tasks "
@@ -217,6 +220,79 @@ def export(
     typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
     if rows == 0:
         typer.echo("The store holds no ok final-step results for this run (were they cleared?).")
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The pipeline file (.yaml or .json).")
+    ],
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", metavar="URL", help="Send to this OpenAI-compatible server."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", metavar="NAME", help="The model every step uses.")
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="STEP.PARAM=VALUE",
+            help=(
+                "Change a step's constructor argument (a class step's params; a prompt's "
+                "template, system or schema), its workflow params (max_tokens, max_steps, "
+                "max_time) or models; or config.FIELD=VALUE. VALUE is read as JSON when "
+                "it is JSON, else as text. Repeat for several."
+            ),
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="PATH", help="Also write the rows to a .jsonl or .parquet file."
+        ),
+    ] = None,
+    run_name: Annotated[
+        str | None, typer.Option("--run-name", metavar="NAME", help="Name this run.")
+    ] = None,
+) -> None:
+    """Run a pipeline file (written by `pipeline.dump(...)`), resuming what is stored."""
+    store = ctx.find_root().params.get("store")
+    config = {"run_name": run_name} if run_name is not None else {}
+    if store is not None:
+        config["store"] = str(store)
+    with _errors(file):
+        document, error = read_document(file)
+        apply_overrides(
+            document, error, base_url=base_url, model=model, sets=sets or (), config=config
+        )
+        try:
+            result = pipeline_from_document(document, error, file).run()
+        except KeyboardInterrupt:
+            typer.echo("Interrupted: run the same command again to resume.", err=True)
+            raise typer.Exit(130) from None
+        if out is not None:
+            with _no_progress_bars(out):
+                out = result.save(out)
+    _report_run(result, out)
+
+
+def _report_run(result: Any, out: Path | None) -> None:
+    stats, name = result.stats, result.run_name
+    tasks = ", ".join(f"{_count(stats.tasks.get(s, 0))} {s.replace('_', ' ')}" for s in STATUSES)
+    reused = f"; {_count(stats.from_store)} from the store" if stats.from_store else ""
+    typer.echo(f"Run {name!r}: {tasks}{reused}.")
+    rows = len(result.rows)
+    if out is not None:
+        typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} to {out}.")
+    elif name is not None:
+        typer.echo(
+            f"{rows} rows are in the store; `fanflow export {name} rows.parquet` writes them."
+        )
+    else:
+        typer.echo(f"{rows} rows; nothing was stored (store: false); pass --out to keep them.")
 
 
 @cache_app.command("clear")

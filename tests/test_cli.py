@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import datasets
 import orjson
@@ -17,14 +18,17 @@ from fanflow import (
     Generation,
     GenerationRequest,
     MockAdapter,
+    OpenAIAdapter,
     PipelineBuilder,
     PipelineConfig,
+    Prompt,
     ProviderError,
     StepTemplate,
     Store,
     Workflow,
 )
 from fanflow.cli import app
+from fanflow.testing import MockServerProcess
 
 runner = CliRunner()
 
@@ -301,3 +305,93 @@ def test_runs_show_counts_filtered_tasks_apart_from_failures(tmp_path: Path) -> 
     assert code == 0, output
     assert "3 ok, 0 failed, 0 timed out, 0 skipped, 1 filtered" in output
     assert "No failures stored." in output
+
+
+# -- fanflow run: pipeline files ------------------------------------------------------
+
+
+def dumped_pipeline(folder: Path, network: Any) -> Path:
+    """Two seeds, a draft and a polish per seed, dumped to `folder / pipeline.yaml`."""
+    config = PipelineConfig(progress=False, retry=None)
+    builder = PipelineBuilder(config, network).input([{"seed": "s1"}, {"seed": "s2"}])
+    builder << Prompt("draft", "draft on {{seed}}") << Prompt("polish", "polish {{draft}}")
+    return builder.build().dump(folder / "pipeline.yaml")
+
+
+def test_run_a_pipeline_file_against_a_server_and_resume(tmp_path: Path) -> None:
+    path = dumped_pipeline(tmp_path, OpenAIAdapter("http://127.0.0.1:9/v1", model="old"))
+    out, store = tmp_path / "rows.parquet", tmp_path / "s.db"
+    with MockServerProcess() as server:
+        command = [
+            sys.executable, "-m", "fanflow", "--store", str(store), "run", str(path),
+            "--base-url", server.base_url, "--model", "new", "--out", str(out),
+            "--run-name", "nightly", "--set", "polish.template=shine {{draft}}",
+        ]  # fmt: skip
+        first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "Run 'nightly': 4 ok, 0 failed" in first.stdout
+    assert f"Wrote 2 rows to {out}." in first.stdout
+    rows = datasets.Dataset.from_parquet(str(out)).to_list()
+    assert [row["polish"] for row in rows] == [
+        "mock answer: shine mock answer: draft on s1",
+        "mock answer: shine mock answer: draft on s2",
+    ]
+    assert again.returncode == 0, again.stderr
+    assert "4 from the store" in again.stdout  # resumed: nothing sent again
+
+
+def test_run_without_out_says_where_the_rows_are(tmp_path: Path) -> None:
+    path = dumped_pipeline(tmp_path, MockAdapter(echo_answer))
+    code, output = cli(tmp_path / "s.db", "run", str(path), "--run-name", "local")
+    assert code == 0, output
+    assert "2 rows are in the store; `fanflow export local rows.parquet` writes them." in output
+    code, output = cli(tmp_path / "s.db", "export", "local", str(tmp_path / "rows.jsonl"))
+    assert code == 0 and "Wrote 2 rows" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--set", "nosuch.max_tokens=5"], "--set: no step is named 'nosuch'"),
+        (["--set", "draft.temperature=0.5"], "step 'draft' is a prompt"),
+        (["--set", "draft.max_tokens=0"], "steps[0]"),
+        (["--set", "config.concurrency=0"], "config"),
+        (["--set", "oops"], "expected STEP.PARAM=VALUE"),
+    ],
+)
+def test_run_with_a_bad_setting_names_it(tmp_path: Path, args: list[str], named: str) -> None:
+    path = dumped_pipeline(tmp_path, MockAdapter(echo_answer))
+    code, output = cli(tmp_path / "s.db", "run", str(path), *args)
+    assert code == 1
+    assert output.startswith("error: pipeline file") and named in output
+
+
+def test_run_a_bad_file_names_the_key_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("fanflow: 1\nsteps:\n  - name: a\n    promt: {template: hi}\n")
+    code, output = cli(tmp_path / "s.db", "run", str(path))
+    assert code == 1
+    assert "steps[0].promt (line 4): unknown key 'promt'" in output
+
+
+def echo_answer(request: GenerationRequest) -> str:
+    return f"{request.model} says {request.messages[-1].content}"
+
+
+def test_run_with_another_model_and_settings(tmp_path: Path) -> None:
+    from tests.engine.pipeline.file_steps import Execute, Variations, answer
+
+    builder = PipelineBuilder(PipelineConfig(progress=False, retry=None), MockAdapter(answer))
+    builder.input(instruction="a haiku")
+    builder << Variations(n=3, style="short").scatter() << Execute().set_models(["small"])
+    path = builder.build().dump(tmp_path / "p.json")
+    args = ["run", str(path), "--model", "big", "--set", "variations.n=2", "--out"]
+    code, output = cli(tmp_path / "s.db", *args, str(tmp_path / "rows.jsonl"))
+    assert code == 0, output
+    rows = [orjson.loads(line) for line in (tmp_path / "rows.jsonl").read_bytes().splitlines()]
+    # n=2 variations instead of 3, every step asking the model "big"
+    assert [row["execute"] for row in rows] == [
+        "big: do s of a haiku #0",
+        "big: do s of a haiku #1",
+    ]

@@ -15,6 +15,7 @@ from fanflow.engine.pipeline import (
     PipelineResult,
     RunStats,
     StepResults,
+    load_pipeline,
     load_run,
 )
 from fanflow.engine.workflow import WorkflowResult, run_workflow
@@ -30,6 +31,7 @@ __all__ = [
     "StepResults",
     "Store",
     "WorkflowResult",
+    "load_pipeline",
     "load_run",
     "run_workflow",
     "runs",

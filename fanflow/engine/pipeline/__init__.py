@@ -10,11 +10,14 @@
   that cannot be read or used fails alone (`_input_rows`).
 - `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
 - `_lazy`, `_arrow`: rows and failures read from the store as used; Arrow/Parquet files.
+- `_file_format` (the format), `_file_dump`, `_file_load`, `_file_network`: pipelines
+  as YAML/JSON files (`Pipeline.dump`, `load_pipeline`, `fanflow run`).
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """
 
 from __future__ import annotations
 
+from fanflow.engine.pipeline._file_load import load_pipeline
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
@@ -26,5 +29,6 @@ __all__ = [
     "PipelineResult",
     "RunStats",
     "StepResults",
+    "load_pipeline",
     "load_run",
 ]

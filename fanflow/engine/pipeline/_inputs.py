@@ -27,11 +27,15 @@ FIRST_ROW_SEARCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class RowSource:
-    """A re-iterable source of rows; `length` when known cheaply (for progress)."""
+    """A re-iterable source of rows; `length` when known cheaply (for progress).
+
+    `kind` is what it was made from: "rows" (keywords or a list), "dataset" or "files"
+    (then `label` is the path or glob as given), so a pipeline file can write it back."""
 
     open: Callable[[], Iterator[Row | UnusableRow]]
     length: int | None
     label: str
+    kind: str = "rows"
 
     def first_row(self) -> Row:
         """The first usable row (`build()` takes the columns from it); unusable rows
@@ -87,7 +91,7 @@ def _dataset_source(data: Any) -> RowSource:
         )
     length = len(data) if isinstance(data, Sized) else None  # IterableDataset has none
     label = f"datasets.{type(data).__name__}"
-    return RowSource(lambda: _checked(data, f"{label} row"), length, label)
+    return RowSource(lambda: _checked(data, f"{label} row"), length, label, "dataset")
 
 
 def _checked(rows: Any, label: str) -> Iterator[Row | UnusableRow]:
@@ -97,4 +101,6 @@ def _checked(rows: Any, label: str) -> Iterator[Row | UnusableRow]:
 
 def _path_source(pattern: str) -> RowSource:
     readers = [file_reader(path) for path in input_paths(pattern)]
-    return RowSource(lambda: chain.from_iterable(read() for read in readers), None, pattern)
+    return RowSource(
+        lambda: chain.from_iterable(read() for read in readers), None, pattern, "files"
+    )

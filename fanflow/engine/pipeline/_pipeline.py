@@ -30,6 +30,7 @@ from fanflow.engine.pipeline._accounting import Budget
 from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._drain import run_draining
+from fanflow.engine.pipeline._file_dump import dump_pipeline
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
@@ -177,8 +178,16 @@ class Pipeline:
     ) -> None:
         self.plans = plans
         self.sources = sources
+        self._given_network = network  # as the user gave it, for dump()
         self.network = with_defaults(network, config.retry)
         self.config = config
+
+    def dump(self, path: str | Path) -> Path:
+        """Write this pipeline to a `.yaml` or `.json` file that `fanflow.load_pipeline`
+        and `fanflow run` read back: steps, callbacks, models, inputs, config and the
+        network (never an API key). See `engine/pipeline/_file_format.py`."""
+        steps = [plan.template for plan in self.plans]
+        return dump_pipeline(path, steps, self.sources, self.config, self._given_network)
 
     async def execute(self, use_cache: bool = True, drain: float | None = None) -> PipelineResult:
         """Run every input row through every step and return the results.

@@ -1,0 +1,234 @@
+"""`Pipeline.dump(path)`: a pipeline as a YAML or JSON file (format: `_file_format`).
+
+Everything is written as data or as an import path; what cannot be (a lambda, a class
+made inside a function, a `datasets.Dataset` input, a value that is not plain data) is a
+`ConfigurationError` naming the step and the setting, raised before anything is written.
+A file that would hold a secret fanflow knows (an API key) is never written.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fanflow._exceptions import ConfigurationError
+from fanflow._redact import redact
+from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
+from fanflow.engine.pipeline._file_format import CLASS_TAG, FORMAT_VERSION, import_ref
+from fanflow.engine.pipeline._file_network import network_entry
+from fanflow.engine.pipeline._input_rows import UnusableRow
+from fanflow.engine.pipeline._inputs import RowSource
+from fanflow.steps import Prompt, StepTemplate
+
+__all__ = ["dump_pipeline", "pipeline_document", "plain"]
+
+INLINE_ROWS = 100
+"""Input lists up to this many rows are written into the file; longer ones beside it."""
+
+
+def dump_pipeline(
+    path: str | Path,
+    steps: Sequence[StepTemplate],
+    sources: Sequence[RowSource],
+    config: Any,
+    network: Any,
+) -> Path:
+    """Write the pipeline to `path` (`.yaml`, `.yml` or `.json`) and return the path."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigurationError(
+            f"cannot dump a pipeline to {target}: the file must end in .yaml, .yml or .json"
+        )
+    document = pipeline_document(steps, sources, config, network, target)
+    _refuse_secrets(document)
+    text = _as_json(document) if suffix == ".json" else _as_yaml(document)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def pipeline_document(
+    steps: Sequence[StepTemplate],
+    sources: Sequence[RowSource],
+    config: Any,
+    network: Any,
+    target: Path,
+) -> dict[str, Any]:
+    """The file's content as plain data (see `_file_format` for the keys)."""
+    names = [step.name for step in steps]
+    return {
+        "fanflow": FORMAT_VERSION,
+        "steps": [_step_entry(step) for step in steps],
+        "edges": [[a, b] for a, b in pairwise(names)],
+        "inputs": [_input_entry(i, source, target) for i, source in enumerate(sources)],
+        "config": config.model_dump(mode="json"),
+        "network": None if network is None else network_entry(network),
+    }
+
+
+def _step_entry(step: StepTemplate) -> dict[str, Any]:
+    where = f"step {step.name!r}"
+    entry: dict[str, Any] = {"name": step.name}
+    if type(step) is Prompt:
+        entry["prompt"] = _prompt_entry(step, where)
+    else:
+        entry["class"] = import_ref(type(step), where)
+        params = _constructor_args(step, vars(step.params), where, skip=("name",))
+        if params:
+            entry["params"] = params
+    callback = _callback_entry(step.flow, where)
+    if callback is not None:
+        entry["callback"] = callback
+    if step.models is not None:
+        entry["models"] = list(step.models)
+    if step.workflow_params:
+        entry["workflow_params"] = dict(step.workflow_params)
+    return entry
+
+
+def _prompt_entry(step: Prompt, where: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"template": step.template}
+    if isinstance(step.schema, type):
+        entry["schema"] = import_ref(step.schema, f"{where}: schema")
+    elif step.schema is not None:
+        entry["schema"] = plain(step.schema, f"{where}: schema")
+    if step.system is not None:
+        entry["system"] = step.system
+    return entry
+
+
+def _callback_entry(flow: Callback, where: str) -> dict[str, Any] | None:
+    kind = type(flow)
+    if kind is Each:
+        return None
+    if kind is Scatter:
+        return {"type": "scatter", "key": flow.key}
+    if isinstance(flow, Broadcast) and kind is Broadcast:
+        return {"type": "broadcast", "n": flow.n, "key": flow.key}
+    if kind is Aggregate:
+        return {"type": "aggregate", "key": flow.key, "by": flow.group_by}
+    if kind is TemplateCallback:
+        return {"type": "custom"}
+    what = f"{where}: callback {kind.__name__}"
+    return {"class": import_ref(kind, what), "args": _constructor_args(flow, {}, what)}
+
+
+def _constructor_args(
+    obj: Any, params: Mapping[str, Any], where: str, skip: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The arguments that make `obj` again: by `type(obj)`'s signature, each taken from
+    `params` (a step's `self.params`) or else the attribute of that name."""
+    left = dict(params)
+    args: dict[str, Any] = {}
+    for parameter in inspect.signature(type(obj)).parameters.values():
+        name = parameter.name
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            args.update({k: plain(v, f"{where}: argument {k!r}") for k, v in left.items()})
+        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL or name in skip:
+            continue
+        elif name in left or hasattr(obj, name):
+            value = left.pop(name) if name in left else getattr(obj, name)
+            if parameter.default is inspect.Parameter.empty or value != parameter.default:
+                args[name] = plain(value, f"{where}: argument {name!r}")
+        elif parameter.default is inspect.Parameter.empty:
+            raise ConfigurationError(
+                f"{where}: cannot write its constructor argument {name!r}, which it keeps "
+                f"neither in self.params nor as self.{name}; keep it as self.{name} to dump"
+            )
+    return args
+
+
+def plain(value: Any, where: str) -> Any:
+    """`value` as YAML/JSON data; a class as `{$class: module:Name}`."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigurationError(f"{where}: {value!r} cannot be written to a file")
+        return value
+    if isinstance(value, type):
+        return {CLASS_TAG: import_ref(value, where)}
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise ConfigurationError(f"{where}: a mapping with keys that are not text")
+        return {key: plain(item, f"{where}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise ConfigurationError(
+        f"{where}: a {type(value).__name__} cannot be written to a pipeline file; use "
+        "text, numbers, booleans, lists, dicts or classes"
+    )
+
+
+def _input_entry(index: int, source: RowSource, target: Path) -> dict[str, Any]:
+    where = f"input {index} ({source.label})"
+    if source.kind == "dataset":
+        raise ConfigurationError(
+            f"{where}: a datasets.Dataset cannot be written to a pipeline file; save it "
+            "(dataset.to_json('rows.jsonl')) and give that path to input()"
+        )
+    if source.kind == "files":
+        return {"path": _relative(source.label, target.parent)}
+    rows = [_row(row, where) for row in source.open()]
+    if len(rows) <= INLINE_ROWS:
+        return {"rows": rows}
+    beside = target.with_name(f"{target.stem}.inputs-{index}.jsonl")
+    beside.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    return {"path": beside.name}
+
+
+def _row(row: Any, where: str) -> Any:
+    if isinstance(row, UnusableRow):
+        raise ConfigurationError(f"{where}: {row.where}: {row.problem}")
+    return plain(row, f"{where}: row")
+
+
+def _relative(pattern: str, folder: Path) -> str:
+    """A path as seen from the pipeline file's folder (absolute if on another drive)."""
+    absolute = os.path.abspath(pattern)
+    try:
+        return os.path.relpath(absolute, folder.resolve())
+    except ValueError:
+        return absolute
+
+
+def _refuse_secrets(document: Any, path: str = "") -> None:
+    """Never write a secret fanflow knows (an API key given to an adapter, say)."""
+    if isinstance(document, str):
+        if redact(document) != document:
+            raise ConfigurationError(
+                f"pipeline file: {path or 'a value'} holds a secret (an API key or password "
+                "given to an adapter); nothing was written. Keys come from the environment "
+                "when the file is loaded (api_key_env)"
+            )
+    elif isinstance(document, Mapping):
+        for key, value in document.items():
+            _refuse_secrets(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(document, list):
+        for i, value in enumerate(document):
+            _refuse_secrets(value, f"{path}[{i}]")
+
+
+def _as_json(document: Any) -> str:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _as_yaml(document: Any) -> str:
+    import yaml  # PyYAML: imported only when a YAML file is written or read
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value else None  # multi-line prompts stay readable
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
