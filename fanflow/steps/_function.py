@@ -60,6 +60,7 @@ class FunctionStep(StepTemplate):
         label = getattr(function, "__name__", type(function).__name__)
         super().__init__(name or label)
         self.function, self.group, self.inline = function, group, inline
+        self.version = version
         self.is_async = inspect.iscoroutinefunction(function)
         self.identity = f"{_qualname(function)}:{version or _source_hash(function)}"
         self.flow = FunctionOutput(self.name)

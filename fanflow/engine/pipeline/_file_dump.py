@@ -25,7 +25,7 @@ from fanflow.engine.pipeline._file_format import CLASS_TAG, FORMAT_VERSION, impo
 from fanflow.engine.pipeline._file_network import network_entry
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._inputs import RowSource
-from fanflow.steps import Prompt, StepTemplate
+from fanflow.steps import FunctionStep, Prompt, StepTemplate
 
 __all__ = ["dump_pipeline", "pipeline_document", "plain"]
 
@@ -76,6 +76,8 @@ def pipeline_document(
 def _step_entry(step: StepTemplate) -> dict[str, Any]:
     where = f"step {step.name!r}"
     entry: dict[str, Any] = {"name": step.name}
+    if isinstance(step, FunctionStep):
+        return {**entry, "function": _function_entry(step, where)}
     if type(step) is Prompt:
         entry["prompt"] = _prompt_entry(step, where)
     else:
@@ -90,6 +92,25 @@ def _step_entry(step: StepTemplate) -> dict[str, Any]:
         entry["models"] = list(step.models)
     if step.workflow_params:
         entry["workflow_params"] = dict(step.workflow_params)
+    if step.generation:
+        entry["generation"] = plain(dict(step.generation), f"{where}: generation")
+    if step.tools:
+        entry["tools"] = [
+            import_ref(getattr(tool, "__wrapped__", tool), f"{where}: tool {name!r}")
+            for name, tool in step.tools.items()
+        ]
+    return entry
+
+
+def _function_entry(step: FunctionStep, where: str) -> dict[str, Any]:
+    """A function step by import path, with what its decorator was given."""
+    entry: dict[str, Any] = {"ref": import_ref(step.function, where)}
+    if step.group is not None:
+        entry["group"] = step.group
+    if step.inline:
+        entry["inline"] = True
+    if step.version is not None:
+        entry["version"] = step.version
     return entry
 
 

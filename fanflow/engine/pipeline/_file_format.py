@@ -41,13 +41,15 @@ network:                         # never a key: see below
   `RateLimiter` and `RetryingAdapter` (their settings, the adapter they wrap as `wrapped`),
   and `EndpointPool` (`endpoints: [{adapter..., models, name, max_in_flight}]`,
   `failure_threshold`, `probe_after`, `failover`).
+- A function step (`@fanflow.step`) is `{name, function: {ref: module:name, group,
+  inline, version}}`; the ref may name the decorated step or the bare function.
+- Per step, `generation: {temperature, top_p, seed, stop, ...}` (`set_generation`) and
+  `tools: [module:function, ...]` (`set_tools`).
 - `edges` is the graph. Today it must be the chain of `steps` in order (what `<<` makes);
   absent means the same. Reserved for what comes next, and refused until then with an
   error saying so: edges that branch or join (several downstream per step, several
-  upstream per step), a step entry with `function: module:name` (+ `group`, `inline`)
-  for a function step, `route: {branches: [names], pick, seed}` or `route: {branches,
-  by: module:function}`, and per-step `generation: {temperature, top_p, seed, stop,
-  ...}` and `tools: [module:function, ...]`.
+  upstream per step), and `route: {branches: [names], pick, seed}` or `route: {branches,
+  by: module:function}`.
 
 Loading imports the named modules and looks up the names in them; nothing else is run
 (YAML is read with `yaml.safe_load`). A module that is not importable as it is is looked
@@ -85,10 +87,7 @@ __all__ = [
 FORMAT_VERSION = 1
 CLASS_TAG = "$class"
 RESERVED_STEP_KEYS = {
-    "function": "function steps (@fanflow.step)",
     "route": "routing (fanflow.Route)",
-    "generation": "generation parameters (set_generation)",
-    "tools": "tools (set_tools)",
 }
 """Step keys kept for what later versions add, and what each is for."""
 

@@ -32,12 +32,16 @@ from fanflow.engine.pipeline._file_format import (
 )
 from fanflow.engine.pipeline._file_network import network_from_entry
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
-from fanflow.steps import Prompt, StepTemplate
+from fanflow.steps import FunctionStep, Prompt, StepTemplate
 
 __all__ = ["load_pipeline", "pipeline_from_document", "read_document"]
 
 TOP_KEYS = ("fanflow", "steps", "edges", "inputs", "config", "network")
-STEP_KEYS = ("name", "prompt", "class", "params", "callback", "models", "workflow_params")
+STEP_KEYS = (
+    "name", "prompt", "class", "function", "params", "callback", "models", "workflow_params",
+    "generation", "tools",
+)  # fmt: skip
+FUNCTION_KEYS = ("ref", "group", "inline", "version")
 PROMPT_KEYS = ("template", "schema", "system")
 CALLBACK_KEYS = {
     "scatter": ("type", "key"),
@@ -147,8 +151,14 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise error([*path, "name"], "every step needs a name (text)")
-    if ("prompt" in entry) == ("class" in entry):
-        raise error(path, "a step needs exactly one of prompt: {...} or class: module:Name")
+    if sum(kind in entry for kind in ("prompt", "class", "function")) != 1:
+        raise error(
+            path,
+            "a step needs exactly one of prompt: {...}, class: module:Name or "
+            "function: {ref: module:name}",
+        )
+    if "function" in entry:
+        return _function_step(name, entry, error, path, search)
     try:
         step: StepTemplate
         if "prompt" in entry:
@@ -161,6 +171,28 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
             raise
         raise error(path, str(exc)) from None
     return step
+
+
+def _function_step(
+    name: str, entry: Mapping[str, Any], error: FileError, path: list[Any], search: list[Path]
+) -> FunctionStep:
+    expect_keys(entry, ("name", "function"), error, path)
+    where = [*path, "function"]
+    given = expect_mapping(entry["function"], error, where)
+    expect_keys(given, FUNCTION_KEYS, error, where)
+    function = resolve_ref(given.get("ref"), search, error, [*where, "ref"])
+    if isinstance(function, FunctionStep):  # the module's name is the decorated step
+        function = function.function
+    try:
+        return FunctionStep(
+            function,
+            name=name,
+            group=given.get("group"),
+            inline=bool(given.get("inline", False)),
+            version=given.get("version"),
+        )
+    except ConfigurationError as exc:
+        raise error(where, str(exc)) from None
 
 
 def _prompt(name: str, given: Any, error: FileError, path: list[Any], search: list[Path]) -> Prompt:
@@ -205,6 +237,7 @@ def _settings(
             step.set_models(entry["models"])
     except ConfigurationError as exc:
         raise error([*path, "models"], str(exc)) from None
+    _generation_and_tools(step, entry, error, path, search)
     where = [*path, "workflow_params"]
     try:
         if entry.get("workflow_params"):
@@ -214,6 +247,29 @@ def _settings(
         if names_its_key(exc):
             raise
         raise error(where, str(exc)) from None
+
+
+def _generation_and_tools(
+    step: StepTemplate, entry: Mapping[str, Any], error: FileError, path: list[Any],
+    search: list[Path],
+) -> None:  # fmt: skip
+    if entry.get("generation"):
+        where = [*path, "generation"]
+        generation = expect_mapping(entry["generation"], error, where)
+        try:
+            step.set_generation(**generation)
+        except (ConfigurationError, TypeError) as exc:
+            raise error(where, str(exc)) from None
+    if entry.get("tools"):
+        where = [*path, "tools"]
+        refs = entry["tools"]
+        if not isinstance(refs, list):
+            raise error(where, "expected a list of 'module:function' import paths")
+        tools = [resolve_ref(ref, search, error, [*where, i]) for i, ref in enumerate(refs)]
+        try:
+            step.set_tools(tools)
+        except ConfigurationError as exc:
+            raise error(where, str(exc)) from None
 
 
 def _callback(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from pydantic import BaseModel
 
+import fanflow
 from fanflow import GenerationRequest, StepOutput, StepTemplate, TaskInput, TaskResult, Workflow
 from fanflow.callbacks import Callback
 
@@ -67,3 +68,14 @@ def answer(request: GenerationRequest) -> str:
     if request.json_schema is not None:
         return '{"score": ' + str(len(prompt) % 10) + "}"
     return f"{request.model}: {prompt}"
+
+
+@fanflow.step
+def keep_short(instruction: str) -> dict[str, str] | None:
+    """A function step: drops the third variation."""
+    return None if instruction.endswith("#2") else {"instruction": instruction}
+
+
+def count_words(text: str) -> int:
+    """A tool: how many words `text` has."""
+    return len(text.split())

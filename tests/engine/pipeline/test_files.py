@@ -32,6 +32,8 @@ from tests.engine.pipeline.file_steps import (
     Variations,
     Verdict,
     answer,
+    count_words,
+    keep_short,
 )
 
 CANARY = "sk-canary-0123456789abcdef"
@@ -65,12 +67,24 @@ def schema_pipeline() -> Pipeline:
     return builder.build()
 
 
+def function_pipeline() -> Pipeline:
+    """A function step, sampling parameters and a tool."""
+    builder = PipelineBuilder(PipelineConfig(**QUIET), MockAdapter(answer, model="m0"))
+    builder.input(instruction="write a haiku")
+    vary = Prompt("variations", "list 3 of {{instruction}}", generation={"seed": 3})
+    execute = Execute().set_generation(temperature=0.5, top_p=0.9).set_tools([count_words])
+    builder << vary.scatter(key="instruction") << keep_short << execute
+    return builder.build()
+
+
 def rows(pipeline: Pipeline) -> list[dict[str, Any]]:
     return list(pipeline.run().rows)
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
-@pytest.mark.parametrize("make", [prompt_pipeline, class_pipeline, schema_pipeline])
+@pytest.mark.parametrize(
+    "make", [prompt_pipeline, class_pipeline, schema_pipeline, function_pipeline]
+)
 def test_a_dumped_pipeline_loads_and_gives_the_same_rows(
     tmp_path: Path, suffix: str, make: Any
 ) -> None:
@@ -243,8 +257,12 @@ BAD_FILES = [
         r"steps\[0\]\.prompt\.schema \(line 6\): .*:answer is not a pydantic model",
     ),
     (
-        "fanflow: 1\nsteps:\n  - name: a\n    function: mod:fn\n",
-        r"steps\[0\]\.function \(line 4\): 'function' is reserved for function steps",
+        "fanflow: 1\nsteps:\n  - name: a\n    route: {branches: [b]}\n",
+        r"steps\[0\]\.route \(line 4\): 'route' is reserved for routing",
+    ),
+    (
+        "fanflow: 1\nsteps:\n  - name: a\n    function: {ref: 'os:no_such_function'}\n",
+        r"steps\[0\]\.function\.ref \(line 4\): module 'os' has no 'no_such_function'",
     ),
     (
         "fanflow: 1\nsteps:\n  - name: a\n    prompt: {template: hi}\n"
@@ -317,3 +335,10 @@ def test_a_network_the_format_cannot_hold_is_left_out_with_a_warning(
     with pytest.raises(ConfigurationError, match=r"network \(line \d+\): the file names no"):
         load_pipeline(path)
     assert rows(load_pipeline(path, network=MockAdapter(answer, model="m0"))) == rows(pipeline)
+
+
+def test_function_steps_generation_and_tools_are_written_by_reference(tmp_path: Path) -> None:
+    text = function_pipeline().dump(tmp_path / "p.yaml").read_text()
+    assert "function:\n    ref: tests.engine.pipeline.file_steps:keep_short" in text
+    assert "tools:\n  - tests.engine.pipeline.file_steps:count_words" in text
+    assert "generation:\n    temperature: 0.5\n    top_p: 0.9" in text
