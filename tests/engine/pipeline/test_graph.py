@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -186,3 +187,33 @@ def test_build_refuses_a_join_whose_parameters_no_branch_binds() -> None:
     pipeline << Questions().scatter() << branches() << Needy()
     with pytest.raises(ConfigurationError, match="mistral"):
         pipeline.build()
+
+
+async def test_a_join_waits_only_for_its_own_upstream_task() -> None:
+    judged_t1 = asyncio.Event()
+
+    async def handler(request: GenerationRequest) -> str:
+        prompt = request.messages[-1].content
+        if prompt.startswith("answer t2"):
+            await judged_t1.wait()  # t2's branches answer only once a t1 join task ran
+        if prompt.startswith("judge t1"):
+            judged_t1.set()
+        return fake_llm(request)
+
+    config = PipelineConfig(progress=False, store=False, concurrency=8)
+    pipeline = PipelineBuilder(config, MockAdapter(handler)).input(
+        [{"topic": "t1"}, {"topic": "t2"}]
+    )
+    pipeline << Questions().scatter() << branches() << Judge()
+    result = await asyncio.wait_for(pipeline.build().execute(), timeout=60)
+
+    assert len(result.rows) == 6
+
+
+async def test_subsets_of_a_run_kept_in_memory() -> None:
+    pipeline = builder().input([{"topic": "t1"}])
+    pipeline << Questions().scatter() << branches()
+    result = await pipeline.build().execute()
+
+    assert [len(subset.rows) for subset in result.subsets.values()] == [3, 3]
+    assert result.subsets["llama"].failures == []
