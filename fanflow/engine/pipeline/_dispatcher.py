@@ -6,7 +6,9 @@ else waits. A finished task's result goes through its step's callback at once: a
 callback's inputs are ready immediately; a barrier callback holds results until its group
 is complete, i.e. no task of that group's root (or of the whole run, for `by="all"`) is
 pending or running at that step or above. Every task ends with a status and a reason.
-Cancelling the run cancels the task group and so every task in flight.
+Cancelling the run cancels the task group and so every task in flight. A chain's inputs
+go to `StepPlan.next` right here; branches, routes and joins go through `_joins.GraphFlow`
+(see `_graph.py` for the graph).
 
 A task's workflow comes from `_tasks.prepare_task`; every result, and every question of
 whether a task was answered before, goes to the run's `ResultSink`. Per-step counts
@@ -329,6 +331,9 @@ class Dispatcher:
                 self.sink.skip(work.step, skipped)
                 self._count_done(work.step, skipped)
                 self._finish_live(work)
+                if self.plans[work.step].join_paths:  # its joins stop waiting: skipped too
+                    for child in self.graph.absent(work.step, work.lineage, skipped, work.root):
+                        self._enqueue_work(child)
 
     def _skip_unread_rows(self) -> None:
         """Input rows never read end as skipped tasks of the first step, so none goes unseen.

@@ -116,6 +116,11 @@ class StepGraph:
                     f"pipeline steps are StepTemplate instances (or a list of them, or a "
                     f"Route), got {type(step).__name__}"
                 )
+        if not self._tails and (route is not None or len(steps) > 1):
+            raise ConfigurationError(
+                "a pipeline starts with one step: put a step before the branches, e.g. "
+                "`builder << Prompt('question', ...) << [A(), B()]`"
+            )
         if route is not None:
             if len(self._tails) != 1:
                 raise ConfigurationError("a Route must follow one step, not a set of branches")

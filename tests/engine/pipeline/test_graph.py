@@ -217,3 +217,19 @@ async def test_subsets_of_a_run_kept_in_memory() -> None:
 
     assert [len(subset.rows) for subset in result.subsets.values()] == [3, 3]
     assert result.subsets["llama"].failures == []
+
+
+def test_a_pipeline_cannot_start_with_branches() -> None:
+    with pytest.raises(ConfigurationError, match="starts with one step"):
+        builder() << branches()
+
+
+async def test_a_budget_stop_skips_the_joins_of_skipped_branches() -> None:
+    config = PipelineConfig(progress=False, store=False, concurrency=1, max_tokens_total=1)
+    pipeline = PipelineBuilder(config, MockAdapter(fake_llm)).input([{"topic": "t1"}])
+    pipeline << Questions().scatter() << branches() << Judge()
+    result = await pipeline.build().execute()
+
+    assert result.stats.stopped is not None
+    assert result.stats.steps["judge"]["skipped"] == 3
+    assert all(f.status == TaskStatus.SKIPPED for f in result.failures)
