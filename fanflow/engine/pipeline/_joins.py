@@ -50,13 +50,14 @@ class GraphFlow:
         """Work for every child of `plan` from `items`, the inputs `result` made."""
         works: list[Work] = []
         route = plan.route
+        routed = set(route.names) if route is not None else set()
         for i, item in enumerate(items):
             lineage = (*base, i)
             chosen = None if route is None or result is None else route.choose(result, lineage)
             for child in plan.children:
                 target = self.plans[child]
-                if chosen is not None and target.name in route.names and target.name not in chosen:  # type: ignore[union-attr]
-                    works += self.absent(child, lineage, None, root)
+                if chosen is not None and target.name in routed and target.name not in chosen:
+                    works += self.absent(child, lineage, None, root)  # routed elsewhere
                 elif target.join is not None:
                     works += self._arrive(target, plan.index, lineage, item, context, root)
                 else:
