@@ -130,7 +130,15 @@ class StepGraph:
         self._tails = nodes
 
     def connect(self, upstream: StepTemplate, downstream: StepTemplate) -> None:
-        self.edges.append((self._find(upstream), self._find(downstream)))
+        """An edge; a `downstream` step not in the pipeline yet joins it here (off the
+        `<<` chain, whose next `<<` still follows the last link)."""
+        up = self._find(upstream)
+        if not isinstance(downstream, StepTemplate):
+            raise ConfigurationError(
+                f"connect() takes steps (StepTemplate instances), got {type(downstream).__name__}"
+            )
+        known = any(downstream is step for step in self.steps)
+        self.edges.append((up, self._find(downstream) if known else self._node(downstream)))
 
     def topology(self) -> Topology:
         """The steps in a topological order; `ConfigurationError` for a cycle or a step

@@ -149,8 +149,9 @@ class PipelineBuilder:
         return self.add_step(step)
 
     def connect(self, upstream: StepTemplate, downstream: StepTemplate) -> PipelineBuilder:
-        """An edge between two steps already in the pipeline (by the step objects), for
-        graphs that are not a straight line; `<<` is the short form."""
+        """An edge from a step already in the pipeline (by the step object) to another,
+        for graphs that are not a straight line; `<<` is the short form. A `downstream`
+        not yet in the pipeline is added by this, off the `<<` chain."""
         self._graph.connect(upstream, downstream)
         return self
 

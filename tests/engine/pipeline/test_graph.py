@@ -175,7 +175,7 @@ def test_build_refuses_a_cycle_a_duplicate_and_a_stranger() -> None:
     stranger = builder().input([{"topic": "t"}])
     stranger << questions
     with pytest.raises(ConfigurationError, match="not in this pipeline"):
-        stranger.connect(questions, Answer())
+        stranger.connect(Answer(), questions)
 
 
 def test_build_refuses_a_join_whose_parameters_no_branch_binds() -> None:
@@ -233,3 +233,22 @@ async def test_a_budget_stop_skips_the_joins_of_skipped_branches() -> None:
     assert result.stats.stopped is not None
     assert result.stats.steps["judge"]["skipped"] == 3
     assert all(f.status == TaskStatus.SKIPPED for f in result.failures)
+
+
+async def test_connect_adds_a_third_branch_that_meets_a_later_join() -> None:
+    class Final(StepTemplate):
+        def create_workflow(self, question: str, judge: str, mistral: str) -> Workflow:
+            return Workflow.from_prompt("final {{judge}} / {{mistral}}", question=question,
+                                        judge=judge, mistral=mistral)  # fmt: skip
+
+    questions, mistral, final = Questions().scatter(), Answer(name="mistral"), Final()
+    pipeline = builder().input([{"topic": "t1"}, {"topic": "FAIL"}])
+    pipeline << questions << branches() << Judge() << final
+    pipeline.connect(questions, mistral).connect(mistral, final)
+    result = await pipeline.build().execute()
+
+    assert result.stats.steps["final"] == {"ok": 3, "skipped": 3}
+    row = sorted(result.rows, key=lambda r: r["_lineage"])[0]
+    assert row["final"] == f"verdict[final {row['judge']} / {row['mistral']}]"
+    skipped = [f for f in result.failures if f.step == "final"]
+    assert "branch 'judge' gave no result" in (skipped[0].error or "")
