@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -57,14 +57,19 @@ def _subject(prompt: str) -> str:
 
 
 @asynccontextmanager
-async def llm(base_url: str | None, model: str) -> AsyncIterator[OpenAIAdapter]:
-    """An adapter for `base_url`, or for a mock server started here on 127.0.0.1."""
+async def llm(
+    base_url: str | None,
+    model: str,
+    answer: Callable[[dict[str, Any]], str] = plausible_answer,
+) -> AsyncIterator[OpenAIAdapter]:
+    """An adapter for `base_url`, or for a mock server (answering with `answer`) started
+    here on 127.0.0.1."""
     if base_url:
         api_key = os.environ.get("OPENAI_API_KEY")
         async with OpenAIAdapter(base_url, api_key=api_key, model=model) as adapter:
             yield adapter
         return
-    async with MockServer(plausible_answer) as server:
+    async with MockServer(answer) as server:
         print(f"(offline: mock OpenAI server at {server.base_url})")
         async with OpenAIAdapter(server.base_url, model=model) as adapter:
             yield adapter

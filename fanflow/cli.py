@@ -23,11 +23,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from fanflow._exceptions import FanflowError
+from fanflow._exceptions import ConfigurationError, FanflowError
 from fanflow._redact import RedactingFilter
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
 from fanflow.engine.pipeline._file_overrides import apply_overrides
 from fanflow.engine.pipeline._history import load_run
+from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.store._records import RunRecord
 from fanflow.store._store import Store, default_store_path
 
@@ -211,11 +212,20 @@ def export(
     ctx: typer.Context,
     name: RunArgument,
     out: Annotated[Path, typer.Argument(help="Where to write: a .jsonl or .parquet file.")],
+    subset: Annotated[
+        str | None,
+        typer.Option(
+            "--subset", metavar="NAME", help="For a run with several final steps: which one."
+        ),
+    ] = None,
 ) -> None:
     """Write a run's rows (its final step's ok results) to a .jsonl or .parquet file."""
     path = _existing_store(ctx)
     with _errors(path), _no_progress_bars(out):
-        written = load_run(name, store=path).save(out)
+        result = load_run(name, store=path)
+        if subset is not None:
+            result = _subset(result, subset)
+        written = result.save(out)
         rows = _rows_in(written)
     typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
     if rows == 0:
@@ -293,6 +303,15 @@ def _report_run(result: Any, out: Path | None) -> None:
         )
     else:
         typer.echo(f"{rows} rows; nothing was stored (store: false); pass --out to keep them.")
+
+
+def _subset(result: PipelineResult, name: str) -> PipelineResult:
+    subsets = result.subsets
+    if name not in subsets:
+        raise ConfigurationError(
+            f"the run has no final step {name!r}; its subsets are {', '.join(subsets)}"
+        )
+    return subsets[name]
 
 
 @cache_app.command("clear")

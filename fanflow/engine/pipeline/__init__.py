@@ -1,7 +1,9 @@
 """Many tasks: a pipeline of steps, planned, dispatched, recorded and returned as rows.
 
 - `_pipeline`: `PipelineBuilder`, `Pipeline`, `PipelineConfig`.
-- `_plan`: from a chain of steps to an executable plan, every binding checked at build().
+- `_graph`: the pipeline as a graph (`<<`, lists of branches, `Route`, `connect`).
+- `_plan`, `_join_plan`: from the graph to an executable plan, every binding checked at
+  build(). `_joins`: branches, routes and joins while running.
 - `_tasks`: one task's workflow: binding, `create_workflow`, params, model.
 - `_dispatcher`: every task of every step under one concurrency limit.
 - `_sink`: where results go: cache lookups, saving, statistics.
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 from fanflow.engine.pipeline._file_load import load_pipeline
+from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
@@ -27,6 +30,7 @@ __all__ = [
     "PipelineBuilder",
     "PipelineConfig",
     "PipelineResult",
+    "Route",
     "RunStats",
     "StepResults",
     "load_pipeline",

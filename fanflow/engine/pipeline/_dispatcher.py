@@ -6,7 +6,9 @@ else waits. A finished task's result goes through its step's callback at once: a
 callback's inputs are ready immediately; a barrier callback holds results until its group
 is complete, i.e. no task of that group's root (or of the whole run, for `by="all"`) is
 pending or running at that step or above. Every task ends with a status and a reason.
-Cancelling the run cancels the task group and so every task in flight.
+Cancelling the run cancels the task group and so every task in flight. A chain's inputs
+go to `StepPlan.next` right here; branches, routes and joins go through `_joins.GraphFlow`
+(see `_graph.py` for the graph).
 
 A task's workflow comes from `_tasks.prepare_task`; a function step's task
 (`StepPlan.function`) is a call made by `_functions` instead, cached the same way. Every
@@ -27,15 +29,17 @@ import anyio
 
 from fanflow._exceptions import FanflowError, StepFailed
 from fanflow._redact import redact
-from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
+from fanflow._values import TaskInput, TaskResult, TaskStatus
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
 from fanflow.engine.pipeline._functions import FunctionCall, call_function, children_context
 from fanflow.engine.pipeline._input_rows import UnusableRow
+from fanflow.engine.pipeline._joins import GraphFlow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.engine.pipeline._tasks import PreparedTask, bind_inputs, prepare_task
+from fanflow.engine.pipeline._work import Work as _Work
 from fanflow.engine.workflow import UsageMeter, run_workflow
 
 __all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "StepCounts"]
@@ -64,16 +68,6 @@ class StepCounts:
     done: int = 0
     failed: int = 0
     cached: int = 0  # done without sending: answered by an earlier run or a run alongside
-
-
-@dataclass(slots=True)
-class _Work:
-    step: int
-    fields: Mapping[str, Any]
-    context: Mapping[str, Any]
-    lineage: Lineage
-    root: int
-    unusable: str | None = None  # an input row that could not be read: fail it with this
 
 
 @dataclass(slots=True)
@@ -114,6 +108,7 @@ class Dispatcher:
         self.stopped: str | None = None
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
+        self.graph = GraphFlow(plans, self._skip_join)  # branches, routes and joins
 
     def stop(self, reason: str = "interrupted") -> int:
         """Send nothing new: tasks not started end as skipped, those running finish.
@@ -292,6 +287,8 @@ class Dispatcher:
         plan = self.plans[work.step]
         callback = plan.callback
         if callback is None or not result.ok:
+            if plan.join_paths and not result.ok:  # the joins below stop waiting for it
+                return result, self.graph.absent(work.step, work.lineage, result, work.root)
             return result, []
         if callback.is_barrier:
             try:
@@ -304,14 +301,35 @@ class Dispatcher:
             return result, []
         try:
             inputs = as_inputs(callback.map(result), f"step {plan.name!r}")[: self.max_children]
+            if plan.next is None or plan.one_to_one:  # not a chain: branches, routes, joins
+                return result, self._fan_out(plan, work, result, inputs)
         except Exception as exc:  # the callback failed this task only; recorded on it
             failed = dataclasses.replace(result, status=TaskStatus.FAILED, error=_describe(exc))
+            if plan.join_paths:
+                return failed, self.graph.absent(work.step, work.lineage, failed, work.root)
             return failed, []
         context = result.row() if plan.function is None else children_context(plan.function, result)
         return result, [
-            _Work(work.step + 1, item.fields, context, (*work.lineage, i), work.root)
+            _Work(plan.next, item.fields, context, (*work.lineage, i), work.root)
             for i, item in enumerate(inputs)
         ]
+
+    def _fan_out(
+        self, plan: StepPlan, work: _Work, result: TaskResult, inputs: list[TaskInput]
+    ) -> list[_Work]:
+        if plan.one_to_one and len(inputs) != 1:
+            raise StepFailed(
+                f"step {plan.name!r} gave {len(inputs)} inputs for task {result.task_id!r}; "
+                "a step between a fork and its join must give exactly one per result"
+            )
+        context = result.row()
+        return self.graph.fan_out(plan, result, work.lineage, inputs, context, work.root)
+
+    def _skip_join(self, step: int, result: TaskResult) -> None:
+        """A join task that will not run, since a branch it needs failed."""
+        self.sink.skip(step, result)
+        self.counts[step].created += 1
+        self._count_done(step, result)
 
     def _enqueue_work(self, work: _Work, push: bool = True) -> _Work:
         for owner in {work.root, ALL_ROOTS}:
@@ -340,6 +358,9 @@ class Dispatcher:
                 self.sink.skip(work.step, skipped)
                 self._count_done(work.step, skipped)
                 self._finish_live(work)
+                if self.plans[work.step].join_paths:  # its joins stop waiting: skipped too
+                    for child in self.graph.absent(work.step, work.lineage, skipped, work.root):
+                        self._enqueue_work(child)
 
     def _skip_unread_rows(self) -> None:
         """Input rows never read end as skipped tasks of the first step, so none goes unseen.
@@ -407,9 +428,13 @@ class Dispatcher:
             raise
         except Exception as exc:
             raise StepFailed(f"{where} raised {type(exc).__name__}: {exc}") from exc
-        prefix = (owner, *([0] * plan.index))
+        prefix = (owner, *([0] * (plan.depth - 1)))
+        if plan.next is None:  # branches or a route after the barrier
+            for work in self.graph.fan_out(plan, held[0], prefix, inputs, group.row, owner):
+                self._enqueue_work(work)
+            return
         for i, item in enumerate(inputs):
-            self._enqueue_work(_Work(plan.index + 1, item.fields, group.row, (*prefix, i), owner))
+            self._enqueue_work(_Work(plan.next, item.fields, group.row, (*prefix, i), owner))
 
     async def _idle(self) -> None:
         """Wait until woken: one waiter per ready task, so a completion wakes few workers."""

@@ -22,31 +22,47 @@ __all__ = ["StoreSource", "load_run", "stats_from_dict", "stats_to_dict"]
 class StoreSource:
     """A run's results, read lazily from the store."""
 
-    def __init__(self, store: Store, run_id: str, names: list[str]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        names: list[str],
+        leaves: list[str] | None = None,
+        only: bool = False,
+    ) -> None:
         self.store, self.run_id, self.names = store, run_id, names
+        self.leaves = leaves or names[-1:]
+        self._leaf = names.index(self.leaves[0])
+        self._only = only  # a subset: failures of its leaf alone
 
     def step(self, name: str) -> StepResults:
         index = self.names.index(name)
         return StepResults(name, list(self.store.results(self.run_id, index)))
 
+    def for_leaf(self, name: str) -> StoreSource:
+        return StoreSource(self.store, self.run_id, self.names, [name], only=True)
+
     def final_ok(self) -> Iterator[TaskResult]:
-        return self.store.results(self.run_id, len(self.names) - 1, ok_only=True)
+        return self.store.results(self.run_id, self._leaf, ok_only=True)
 
     def final_ok_results(self) -> Sequence[TaskResult]:
-        return StoredResults(self.store, self.run_id, len(self.names) - 1, ok_only=True)
+        return StoredResults(self.store, self.run_id, self._leaf, ok_only=True)
 
     def failed(self) -> Sequence[TaskResult]:
-        return StoredResults(self.store, self.run_id, failed_only=True)
+        step = self._leaf if self._only else None
+        return StoredResults(self.store, self.run_id, step, failed_only=True)
 
     def arrow_file(self) -> Path | None:
-        return self.store.path.parent / "datasets" / f"{self.run_id}.arrow"
+        subset = f".{self.leaves[0]}" if self._only else ""
+        return self.store.path.parent / "datasets" / f"{self.run_id}{subset}.arrow"
 
 
 def load_run(id_or_name: str, store: str | Path | None = None) -> PipelineResult:
     """A past run's result, from the store alone: nothing is sent."""
     opened = Store(store)
     record = opened.find_run(id_or_name)
-    source = StoreSource(opened, record.id, record.steps)
+    leaves = record.config.get("graph", {}).get("leaves")  # absent: a chain, one leaf
+    source = StoreSource(opened, record.id, record.steps, leaves)
     return PipelineResult(source, stats=stats_from_dict(record.stats), run_name=record.name)
 
 

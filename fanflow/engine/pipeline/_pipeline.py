@@ -32,9 +32,11 @@ from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._drain import run_draining
 from fanflow.engine.pipeline._file_dump import dump_pipeline
 from fanflow.engine.pipeline._gc import relaxed_gc
+from fanflow.engine.pipeline._graph import Route, StepGraph
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
+from fanflow.engine.pipeline._join_plan import plan_graph
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
-from fanflow.engine.pipeline._plan import StepPlan, plan_steps
+from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
@@ -128,7 +130,7 @@ class PipelineBuilder:
         check_network(network)
         self.network = network
         self._sources: list[RowSource] = []
-        self._steps: list[StepTemplate] = []
+        self._graph = StepGraph()
 
     def input(self, data: Any = None, /, **row: Any) -> PipelineBuilder:
         """Add input rows: keywords (one row), a list of dicts, a Dataset, or a file path/glob."""
@@ -139,16 +141,20 @@ class PipelineBuilder:
         self._sources.append(source_from(row if data is None else data))
         return self
 
-    def add_step(self, step: StepTemplate) -> PipelineBuilder:
-        if not isinstance(step, StepTemplate):
-            raise ConfigurationError(
-                f"pipeline steps are StepTemplate instances, got {type(step).__name__}"
-            )
-        self._steps.append(step)
+    def add_step(self, step: StepTemplate | list[StepTemplate] | Route) -> PipelineBuilder:
+        """After the last step(s) added: one step, a list of branches, or a `Route`."""
+        self._graph.add(step)
         return self
 
-    def __lshift__(self, step: StepTemplate) -> PipelineBuilder:
+    def __lshift__(self, step: StepTemplate | list[StepTemplate] | Route) -> PipelineBuilder:
         return self.add_step(step)
+
+    def connect(self, upstream: StepTemplate, downstream: StepTemplate) -> PipelineBuilder:
+        """An edge from a step already in the pipeline (by the step object) to another,
+        for graphs that are not a straight line; `<<` is the short form. A `downstream`
+        not yet in the pipeline is added by this, off the `<<` chain."""
+        self._graph.connect(upstream, downstream)
+        return self
 
     def build(self) -> Pipeline:
         if self.network is None:
@@ -159,7 +165,7 @@ class PipelineBuilder:
             raise ConfigurationError("the pipeline has no input; call .input(...) first")
         check_network(self.network)
         first_row = self._sources[0].first_row()
-        plans = plan_steps(self._steps, set(first_row))
+        plans = plan_graph(self._graph.topology(), set(first_row))
         check_step_models(plans, self.network)
         if self.config.preflight:
             preflight(plans, first_row)
@@ -240,6 +246,7 @@ class Pipeline:
             lambda: (self.fingerprint(), self._recorded(config)),
             use_cache,
             getattr(self.network, "model", None),  # a duck-typed adapter may have none
+            [plan.name for plan in self.plans if not plan.children],
         )
         dispatcher = Dispatcher(self.plans, self.network, _settings(config), rows, session.sink)
         if first_only:
@@ -253,14 +260,22 @@ class Pipeline:
 
     def _recorded(self, config: PipelineConfig) -> dict[str, Any]:
         """The run record's config: the settings and the network (never its secrets)."""
-        return {**config.model_dump(mode="json"), "network": describe_network(self.network)}
+        recorded = {**config.model_dump(mode="json"), "network": describe_network(self.network)}
+        leaves = [plan.name for plan in self.plans if not plan.children]
+        if len(leaves) > 1 or any(len(plan.parents) > 1 for plan in self.plans):
+            edges = [[parent, plan.index] for plan in self.plans for parent in plan.parents]
+            recorded["graph"] = {"leaves": leaves, "edges": edges}  # for load_run, export
+        return recorded
 
     def fingerprint(self) -> str:
         """What identifies this pipeline's shape: steps, flows, models, params, inputs."""
         steps = [(type(p.template).__qualname__, p.name, repr(p.template.flow),
                   p.template.models, p.template.workflow_params) for p in self.plans]  # fmt: skip
         inputs = [source.label for source in self.sources]
-        return hashlib.sha256(repr((steps, inputs)).encode()).hexdigest()[:16]
+        shape: tuple[Any, ...] = (steps, inputs)
+        if any(p.next is None and p.children for p in self.plans):  # not a chain
+            shape += ([(p.parents, repr(p.route)) for p in self.plans],)
+        return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
 
 
 def _settings(config: PipelineConfig) -> DispatchSettings:

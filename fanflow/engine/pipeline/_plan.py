@@ -9,17 +9,20 @@ named like the previous step, else the next step's only parameter, else the only
 parameter nothing else can bind. A required parameter that no source can bind, or a
 target that is ambiguous, is a `ConfigurationError` raised by `build()`. The binding
 itself, per task, is `_tasks.bind_inputs`.
+
+In a graph (`_graph.py`) a step's known fields are those of its ancestors only; a join
+knows what each of its parents gives, and each parent's result binds under its name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.callbacks import Aggregate, Callback
 from fanflow.engine.pipeline._functions import check_group_step, gather
+from fanflow.engine.pipeline._graph import Route, Topology
 from fanflow.steps import FunctionStep, StepTemplate
 
 __all__ = ["StepPlan", "plan_steps"]
@@ -34,6 +37,15 @@ class StepPlan:
     params: dict[str, bool]
     accepts_any: bool
     callback: Callback | None = None
+    parents: tuple[int, ...] = ()
+    children: tuple[int, ...] = ()
+    next: int | None = None  # the only child, when it is no join and nothing routes: a chain
+    depth: int = 1  # how long this step's tasks' lineages are
+    route: Route | None = None  # routes this step's inputs to some of its children
+    join: JoinPlan | None = None  # set on a step with several parents
+    one_to_one: bool = False  # between a fork and its join: must give one input per result
+    # (join, parent) pairs whose parent this step is, or leads to, inside the join's region
+    join_paths: tuple[tuple[int, int], ...] = ()
     function: FunctionStep | None = field(init=False)  # a function step: no workflow
 
     def __post_init__(self) -> None:
@@ -44,29 +56,86 @@ class StepPlan:
         return self.template.name
 
 
-def plan_steps(templates: Sequence[StepTemplate], root_columns: set[str]) -> list[StepPlan]:
-    """Plan the chain, inferring callback targets and checking every binding."""
+@dataclass(slots=True)
+class JoinPlan:
+    """How a join's tasks are keyed, and what each parent binds."""
+
+    fork: int
+    key_length: int
+    binds: dict[int, set[str]] = field(default_factory=dict)  # parent -> names it gives
+
+
+def plan_steps(
+    templates: Sequence[StepTemplate], root_columns: set[str], topology: Topology | None = None
+) -> list[StepPlan]:
+    """Plan the graph (a chain without `topology`), inferring callback targets and
+    checking every binding; `_join_plan.plan_graph` plans the joins on top."""
     if not templates:
         raise ConfigurationError("the pipeline has no steps; add some with `builder << Step()`")
+    if topology is None:
+        topology = Topology(list(templates), [()] + [(i,) for i in range(len(templates) - 1)])
     plans = [StepPlan(i, t, t.parameters(), t.accepts_any()) for i, t in enumerate(templates)]
     _check_unique_names(plans)
-    known, open_fields = set(root_columns), False
-    if plans[0].function is not None and plans[0].function.group is not None:
-        check_group_step(plans[0].function)
-    _check_bindable(plans[0], known, None, open_fields)
-    for previous, nxt in pairwise(plans):
-        known.add(previous.name)
-        callback = previous.template.flow
-        open_fields = open_fields or not callback.binds_target
-        if nxt.function is not None and nxt.function.group is not None:
-            callback = gather(nxt.function, callback, previous.name)
-        elif callback.binds_target and callback.key is None:
-            callback = callback.with_target(_infer_target(previous, nxt, known))
-        previous.callback = callback
-        _check_bindable(nxt, known, callback.target, open_fields)
-        if callback.target:
-            known.add(callback.target)
+    _link(plans, topology)
+    first = plans[0].function
+    if first is not None and first.group is not None:
+        check_group_step(first)  # refused: a group function needs a step before it
+    known: list[set[str]] = []
+    open_fields: list[bool] = []
+    for plan in plans:
+        available, target, is_open = _inherited(plans, plan, known, open_fields, root_columns)
+        _check_bindable(plan, available, target, is_open)
+        known.append(available | ({target} if target else set()))
+        open_fields.append(is_open)
     return plans
+
+
+def _link(plans: list[StepPlan], topology: Topology) -> None:
+    for plan, parents in zip(plans, topology.parents, strict=True):
+        plan.parents = parents
+        for parent in parents:
+            plans[parent].children += (plan.index,)
+        plan.route = topology.routes.get(plan.index)
+        if len(parents) > 1:
+            plan.join = JoinPlan(fork=-1, key_length=0)
+    for plan in plans:
+        plan.depth = plans[plan.parents[0]].depth + 1 if plan.parents else 1
+        only = plan.children[0] if len(plan.children) == 1 else None
+        if only is not None and plans[only].join is None and plan.route is None:
+            plan.next = only
+        if plan.children:
+            plan.callback = plan.template.flow
+
+
+def _inherited(
+    plans: list[StepPlan],
+    plan: StepPlan,
+    known: list[set[str]],
+    open_fields: list[bool],
+    root_columns: set[str],
+) -> tuple[set[str], str | None, bool]:
+    """What `plan` can bind: its ancestors' fields, and its single parent's target."""
+    available, target, is_open = set(root_columns), None, False
+    for index in plan.parents:
+        parent = plans[index]
+        callback = parent.callback
+        assert callback is not None
+        available |= known[index] | {parent.name}
+        is_open = is_open or open_fields[index] or not callback.binds_target
+        first_child = plan.index == parent.children[0]
+        if first_child and plan.function is not None and plan.function.group is not None:
+            # a group function step: its parent's results are gathered into one call
+            parent.callback = callback = gather(plan.function, callback, parent.name)
+        elif callback.binds_target and callback.key is None and first_child:
+            parent.callback = callback = callback.with_target(
+                _infer_target(parent, plan, known[index] | {parent.name})
+            )
+        if callback.target:
+            if plan.join is not None:
+                available.add(callback.target)
+            else:
+                target = callback.target
+    return available, target, is_open
 
 
 def _check_unique_names(plans: list[StepPlan]) -> None:

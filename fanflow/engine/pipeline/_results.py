@@ -114,8 +114,13 @@ class ResultSource(Protocol):
     """Where a `PipelineResult` reads tasks from: memory, or the store (lazily)."""
 
     names: list[str]
+    leaves: list[str]  # the steps whose results are rows: one, or several (subsets)
 
     def step(self, name: str) -> StepResults: ...
+
+    def for_leaf(self, name: str) -> ResultSource:
+        """The same results with one leaf's rows as the rows, and that step's failures."""
+        ...
 
     def final_ok(self) -> Iterator[TaskResult]: ...
 
@@ -135,21 +140,29 @@ class ResultSource(Protocol):
 class MemorySource:
     """Results held in lists (runs without a store, and tests)."""
 
-    def __init__(self, steps: list[StepResults]) -> None:
+    def __init__(
+        self, steps: list[StepResults], leaves: list[str] | None = None, only: bool = False
+    ) -> None:
         self.names = [s.name for s in steps]
+        self.leaves = leaves or self.names[-1:]
         self._steps = {s.name: s for s in steps}
+        self._only = only  # a subset: failures of its leaf alone
 
     def step(self, name: str) -> StepResults:
         return self._steps[name]
 
+    def for_leaf(self, name: str) -> MemorySource:
+        return MemorySource(list(self._steps.values()), [name], only=True)
+
     def final_ok(self) -> Iterator[TaskResult]:
-        return iter(self._steps[self.names[-1]].ok)
+        return iter(self._steps[self.leaves[0]].ok)
 
     def final_ok_results(self) -> Sequence[TaskResult]:
-        return self._steps[self.names[-1]].ok
+        return self._steps[self.leaves[0]].ok
 
     def failed(self) -> list[TaskResult]:
-        return [r for name in self.names for r in self._steps[name].failures]
+        names = self.leaves if self._only else self.names
+        return [r for name in names for r in self._steps[name].failures]
 
     def arrow_file(self) -> Path | None:
         return None
@@ -196,8 +209,29 @@ class PipelineResult:
             self._steps = {name: self._source.step(name) for name in self._source.names}
         return self._steps
 
+    @property
+    def subsets(self) -> dict[str, PipelineResult]:
+        """Each leaf step's results by its name (rows, failures, `to_dataset()`,
+        `save()`): one entry per leaf, several where the pipeline ends in branches."""
+        return {
+            leaf: PipelineResult(
+                self._source.for_leaf(leaf), stats=self.stats, run_name=self.run_name
+            )
+            for leaf in self._source.leaves
+        }
+
+    def _single_leaf(self, what: str) -> None:
+        leaves = self._source.leaves
+        if len(leaves) > 1:
+            raise ConfigurationError(
+                f"this pipeline ends in {len(leaves)} steps ({', '.join(leaves)}), so it has "
+                f"no single {what}; use result.subsets[name] for one of them, e.g. "
+                f"result.subsets[{leaves[0]!r}].{what}"
+            )
+
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         """The rows one at a time: one per ok final-step result, with its lineage."""
+        self._single_leaf("iter_rows()")
         return map(_row_of, self._source.final_ok())
 
     @property
@@ -206,7 +240,8 @@ class PipelineResult:
 
         A run kept in memory (`store=False`) gives a list; a store-backed run a sequence
         read from the store as it is used: iterate it, index or slice it, take its
-        `len()`; `list(result.rows)` for a list."""
+        `len()`; `list(result.rows)` for a list. Several leaves: see `subsets`."""
+        self._single_leaf("rows")
         results = self._source.final_ok_results()
         if isinstance(results, list):
             return [_row_of(result) for result in results]
@@ -218,7 +253,7 @@ class PipelineResult:
         (read from the store as it is used, for a store-backed run)."""
         return self._source.failed()
 
-    def to_dataset(self) -> datasets.Dataset:
+    def to_dataset(self) -> datasets.Dataset | datasets.DatasetDict:
         """The rows as a Hugging Face `datasets.Dataset`, built in Arrow batches.
 
         Rows go to Arrow a batch at a time, so no Python list of every row is ever held;
@@ -231,6 +266,9 @@ class PipelineResult:
 
         from fanflow.engine.pipeline._arrow import write_arrow_file  # imports pyarrow
 
+        if len(self._source.leaves) > 1:  # one split per leaf
+            splits = {name: subset.to_dataset() for name, subset in self.subsets.items()}
+            return datasets.DatasetDict(splits)
         target = self._source.arrow_file()
         if target is None:
             return self._dataset_in_memory()
@@ -252,6 +290,7 @@ class PipelineResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written."""
+        self._single_leaf("save(path)")
         target = Path(path)
         suffix = target.suffix.lower()
         if suffix not in (".jsonl", ".parquet"):
@@ -268,7 +307,7 @@ class PipelineResult:
         return target
 
     def __repr__(self) -> str:
-        ok = self.stats.steps.get(self._source.names[-1], {}).get("ok", 0)
+        ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
         return f"PipelineResult(rows={ok}, tasks={self.stats.tasks})"
 
 

@@ -44,11 +44,12 @@ class RunSession:
         settings: Callable[[], tuple[str, Mapping[str, Any]]],
         use_cache: bool,
         default_model: str | None,
+        leaves: list[str] | None = None,
     ) -> RunSession:
         """`settings()` gives (fingerprint, config) to record; called only with a store."""
         opened = None if store is False else Store(store)
         run_id, name = new_run_identity(run_name, names[0])
-        sink = ResultSink(opened, run_id, names, use_cache, default_model)
+        sink = ResultSink(opened, run_id, names, use_cache, default_model, leaves)
         if opened is not None:
             fingerprint, config = settings()
             opened.start_run(run_id, name, fingerprint, config, names)

@@ -38,8 +38,10 @@ class ResultSink:
         names: list[str],
         use_cache: bool = True,
         default_model: str | None = None,
+        leaves: list[str] | None = None,
     ) -> None:
         self.store, self.run_id, self.names = store, run_id, names
+        self.leaves = leaves  # None: the last step
         self.use_cache, self.default_model = use_cache, default_model
         self.collector = StatsCollector()
         for step in names:
@@ -130,9 +132,9 @@ class ResultSink:
     def source(self) -> ResultSource:
         """The run's results, for its `PipelineResult` (read lazily from a store)."""
         if self.store is not None:
-            return StoreSource(self.store, self.run_id, self.names)
+            return StoreSource(self.store, self.run_id, self.names, self.leaves)
         assert self.memory is not None
-        return MemorySource(list(self.memory.values()))
+        return MemorySource(list(self.memory.values()), self.leaves)
 
     def _record(self, result: TaskResult) -> None:
         self.collector.add(result)
