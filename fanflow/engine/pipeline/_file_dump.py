@@ -39,15 +39,19 @@ def dump_pipeline(
     sources: Sequence[RowSource],
     config: Any,
     network: Any,
+    edges: Sequence[tuple[str, str]] | None = None,
 ) -> Path:
-    """Write the pipeline to `path` (`.yaml`, `.yml` or `.json`) and return the path."""
+    """Write the pipeline to `path` (`.yaml`, `.yml` or `.json`) and return the path.
+
+    `edges`: (upstream, downstream) step names, `steps` in an order where every upstream
+    comes before its downstream; None for the chain of `steps` in order."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
         raise ConfigurationError(
             f"cannot dump a pipeline to {target}: the file must end in .yaml, .yml or .json"
         )
-    document = pipeline_document(steps, sources, config, network, target)
+    document = pipeline_document(steps, sources, config, network, target, edges)
     _refuse_secrets(document)
     text = _as_json(document) if suffix == ".json" else _as_yaml(document)
     target.write_text(text, encoding="utf-8")
@@ -60,13 +64,15 @@ def pipeline_document(
     config: Any,
     network: Any,
     target: Path,
+    edges: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The file's content as plain data (see `_file_format` for the keys)."""
     names = [step.name for step in steps]
+    links = pairwise(names) if edges is None else edges
     return {
         "fanflow": FORMAT_VERSION,
         "steps": [_step_entry(step) for step in steps],
-        "edges": [[a, b] for a, b in pairwise(names)],
+        "edges": [[a, b] for a, b in links],
         "inputs": [_input_entry(i, source, target) for i, source in enumerate(sources)],
         "config": config.model_dump(mode="json"),
         "network": None if network is None else network_entry(network),

@@ -45,11 +45,12 @@ network:                         # never a key: see below
   inline, version}}`; the ref may name the decorated step or the bare function.
 - Per step, `generation: {temperature, top_p, seed, stop, ...}` (`set_generation`) and
   `tools: [module:function, ...]` (`set_tools`).
-- `edges` is the graph. Today it must be the chain of `steps` in order (what `<<` makes);
-  absent means the same. Reserved for what comes next, and refused until then with an
-  error saying so: edges that branch or join (several downstream per step, several
-  upstream per step), and `route: {branches: [names], pick, seed}` or `route: {branches,
-  by: module:function}`.
+- `edges` is the graph: `[upstream, downstream]` pairs (branches and joins are several
+  pairs from or to one step); absent means the chain of `steps` in order (what `<<`
+  makes). The first step is the root; loading draws each edge once its upstream step is
+  in (`builder.connect`). Reserved for what comes next, and refused until then with an
+  error saying so: `route: {branches: [names], pick, seed}` or `route: {branches, by:
+  module:function}` (`Pipeline.dump` refuses a pipeline with a `Route`).
 
 Loading imports the named modules and looks up the names in them; nothing else is run
 (YAML is read with `yaml.safe_load`). A module that is not importable as it is is looked

@@ -118,14 +118,19 @@ def pipeline_from_document(
         raise error(["fanflow"], f"expected the format version {FORMAT_VERSION}")
     search = [file.resolve().parent, Path.cwd()]
     steps = _steps(top.get("steps"), error, search)
-    _check_edges(top.get("edges"), [step.name for step in steps], error)
+    edges = _edges(top.get("edges"), steps, error)
     config = _config(top.get("config"), error)
     if network is None:
         network = _network(top.get("network"), error, search)
     builder = PipelineBuilder(config, network)
     _inputs(builder, top.get("inputs"), error, file.parent)
-    for step in steps:
-        builder << step
+    if edges is None:
+        for step in steps:
+            builder << step
+    else:
+        builder << steps[0]
+        for up, down in edges:
+            builder.connect(up, down)
     try:
         return builder.build()
     except ConfigurationError as exc:
@@ -335,21 +340,31 @@ def _decoded(value: Any, error: FileError, path: list[Any], search: list[Path]) 
     return value
 
 
-def _check_edges(edges: Any, names: list[str], error: FileError) -> None:
-    chain = [[a, b] for a, b in pairwise(names)]
-    if edges is None or edges == chain:
-        return
-    if not isinstance(edges, list) or not all(isinstance(e, list) and len(e) == 2 for e in edges):
+def _edges(
+    given: Any, steps: list[StepTemplate], error: FileError
+) -> list[tuple[StepTemplate, StepTemplate]] | None:
+    """The graph's edges as steps, in an order that adds every upstream step first; None
+    when they are the chain of `steps` in order (what `<<` makes), or absent."""
+    names = [step.name for step in steps]
+    if given is None or given == [[a, b] for a, b in pairwise(names)]:
+        return None
+    if not isinstance(given, list) or not all(isinstance(e, list) and len(e) == 2 for e in given):
         raise error(["edges"], "expected a list of [upstream, downstream] step names")
-    for i, (upstream, downstream) in enumerate(edges):
+    by_name = dict(zip(names, steps, strict=True))
+    for i, (upstream, downstream) in enumerate(given):
         for name in (upstream, downstream):
-            if name not in names:
+            if name not in by_name:
                 raise error(["edges", i], f"no step is named {name!r} (steps: {names})")
-    raise error(
-        ["edges"],
-        f"this fanflow runs a chain only: the edges must be {chain} (the steps in order); "
-        "branches and joins are reserved for a later version",
-    )
+    added, edges, waiting = {names[0]}, [], list(given)
+    while waiting:  # an edge can be drawn once its upstream step is in the pipeline
+        ready = [edge for edge in waiting if edge[0] in added]
+        if not ready:
+            raise error(["edges"], f"no path from the first step {names[0]!r} to {waiting[0]}")
+        for upstream, downstream in ready:
+            edges.append((by_name[upstream], by_name[downstream]))
+            added.add(downstream)
+        waiting = [edge for edge in waiting if not any(edge is done for done in ready)]
+    return edges
 
 
 def _config(given: Any, error: FileError) -> PipelineConfig:

@@ -192,8 +192,14 @@ class Pipeline:
         """Write this pipeline to a `.yaml` or `.json` file that `fanflow.load_pipeline`
         and `fanflow run` read back: steps, callbacks, models, inputs, config and the
         network (never an API key). See `engine/pipeline/_file_format.py`."""
+        if any(plan.route is not None for plan in self.plans):
+            raise ConfigurationError(
+                "a pipeline with a Route cannot be written to a file yet (the format reserves "
+                "`route:`); build it in Python"
+            )
         steps = [plan.template for plan in self.plans]
-        return dump_pipeline(path, steps, self.sources, self.config, self._given_network)
+        edges = [(self.plans[up].name, plan.name) for plan in self.plans for up in plan.parents]
+        return dump_pipeline(path, steps, self.sources, self.config, self._given_network, edges)
 
     async def execute(self, use_cache: bool = True, drain: float | None = None) -> PipelineResult:
         """Run every input row through every step and return the results.

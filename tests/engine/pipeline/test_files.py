@@ -8,7 +8,9 @@ from typing import Any
 import datasets
 import orjson
 import pytest
+import yaml
 
+import fanflow
 from fanflow import (
     ConfigurationError,
     Endpoint,
@@ -281,7 +283,7 @@ BAD_FILES = [
     (
         "fanflow: 1\nsteps:\n  - name: a\n    prompt: {template: hi}\n  - name: b\n"
         "    prompt: {template: '{{a}}'}\nedges: [[b, a]]\n",
-        r"edges \(line 7\): this fanflow runs a chain only",
+        r"edges \(line 7\): no path from the first step 'a' to \['b', 'a'\]",
     ),
     ("fanflow: 1\nsteps: [\n", r"not valid YAML at line 3"),
 ]
@@ -342,3 +344,42 @@ def test_function_steps_generation_and_tools_are_written_by_reference(tmp_path: 
     assert "function:\n    ref: tests.engine.pipeline.file_steps:keep_short" in text
     assert "tools:\n  - tests.engine.pipeline.file_steps:count_words" in text
     assert "generation:\n    temperature: 0.5\n    top_p: 0.9" in text
+
+
+def branch_pipeline() -> Pipeline:
+    """Two branches and a join."""
+    builder = PipelineBuilder(PipelineConfig(**QUIET), MockAdapter(answer, model="m0"))
+    builder.input(instruction="write a haiku")
+    builder << Prompt("ask", "{{instruction}}") << [
+        Prompt("left", "left {{ask}}"),
+        Prompt("right", "right {{ask}}"),
+    ] << Prompt("join", "{{left}} / {{right}}")  # fmt: skip
+    return builder.build()
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_pipeline_with_branches_and_a_join_round_trips(tmp_path: Path, suffix: str) -> None:
+    pipeline = branch_pipeline()
+    path = pipeline.dump(tmp_path / f"p{suffix}")
+    document = (
+        orjson.loads(path.read_text()) if suffix == ".json" else yaml.safe_load(path.read_text())
+    )
+    assert document["edges"] == [
+        ["ask", "left"],
+        ["ask", "right"],
+        ["left", "join"],
+        ["right", "join"],
+    ]
+    loaded = load_pipeline(path)
+    assert rows(loaded) == rows(pipeline)
+    (row,) = rows(loaded)
+    assert "left" in row["join"] and "right" in row["join"]
+
+
+def test_a_pipeline_with_a_route_is_not_written(tmp_path: Path) -> None:
+    builder = PipelineBuilder(PipelineConfig(**QUIET), MockAdapter(answer, model="m0"))
+    builder.input(instruction="write a haiku")
+    routed = [Prompt("left", "left {{ask}}"), Prompt("right", "right {{ask}}")]
+    builder << Prompt("ask", "{{instruction}}") << fanflow.Route(routed, pick=1)
+    with pytest.raises(ConfigurationError, match="Route"):
+        builder.build().dump(tmp_path / "p.yaml")
