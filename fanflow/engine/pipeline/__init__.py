@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from fanflow.engine.pipeline._file_load import load_pipeline
+from fanflow.engine.pipeline._files import load_pipeline
 from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig

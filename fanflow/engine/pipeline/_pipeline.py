@@ -30,7 +30,6 @@ from fanflow.engine.pipeline._accounting import Budget
 from fanflow.engine.pipeline._config_errors import config_error
 from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._drain import run_draining
-from fanflow.engine.pipeline._file_dump import dump_pipeline
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._graph import Route, StepGraph
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
@@ -197,6 +196,8 @@ class Pipeline:
                 "a pipeline with a Route cannot be written to a file yet (the format reserves "
                 "`route:`); build it in Python"
             )
+        from fanflow.engine.pipeline._file_dump import dump_pipeline  # only when used
+
         steps = [plan.template for plan in self.plans]
         edges = [(self.plans[up].name, plan.name) for plan in self.plans for up in plan.parents]
         return dump_pipeline(path, steps, self.sources, self.config, self._given_network, edges)
