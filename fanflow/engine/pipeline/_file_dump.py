@@ -23,6 +23,7 @@ from fanflow._redact import redact
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
 from fanflow.engine.pipeline._file_format import CLASS_TAG, FORMAT_VERSION, import_ref
 from fanflow.engine.pipeline._file_network import network_entry
+from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._inputs import RowSource
 from fanflow.steps import FunctionStep, Prompt, StepTemplate
@@ -40,18 +41,20 @@ def dump_pipeline(
     config: Any,
     network: Any,
     edges: Sequence[tuple[str, str]] | None = None,
+    routes: Mapping[str, Route] | None = None,
 ) -> Path:
     """Write the pipeline to `path` (`.yaml`, `.yml` or `.json`) and return the path.
 
     `edges`: (upstream, downstream) step names, `steps` in an order where every upstream
-    comes before its downstream; None for the chain of `steps` in order."""
+    comes before its downstream; None for the chain of `steps` in order. `routes`: the
+    `Route` of each routing step, by its name (its branches are its edges' ends)."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
         raise ConfigurationError(
             f"cannot dump a pipeline to {target}: the file must end in .yaml, .yml or .json"
         )
-    document = pipeline_document(steps, sources, config, network, target, edges)
+    document = pipeline_document(steps, sources, config, network, target, edges, routes)
     _refuse_secrets(document)
     text = _as_json(document) if suffix == ".json" else _as_yaml(document)
     target.write_text(text, encoding="utf-8")
@@ -65,13 +68,14 @@ def pipeline_document(
     network: Any,
     target: Path,
     edges: Sequence[tuple[str, str]] | None = None,
+    routes: Mapping[str, Route] | None = None,
 ) -> dict[str, Any]:
     """The file's content as plain data (see `_file_format` for the keys)."""
     names = [step.name for step in steps]
     links = pairwise(names) if edges is None else edges
     return {
         "fanflow": FORMAT_VERSION,
-        "steps": [_step_entry(step) for step in steps],
+        "steps": [_step_entry(step, (routes or {}).get(step.name)) for step in steps],
         "edges": [[a, b] for a, b in links],
         "inputs": [_input_entry(i, source, target) for i, source in enumerate(sources)],
         "config": config.model_dump(mode="json"),
@@ -79,11 +83,27 @@ def pipeline_document(
     }
 
 
-def _step_entry(step: StepTemplate) -> dict[str, Any]:
+def _step_entry(step: StepTemplate, route: Route | None = None) -> dict[str, Any]:
     where = f"step {step.name!r}"
     entry: dict[str, Any] = {"name": step.name}
     if isinstance(step, FunctionStep):
-        return {**entry, "function": _function_entry(step, where)}
+        entry["function"] = _function_entry(step, where)
+    else:
+        entry.update(_template_entry(step, where))
+    if route is not None:
+        entry["route"] = _route_entry(route, where)
+    return entry
+
+
+def _route_entry(route: Route, where: str) -> dict[str, Any]:
+    """How a routing step chooses among its branches (which are its edges' ends)."""
+    if route.by is not None:
+        return {"by": import_ref(route.by, f"{where}: Route(by=...)")}
+    return {"pick": route.pick, "seed": route.seed}
+
+
+def _template_entry(step: StepTemplate, where: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
     if type(step) is Prompt:
         entry["prompt"] = _prompt_entry(step, where)
     else:

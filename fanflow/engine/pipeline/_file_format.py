@@ -48,9 +48,9 @@ network:                         # never a key: see below
 - `edges` is the graph: `[upstream, downstream]` pairs (branches and joins are several
   pairs from or to one step); absent means the chain of `steps` in order (what `<<`
   makes). The first step is the root; loading draws each edge once its upstream step is
-  in (`builder.connect`). Reserved for what comes next, and refused until then with an
-  error saying so: `route: {branches: [names], pick, seed}` or `route: {branches, by:
-  module:function}` (`Pipeline.dump` refuses a pipeline with a `Route`).
+  in (`builder.connect`).
+- A step that routes its inputs (`fanflow.Route`) has `route: {pick, seed}` or `route:
+  {by: module:function}`; its branches are the ends of its edges, in the file's order.
 
 Loading imports the named modules and looks up the names in them; nothing else is run
 (YAML is read with `yaml.safe_load`). A module that is not importable as it is is looked
@@ -74,7 +74,6 @@ from fanflow._exceptions import ConfigurationError
 __all__ = [
     "CLASS_TAG",
     "FORMAT_VERSION",
-    "RESERVED_STEP_KEYS",
     "FileError",
     "Lines",
     "expect_keys",
@@ -87,10 +86,6 @@ __all__ = [
 
 FORMAT_VERSION = 1
 CLASS_TAG = "$class"
-RESERVED_STEP_KEYS = {
-    "route": "routing (fanflow.Route)",
-}
-"""Step keys kept for what later versions add, and what each is for."""
 
 Lines = dict[tuple[str | int, ...], int]
 """Where each key of a YAML document starts: key path -> line number (1-based)."""

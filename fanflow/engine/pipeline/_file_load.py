@@ -22,7 +22,6 @@ from fanflow.callbacks import Aggregate, Broadcast, Callback
 from fanflow.engine.pipeline._file_format import (
     CLASS_TAG,
     FORMAT_VERSION,
-    RESERVED_STEP_KEYS,
     FileError,
     Lines,
     expect_keys,
@@ -31,6 +30,7 @@ from fanflow.engine.pipeline._file_format import (
     resolve_ref,
 )
 from fanflow.engine.pipeline._file_network import network_from_entry
+from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
 from fanflow.steps import FunctionStep, Prompt, StepTemplate
 
@@ -39,8 +39,9 @@ __all__ = ["load_pipeline", "pipeline_from_document", "read_document"]
 TOP_KEYS = ("fanflow", "steps", "edges", "inputs", "config", "network")
 STEP_KEYS = (
     "name", "prompt", "class", "function", "params", "callback", "models", "workflow_params",
-    "generation", "tools",
+    "generation", "tools", "route",
 )  # fmt: skip
+ROUTE_KEYS = ("pick", "seed", "by")
 FUNCTION_KEYS = ("ref", "group", "inline", "version")
 PROMPT_KEYS = ("template", "schema", "system")
 CALLBACK_KEYS = {
@@ -124,13 +125,20 @@ def pipeline_from_document(
         network = _network(top.get("network"), error, search)
     builder = PipelineBuilder(config, network)
     _inputs(builder, top.get("inputs"), error, file.parent)
+    routes = _routes(top["steps"], steps, edges, error, search)
+    if edges is None and routes:  # a chain whose steps route: drawn edge by edge
+        edges = list(pairwise(steps))
     if edges is None:
         for step in steps:
             builder << step
     else:
         builder << steps[0]
         for up, down in edges:
-            builder.connect(up, down)
+            if up.name not in routes:
+                builder.connect(up, down)
+            elif (route := routes[up.name]) is not None:  # its first edge: all its branches
+                builder.connect(up, route)
+                routes[up.name] = None
     try:
         return builder.build()
     except ConfigurationError as exc:
@@ -145,13 +153,6 @@ def _steps(given: Any, error: FileError, search: list[Path]) -> list[StepTemplat
 
 def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> StepTemplate:
     entry = expect_mapping(entry, error, path)
-    for key in RESERVED_STEP_KEYS:
-        if key in entry:
-            raise error(
-                [*path, key],
-                f"{key!r} is reserved for {RESERVED_STEP_KEYS[key]}, "
-                "which this version of fanflow cannot load yet",
-            )
     expect_keys(entry, STEP_KEYS, error, path)
     name = entry.get("name")
     if not isinstance(name, str) or not name:
@@ -163,6 +164,7 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
             "function: {ref: module:name}",
         )
     if "function" in entry:
+        expect_keys(entry, ("name", "function", "route"), error, path)
         return _function_step(name, entry, error, path, search)
     try:
         step: StepTemplate
@@ -181,7 +183,6 @@ def _step(entry: Any, error: FileError, path: list[Any], search: list[Path]) -> 
 def _function_step(
     name: str, entry: Mapping[str, Any], error: FileError, path: list[Any], search: list[Path]
 ) -> FunctionStep:
-    expect_keys(entry, ("name", "function"), error, path)
     where = [*path, "function"]
     given = expect_mapping(entry["function"], error, where)
     expect_keys(given, FUNCTION_KEYS, error, where)
@@ -338,6 +339,32 @@ def _decoded(value: Any, error: FileError, path: list[Any], search: list[Path]) 
     if isinstance(value, list):
         return [_decoded(v, error, [*path, i], search) for i, v in enumerate(value)]
     return value
+
+
+def _routes(
+    entries: list[Any],
+    steps: list[StepTemplate],
+    edges: list[tuple[StepTemplate, StepTemplate]] | None,
+    error: FileError,
+    search: list[Path],
+) -> dict[str, Route | None]:
+    """Each routing step's `Route`, by its name; its branches are its edges' ends."""
+    routes: dict[str, Route | None] = {}
+    links = edges if edges is not None else list(pairwise(steps))
+    for i, (entry, step) in enumerate(zip(entries, steps, strict=True)):
+        if entry.get("route") is None:
+            continue
+        where: list[str | int] = ["steps", i, "route"]
+        given = expect_mapping(entry["route"], error, where)
+        expect_keys(given, ROUTE_KEYS, error, where)
+        by = given.get("by")
+        chooser = None if by is None else resolve_ref(by, search, error, [*where, "by"])
+        branches = [down for up, down in links if up is step]
+        try:
+            routes[step.name] = Route(branches, given.get("pick"), given.get("seed", 0), chooser)
+        except ConfigurationError as exc:
+            raise error(where, str(exc)) from None
+    return routes
 
 
 def _edges(

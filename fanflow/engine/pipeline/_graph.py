@@ -129,10 +129,18 @@ class StepGraph:
         self.edges += [(tail, node) for tail in self._tails for node in nodes]
         self._tails = nodes
 
-    def connect(self, upstream: StepTemplate, downstream: StepTemplate) -> None:
+    def connect(self, upstream: StepTemplate, downstream: StepTemplate | Route) -> None:
         """An edge; a `downstream` step not in the pipeline yet joins it here (off the
-        `<<` chain, whose next `<<` still follows the last link)."""
+        `<<` chain, whose next `<<` still follows the last link). A `Route` as
+        `downstream`: an edge to each of its steps, and `upstream` routes its inputs."""
         up = self._find(upstream)
+        if isinstance(downstream, Route):
+            if up in self.routes:
+                raise ConfigurationError(f"step {upstream.name!r} already has a Route")
+            self.routes[up] = downstream
+            for step in downstream.steps:
+                self.connect(upstream, step)
+            return
         if not isinstance(downstream, StepTemplate):
             raise ConfigurationError(
                 f"connect() takes steps (StepTemplate instances), got {type(downstream).__name__}"
@@ -156,7 +164,19 @@ class StepGraph:
                     "step) or put it in the `<<` chain"
                 )
         routes = {position[node]: route for node, route in self.routes.items()}
+        self._check_routes()
         return Topology([self.steps[n] for n in order], [tuple(p) for p in parents], routes)
+
+    def _check_routes(self) -> None:
+        """A routing step's children are exactly its Route's steps."""
+        for node, route in self.routes.items():
+            children = {down for up, down in self.edges if up == node}
+            if children != {self._find(step) for step in route.steps}:
+                others = sorted(self.steps[c].name for c in children) or "none"
+                raise ConfigurationError(
+                    f"step {self.steps[node].name!r} routes to {route.names} but leads to "
+                    f"{others}; a routing step leads only to its Route's steps"
+                )
 
     def _node(self, step: StepTemplate) -> int:
         if any(step is known for known in self.steps):

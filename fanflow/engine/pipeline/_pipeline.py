@@ -148,10 +148,11 @@ class PipelineBuilder:
     def __lshift__(self, step: StepTemplate | list[StepTemplate] | Route) -> PipelineBuilder:
         return self.add_step(step)
 
-    def connect(self, upstream: StepTemplate, downstream: StepTemplate) -> PipelineBuilder:
+    def connect(self, upstream: StepTemplate, downstream: StepTemplate | Route) -> PipelineBuilder:
         """An edge from a step already in the pipeline (by the step object) to another,
         for graphs that are not a straight line; `<<` is the short form. A `downstream`
-        not yet in the pipeline is added by this, off the `<<` chain."""
+        not yet in the pipeline is added by this, off the `<<` chain. A `Route`: edges to
+        each of its steps, which `upstream` routes its inputs to."""
         self._graph.connect(upstream, downstream)
         return self
 
@@ -191,16 +192,13 @@ class Pipeline:
         """Write this pipeline to a `.yaml` or `.json` file that `fanflow.load_pipeline`
         and `fanflow run` read back: steps, callbacks, models, inputs, config and the
         network (never an API key). See `engine/pipeline/_file_format.py`."""
-        if any(plan.route is not None for plan in self.plans):
-            raise ConfigurationError(
-                "a pipeline with a Route cannot be written to a file yet (the format reserves "
-                "`route:`); build it in Python"
-            )
         from fanflow.engine.pipeline._file_dump import dump_pipeline  # only when used
 
         steps = [plan.template for plan in self.plans]
         edges = [(self.plans[up].name, plan.name) for plan in self.plans for up in plan.parents]
-        return dump_pipeline(path, steps, self.sources, self.config, self._given_network, edges)
+        routes = {plan.name: plan.route for plan in self.plans if plan.route is not None}
+        given = self._given_network
+        return dump_pipeline(path, steps, self.sources, self.config, given, edges, routes)
 
     async def execute(self, use_cache: bool = True, drain: float | None = None) -> PipelineResult:
         """Run every input row through every step and return the results.

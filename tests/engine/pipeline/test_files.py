@@ -259,8 +259,10 @@ BAD_FILES = [
         r"steps\[0\]\.prompt\.schema \(line 6\): .*:answer is not a pydantic model",
     ),
     (
-        "fanflow: 1\nsteps:\n  - name: a\n    route: {branches: [b]}\n",
-        r"steps\[0\]\.route \(line 4\): 'route' is reserved for routing",
+        "fanflow: 1\nsteps:\n  - name: a\n    prompt: {template: hi}\n    route: {pick: 0}\n"
+        "  - name: b\n    prompt: {template: '{{a}}'}\n"
+        "inputs: [{rows: [{q: 1}]}]\nnetwork: {adapter: MockAdapter, script: [x]}\n",
+        r"steps\[0\]\.route \(line 5\): Route\(pick=0\): pick must be a whole number",
     ),
     (
         "fanflow: 1\nsteps:\n  - name: a\n    function: {ref: 'os:no_such_function'}\n",
@@ -376,10 +378,25 @@ def test_a_pipeline_with_branches_and_a_join_round_trips(tmp_path: Path, suffix:
     assert "left" in row["join"] and "right" in row["join"]
 
 
-def test_a_pipeline_with_a_route_is_not_written(tmp_path: Path) -> None:
+def pick_right(result: object) -> str:
+    """A Route's chooser, by import path."""
+    return "right"
+
+
+@pytest.mark.parametrize("how", [{"pick": 1, "seed": 5}, {"by": pick_right}])
+def test_a_pipeline_with_a_route_round_trips(tmp_path: Path, how: dict[str, Any]) -> None:
     builder = PipelineBuilder(PipelineConfig(**QUIET), MockAdapter(answer, model="m0"))
-    builder.input(instruction="write a haiku")
+    builder.input([{"instruction": f"write haiku {n}"} for n in range(6)])
     routed = [Prompt("left", "left {{ask}}"), Prompt("right", "right {{ask}}")]
-    builder << Prompt("ask", "{{instruction}}") << fanflow.Route(routed, pick=1)
-    with pytest.raises(ConfigurationError, match="Route"):
-        builder.build().dump(tmp_path / "p.yaml")
+    builder << Prompt("ask", "{{instruction}}") << fanflow.Route(routed, **how)
+    pipeline = builder.build()
+
+    path = pipeline.dump(tmp_path / "p.yaml")
+    document = yaml.safe_load(path.read_text())
+    (ask,) = [step for step in document["steps"] if step["name"] == "ask"]
+    expected = how if "pick" in how else {"by": "tests.engine.pipeline.test_files:pick_right"}
+    assert ask["route"] == expected
+    loaded = load_pipeline(path)
+    assert loaded.run().subsets.keys() == pipeline.run().subsets.keys() == {"left", "right"}
+    for name in ("left", "right"):
+        assert list(loaded.run().subsets[name].rows) == list(pipeline.run().subsets[name].rows)

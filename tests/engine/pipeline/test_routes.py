@@ -111,3 +111,29 @@ def test_a_join_after_a_route_needs_defaults_for_the_routed_branches() -> None:
 def test_a_bad_route_is_refused_when_made(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Route(models(), **kwargs)  # type: ignore[arg-type]
+
+
+async def test_connect_draws_a_route_as_the_chain_does() -> None:
+    chained, connected = builder(), builder()
+    chained.input(topic="t")
+    chained << Questions().scatter() << Route(models(), pick=1, seed=3) << Pick()
+    connected.input(topic="t")
+    questions, branches, pick = Questions().scatter(), models(), Pick()
+    connected << questions
+    connected.connect(questions, Route(branches, pick=1, seed=3))
+    for branch in branches:
+        connected.connect(branch, pick)
+
+    first, second = await chained.build().execute(), await connected.build().execute()
+    assert [chosen(row) for row in first.rows] == [chosen(row) for row in second.rows]
+
+
+def test_a_routing_step_with_another_child_is_refused() -> None:
+    made = builder()
+    made.input(topic="t")
+    questions, other = Questions().scatter(), Answer(name="other")
+    made << questions
+    made.connect(questions, Route(models(), pick=1))
+    made.connect(questions, other)
+    with pytest.raises(ConfigurationError, match="leads only to its Route's steps"):
+        made.build()
