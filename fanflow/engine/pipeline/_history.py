@@ -63,7 +63,10 @@ def load_run(id_or_name: str, store: str | Path | None = None) -> PipelineResult
     record = opened.find_run(id_or_name)
     leaves = record.config.get("graph", {}).get("leaves")  # absent: a chain, one leaf
     source = StoreSource(opened, record.id, record.steps, leaves)
-    return PipelineResult(source, stats=stats_from_dict(record.stats), run_name=record.name)
+    functions = frozenset(record.config.get("function_steps", ()))
+    return PipelineResult(
+        source, stats=stats_from_dict(record.stats), run_name=record.name, value_columns=functions
+    )
 
 
 def stats_to_dict(stats: RunStats) -> dict[str, Any]:

@@ -261,7 +261,11 @@ class Pipeline:
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
         with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
             await _run_with_display(dispatcher, display, drain)
-        return session.result()
+        return session.result(self._function_steps())
+
+    def _function_steps(self) -> frozenset[str]:
+        """Function steps: their row column is the value they returned (`PipelineResult`)."""
+        return frozenset(plan.name for plan in self.plans if plan.function is not None)
 
     def _recorded(self, config: PipelineConfig) -> dict[str, Any]:
         """The run record's config: the settings and the network (never its secrets)."""
@@ -270,6 +274,8 @@ class Pipeline:
         if len(leaves) > 1 or any(len(plan.parents) > 1 for plan in self.plans):
             edges = [[parent, plan.index] for plan in self.plans for parent in plan.parents]
             recorded["graph"] = {"leaves": leaves, "edges": edges}  # for load_run, export
+        if functions := self._function_steps():
+            recorded["function_steps"] = sorted(functions)  # for load_run's rows
         return recorded
 
     def fingerprint(self) -> str:

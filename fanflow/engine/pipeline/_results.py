@@ -186,6 +186,7 @@ class PipelineResult:
         *,
         stats: RunStats | None = None,
         run_name: str | None = None,
+        value_columns: frozenset[str] = frozenset(),
     ) -> None:
         if isinstance(steps, list):
             collector = StatsCollector()
@@ -199,6 +200,9 @@ class PipelineResult:
             raise ConfigurationError("a PipelineResult over a ResultSource needs its stats")
         self._source = steps
         self.stats = stats
+        # Steps whose column is their parsed value, not the text: function steps, whose
+        # answer is the dict (or list) they returned, stored as JSON text.
+        self._value_columns = value_columns
         self.run_name = run_name
         self._steps: dict[str, StepResults] | None = None
 
@@ -215,7 +219,10 @@ class PipelineResult:
         `save()`): one entry per leaf, several where the pipeline ends in branches."""
         return {
             leaf: PipelineResult(
-                self._source.for_leaf(leaf), stats=self.stats, run_name=self.run_name
+                self._source.for_leaf(leaf),
+                stats=self.stats,
+                run_name=self.run_name,
+                value_columns=self._value_columns,
             )
             for leaf in self._source.leaves
         }
@@ -232,7 +239,7 @@ class PipelineResult:
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         """The rows one at a time: one per ok final-step result, with its lineage."""
         self._single_leaf("iter_rows()")
-        return map(_row_of, self._source.final_ok())
+        return map(self._row_of, self._source.final_ok())
 
     @property
     def rows(self) -> Sequence[dict[str, Any]]:
@@ -244,8 +251,8 @@ class PipelineResult:
         self._single_leaf("rows")
         results = self._source.final_ok_results()
         if isinstance(results, list):
-            return [_row_of(result) for result in results]
-        return MappedSequence(results, _row_of)
+            return [self._row_of(result) for result in results]
+        return MappedSequence(results, self._row_of)
 
     @property
     def failures(self) -> Sequence[TaskResult]:
@@ -310,9 +317,11 @@ class PipelineResult:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
         return f"PipelineResult(rows={ok}, tasks={self.stats.tasks})"
 
-
-def _row_of(result: TaskResult) -> dict[str, Any]:
-    return {**result.row(), LINEAGE_COLUMN: list(result.lineage)}
+    def _row_of(self, result: TaskResult) -> dict[str, Any]:
+        row = {**result.row(), LINEAGE_COLUMN: list(result.lineage)}
+        if result.step in self._value_columns:
+            row[result.step] = result.value
+        return row
 
 
 class StatsCollector:

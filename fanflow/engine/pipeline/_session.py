@@ -83,8 +83,11 @@ class RunSession:
                 if status != "ok":
                     self._hint(store, status)
 
-    def result(self) -> PipelineResult:
-        return PipelineResult(self.sink.source(), stats=self._stats, run_name=self.name)
+    def result(self, value_columns: frozenset[str] = frozenset()) -> PipelineResult:
+        """The run's result; `value_columns`: steps whose row column is their parsed value."""
+        return PipelineResult(
+            self.sink.source(), stats=self._stats, run_name=self.name, value_columns=value_columns
+        )
 
     def _finished_stats(self, wall: float, stopped: str | None) -> RunStats:
         stats = self.sink.collector.finish(wall, stopped)

@@ -336,3 +336,23 @@ def test_a_function_step_refuses_generation_parameters_and_tools() -> None:
         keep.set_generation(temperature=0.5)
     with pytest.raises(fanflow.ConfigurationError, match="function step"):
         keep.set_tools([len])
+
+
+@pytest.mark.parametrize("stored", [False, True])
+async def test_a_function_step_at_the_end_gives_its_dict_as_its_column(
+    tmp_path: Path, stored: bool
+) -> None:
+    store: Path | bool = tmp_path / "store.db" if stored else False
+    made = PipelineBuilder(PipelineConfig(progress=False, store=store), MockAdapter(llm))
+    made.input(topic="t")
+    made << questions() << keep_long
+    result = await made.build().execute()
+
+    rows = list(result.rows)
+    assert sorted(row["keep_long"]["question"] for row in rows) == sorted(
+        q for q in QUESTIONS if len(q) > 20
+    )
+    if stored:
+        (record,) = fanflow.runs(store=tmp_path / "store.db")
+        reloaded = fanflow.load_run(record.name, store=tmp_path / "store.db")
+        assert list(reloaded.rows) == rows
