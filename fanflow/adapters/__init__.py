@@ -1,13 +1,17 @@
 """Who does the work: LLM endpoints behind one small protocol.
 
 - `_types`: `LLMAdapter` (`generate`, `aclose`, `model`), requests and generations.
-- `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`.
+- `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`;
+  `_urls` checks base URLs, `_usage` estimates tokens a server did not report.
 - `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
   (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
-  endpoints as one); `_defaults.with_defaults` is how a pipeline wraps its network.
+  endpoints as one, `_health` its view of each endpoint); `_window` (the concurrency
+  window a 429 shrinks) and `_ratelimit_headers` (token buckets from `x-ratelimit-*`)
+  serve `RateLimiter`; `_defaults.with_defaults` is how a pipeline wraps its network.
 - `_http_tool`: `send_tool_request`, the HTTP request of a Dria `http_request` tool.
-- `_transport`, `_fast_http*`, `_aiohttp_transport`, `_httpx_transport`: HTTP transports
-  (`FastTransport` is the default).
+- `_transport`, `_fast_http` (with `_fast_http_conn`, its connections),
+  `_aiohttp_transport`, `_httpx_transport`: HTTP transports (`FastTransport` is the
+  default).
 
 `AiohttpTransport` and `HttpxTransport` are imported on first use, with aiohttp and
 httpx, and so is `EndpointPool`, so that `import fanflow` does not pay for what most runs

@@ -1,9 +1,11 @@
 """What to do: the declarative workflow language (Dria-compatible), its builder, and steps.
 
-- `_workflow`, `_enums`, `_validation`: the `Workflow` document and its checks.
+- `_parts`, `_workflow`, `_enums`, `_validation`: the `Workflow` document, its parts
+  (tasks, messages, memory reads and writes, edges) and its checks.
 - `_builder`, `_memory_ops`: `WorkflowBuilder`, `ConditionBuilder`, `Read`/`Write`/...
 - `_template`: `StepTemplate`, what users subclass; its fluent methods pick a callback.
 - `_prompt`: `Prompt`, a one-prompt step without a subclass; `Workflow.from_prompt`.
+- `_function`: `step` / `FunctionStep`, a plain Python function as a step (no request).
 - `_generation`, `_tools`: a step's generation parameters and tools (`set_generation`,
   `set_tools`), and the tools a workflow offers (Dria's custom tools included).
 

@@ -5,7 +5,8 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 
 - `_store`: `Store`, the file: runs, results, cache lookups by content key.
 - `_reuse`: cache hits stored as references to the answers, not copies.
-- `_keyfilter`: the compact filter of stored keys in front of cache lookups.
+- `_keyfilter`, `_shared_keys`: the compact filter of stored keys in front of cache
+  lookups, one per file in a process.
 - `_writer`, `_writer_child`: commits in a child process fed by the event loop.
 - `_records`: how run records and results look on disk, and back.
 - `_paths`: the store's path, made absolute and checked before SQLite opens it.

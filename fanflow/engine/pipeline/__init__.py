@@ -5,15 +5,21 @@
 - `_plan`, `_join_plan`: from the graph to an executable plan, every binding checked at
   build(). `_joins`: branches, routes and joins while running.
 - `_tasks`: one task's workflow: binding, `create_workflow`, params, model.
+- `_preflight`, `_network_checks`, `_config_errors`: what `build()` checks before any
+  request (each step's `create_workflow` once, the network and its models, settings).
+- `_functions`: running function steps (`@fanflow.step`) and their content keys.
 - `_dispatcher`: every task of every step under one concurrency limit.
 - `_sink`: where results go: cache lookups, saving, statistics.
-- `_session`: one `execute()` as a recorded run.
+- `_session`: one `execute()` as a recorded run; `_reuse` says what came from the store,
+  `_sharing` lets identical runs at once send each task once, `_drain` stops gently.
+- `_work`: a task waiting to run.
 - `_inputs`: input rows from keywords, lists, datasets and files (`_input_files`); a row
   that cannot be read or used fails alone (`_input_rows`).
 - `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
 - `_lazy`, `_arrow`: rows and failures read from the store as used; Arrow/Parquet files.
-- `_file_format` (the format), `_file_dump`, `_file_load`, `_file_network`: pipelines
-  as YAML/JSON files (`Pipeline.dump`, `load_pipeline`, `fanflow run`).
+- `_file_format` (the format), `_file_dump`, `_file_load`, `_file_network`,
+  `_file_overrides`, `_files`: pipelines as YAML/JSON files (`Pipeline.dump`,
+  `load_pipeline`, `fanflow run` and its `--set`).
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """
 

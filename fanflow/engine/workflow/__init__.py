@@ -6,7 +6,8 @@
 - `_operators`: generation, function calling, search, sample.
 - `_structured`: structured output, validated, with one repair retry.
 - `_time_limit`: `max_time`.
-- `_meter`: what one task spent (tokens, requests).
+- `_meter`: what one task spent (tokens, requests, finish reason).
+- `_answers`: answers that cannot be used (no content, filtered, tool calls unasked).
 
 Pure and deterministic given the adapter's answers; knows nothing of pipelines.
 """
