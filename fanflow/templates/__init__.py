@@ -1,0 +1,18 @@
+"""Ready steps for the common datasets, each usable in one line of a pipeline.
+
+- `_evolve`: `EvolveInstruct` (Evol-Instruct mutations), `EvolveQuality`.
+- `_judge`: `Rate` (scores per aspect), `PairwiseJudge` (both orders, ties).
+- `_magpie`: `MagPie`, a multi-turn chat made by one workflow with a loop.
+- `_preference`: `preference_pipeline`, answers from several models judged into
+  chosen/rejected rows.
+- `_fields`: `Fields`, the flow that turns a JSON-object answer into next-step fields.
+
+Templates sit above `steps` and `callbacks`; only `_preference` uses the pipeline builder.
+"""
+
+from __future__ import annotations
+
+from fanflow.templates._evolve import MUTATIONS, EvolveInstruct, EvolveQuality, pick_mutation
+from fanflow.templates._fields import Fields
+
+__all__ = ["MUTATIONS", "EvolveInstruct", "EvolveQuality", "Fields", "pick_mutation"]
