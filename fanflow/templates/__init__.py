@@ -14,5 +14,16 @@ from __future__ import annotations
 
 from fanflow.templates._evolve import MUTATIONS, EvolveInstruct, EvolveQuality, pick_mutation
 from fanflow.templates._fields import Fields
+from fanflow.templates._judge import PairwiseJudge, PairwiseVerdict, Rate, pairwise_verdict
 
-__all__ = ["MUTATIONS", "EvolveInstruct", "EvolveQuality", "Fields", "pick_mutation"]
+__all__ = [
+    "MUTATIONS",
+    "EvolveInstruct",
+    "EvolveQuality",
+    "Fields",
+    "PairwiseJudge",
+    "PairwiseVerdict",
+    "Rate",
+    "pairwise_verdict",
+    "pick_mutation",
+]
