@@ -15,12 +15,15 @@ from __future__ import annotations
 from fanflow.templates._evolve import MUTATIONS, EvolveInstruct, EvolveQuality, pick_mutation
 from fanflow.templates._fields import Fields
 from fanflow.templates._judge import PairwiseJudge, PairwiseVerdict, Rate, pairwise_verdict
+from fanflow.templates._magpie import DEFAULT_SYSTEM_PROMPT, MagPie
 
 __all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
     "MUTATIONS",
     "EvolveInstruct",
     "EvolveQuality",
     "Fields",
+    "MagPie",
     "PairwiseJudge",
     "PairwiseVerdict",
     "Rate",
