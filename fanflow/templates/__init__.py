@@ -16,6 +16,7 @@ from fanflow.templates._evolve import MUTATIONS, EvolveInstruct, EvolveQuality, 
 from fanflow.templates._fields import Fields
 from fanflow.templates._judge import PairwiseJudge, PairwiseVerdict, Rate, pairwise_verdict
 from fanflow.templates._magpie import DEFAULT_SYSTEM_PROMPT, MagPie
+from fanflow.templates._preference import PreferenceJudge, preference, preference_pipeline
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -26,7 +27,10 @@ __all__ = [
     "MagPie",
     "PairwiseJudge",
     "PairwiseVerdict",
+    "PreferenceJudge",
     "Rate",
     "pairwise_verdict",
     "pick_mutation",
+    "preference",
+    "preference_pipeline",
 ]
