@@ -12,6 +12,7 @@ from fanflow import (
     MockAdapter,
     PipelineBuilder,
     PipelineConfig,
+    load_pipeline,
 )
 from fanflow.templates import preference_pipeline
 from tests.templates._run import prompt_of
@@ -90,3 +91,14 @@ def test_needs_two_different_models() -> None:
     builder = PipelineBuilder(PipelineConfig(store=False), MockAdapter(["x"]))
     with pytest.raises(ConfigurationError, match="two or more"):
         preference_pipeline(builder, ["q"], models=["llama"])
+
+
+async def test_the_pipeline_dumps_and_loads_with_its_templates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    builder = PipelineBuilder(PipelineConfig(store=False), MockAdapter(model_answer, model="m"))
+    preference_pipeline(builder, ["Explain DNS"], models=["llama", "qwen"])
+    builder.build().dump(tmp_path / "preference.yaml")
+    loaded = load_pipeline(
+        tmp_path / "preference.yaml", network=MockAdapter(model_answer, model="m")
+    )
+    result = await loaded.execute()
+    assert [row["chosen_model"] for row in result.rows] == ["qwen"]
