@@ -52,10 +52,15 @@ async def generate_structured(generate: Generate, request: GenerationRequest, ta
         return text
     raise ParseError(
         f"task {task_id!r}: the answer did not match the task's JSON schema, also after one "
-        f"repair attempt ({error}). Simplify the schema or prompt, or use a model with "
-        "structured-output support",
+        f"repair attempt ({error}); the answer was {_quoted(second.text)}. Simplify the "
+        "schema or prompt, or use a model with structured-output support",
         raw=second.text,
     )
+
+
+def _quoted(text: str, limit: int = 300) -> str:
+    """The raw answer for an error message: whole when short, else its start."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} chars)"
 
 
 def _repair_messages(answer: str, error: str) -> tuple[ChatMessage, ChatMessage]:
