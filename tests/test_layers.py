@@ -66,11 +66,14 @@ def test_no_module_imports_itself_through_others() -> None:
 @pytest.mark.parametrize(
     ("layer", "forbidden"),
     [
-        ("fanflow.store", ("fanflow.engine", "fanflow.callbacks", "fanflow.cli")),
+        ("fanflow.store", ("fanflow.engine", "fanflow.callbacks", "fanflow.cli",
+                           "fanflow.templates")),
         ("fanflow.adapters", ("fanflow.engine", "fanflow.steps", "fanflow.callbacks",
-                              "fanflow.store")),
-        ("fanflow.callbacks", ("fanflow.engine", "fanflow.steps", "fanflow.store")),
-        ("fanflow.steps", ("fanflow.engine", "fanflow.store")),
+                              "fanflow.store", "fanflow.templates")),
+        ("fanflow.callbacks", ("fanflow.engine", "fanflow.steps", "fanflow.store",
+                               "fanflow.templates")),
+        ("fanflow.steps", ("fanflow.engine", "fanflow.store", "fanflow.templates")),
+        ("fanflow.engine", ("fanflow.templates",)),
         ("fanflow.engine.workflow", ("fanflow.engine.pipeline", "fanflow.store")),
     ],
 )  # fmt: skip
