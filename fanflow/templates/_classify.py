@@ -20,8 +20,6 @@ Text:
 Answer with a JSON object {"label": "<one of the labels, spelled exactly as listed>"} \
 and nothing else."""
 
-_DEFAULT_TASK = ""
-
 
 class Classify(PromptTemplate):
     """Input `text` -> output `{"label": ...}`, the label one of `labels`.
@@ -44,7 +42,7 @@ class Classify(PromptTemplate):
     ) -> None:
         checked = _checked_labels(labels)
         listed = "\n".join(f"- {label}" for label in checked)
-        intro = f"{task.strip()}\n" if task else _DEFAULT_TASK
+        intro = f"{task.strip()}\n" if task else ""
         template = _CLASSIFY.replace("<task>", intro).replace("<labels>", listed)
         super().__init__(name, template, _schema(checked), labels=checked, task=task)
 

@@ -28,7 +28,7 @@ async def test_seed_instructions_become_new_ones_that_scatter() -> None:
     adapter = MockAdapter(answer)
     seeds = ["Write a haiku about rain.", "Sort these numbers: 3, 1, 2."]
     pipeline = builder(adapter, [{"seeds": seeds}])
-    pipeline << SelfInstruct(n=2).scatter(key="question") << Answer()
+    pipeline << SelfInstruct(n=2).scatter() << Answer()
 
     result = await pipeline.build().execute()
 
