@@ -1,7 +1,9 @@
 """Structured output: ask for a JSON schema, validate the answer, repair once.
 
 A task with a `schema` sends it as the request's `json_schema`. The answer (code fences
-allowed) must parse as JSON and validate against the schema (jsonschema, draft 2020-12).
+allowed) must parse as JSON and validate against the schema (jsonschema, draft 2020-12);
+for a server that ignores the schema, a JSON object or array found in prose around it (by
+the lenient parser) is taken if it validates.
 On failure the model is asked once more, shown its answer and the validation error; a
 second failure is a `ParseError` carrying the raw text. An answer cut off at max_tokens
 fails at once (a repair would be cut off the same way). The stored result is the answer
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from fanflow._exceptions import ParseError
-from fanflow._json import parse_strict
+from fanflow._json import parse_lenient, parse_strict
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest
 from fanflow.engine.workflow._answers import LENGTH, cut_off_error
 
@@ -59,7 +61,8 @@ async def generate_structured(generate: Generate, request: GenerationRequest, ta
 
 
 def _quoted(text: str, limit: int = 300) -> str:
-    """The raw answer for an error message: whole when short, else its start."""
+    """The raw answer for an error message: whole when short, else its start (all of it is
+    the error's `raw`)."""
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} chars)"
 
 
@@ -76,11 +79,17 @@ def _repair_messages(answer: str, error: str) -> tuple[ChatMessage, ChatMessage]
 
 def _validated(text: str, schema: dict[str, Any]) -> tuple[str, str | None]:
     """(compact JSON, None) when valid, else (text, what is wrong)."""
+    validator = _validator(orjson.dumps(schema))
     try:
         value = parse_strict(text)
     except ParseError as exc:
+        # A server that ignores the schema lets a model wrap its JSON in prose: take the
+        # JSON object or array found in it if that fits, else ask again as usual.
+        found = parse_lenient(text)
+        if isinstance(found, (dict, list)) and validator.is_valid(found):
+            return orjson.dumps(found).decode(), None
         return text, str(exc)
-    problem = next(iter(_validator(orjson.dumps(schema)).iter_errors(value)), None)
+    problem = next(iter(validator.iter_errors(value)), None)
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "the top level"
         return text, f"at {where}: {problem.message}"

@@ -157,3 +157,22 @@ async def test_a_repaired_answer_counts_both_calls() -> None:
     assert result.generations == 2
     assert result.usage == Usage(completion_tokens=3)
     assert orjson.loads(result.result) == {"score": 1, "reason": "r"}
+
+
+async def test_json_inside_prose_is_found_without_asking_again() -> None:
+    # a server that ignores response_format: the model wraps its JSON in words
+    adapter = FakeAdapter('Sure! Here it is: {"score": 5, "reason": "right"} Hope it helps.')
+
+    result = await run_workflow(_judging(), adapter)
+
+    assert result.value == {"score": 5, "reason": "right"}
+    assert len(adapter.requests) == 1
+
+
+async def test_the_refusal_shows_the_raw_answer() -> None:
+    adapter = FakeAdapter("no idea", "still no idea")
+
+    with pytest.raises(ParseError) as caught:
+        await run_workflow(_judging(), adapter)
+
+    assert "the answer was 'still no idea'" in str(caught.value)
