@@ -81,7 +81,10 @@ def test_committed_notebook_has_no_outputs(path: Path) -> None:
         for index, cell in enumerate(notebook.cells)
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
-    assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing"
+    assert not dirty, (
+        f"{path.name}: cells {dirty} carry outputs; clear them with "
+        "`jupyter nbconvert --clear-output --inplace cookbook/*.ipynb`"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
