@@ -2,7 +2,8 @@
 
 The dispatcher only bumps integer counters (cheap on the hot path); a refresh loop copies
 them into rich four times a second, which also gives rich its rate and ETA samples. Shown
-only on a terminal and when `PipelineConfig.progress` is on; rich is imported only then.
+only on a terminal or in a Jupyter notebook (where rich draws into an ipywidgets output,
+the `notebooks` extra), and when `PipelineConfig.progress` is on; rich is imported only then.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ProgressDisplay:
 
     def __init__(self, step_names: list[str], counts: list[StepCounts], enabled: bool) -> None:
         self.counts = counts
-        self.enabled = enabled and sys.stderr.isatty()
+        self.enabled = enabled and (sys.stderr.isatty() or _in_notebook())
         self._tasks: list[TaskID] = []
         if self.enabled:
             self._progress = _progress_bars()
@@ -72,6 +73,13 @@ class ProgressDisplay:
         if self.enabled:
             self.refresh()
             self._progress.stop()
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (whose stderr is not a terminal)."""
+    ipython = sys.modules.get("IPython")  # never imported here: only if already loaded
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def _progress_bars() -> Progress:
