@@ -30,7 +30,10 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 def test_the_cookbook_has_notebooks() -> None:
     names = {path.stem for path in NOTEBOOKS}
-    assert {"quickstart", "qa_from_topics", "custom_callback"} <= names
+    assert {
+        "quickstart", "qa_from_topics", "custom_callback", "preference_data",
+        "instruction_evolution", "magpie_chats",
+    } <= names  # fmt: skip
 
 
 @pytest.fixture
