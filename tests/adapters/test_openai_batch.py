@@ -1,0 +1,122 @@
+"""OpenAIBatchAdapter against the mock server's /v1/files and /v1/batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fanflow import (
+    ChatMessage,
+    ConfigurationError,
+    GenerationRequest,
+    OpenAIBatchAdapter,
+    PipelineBuilder,
+    PipelineConfig,
+    Prompt,
+    ProviderError,
+)
+from fanflow.testing import MockServer
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST = {"max_wait": 0.01, "poll_interval": 0.01}
+
+
+def say(n: int) -> GenerationRequest:
+    return GenerationRequest(messages=(ChatMessage("user", f"say {n}"),))
+
+
+def refuse_sevens(body: dict[str, Any]) -> str:
+    text = body["messages"][-1]["content"]
+    if text.endswith("7"):
+        raise ValueError("seven is refused")
+    return "ok " + text
+
+
+def pipeline(adapter: OpenAIBatchAdapter, rows: int) -> PipelineBuilder:
+    settings = PipelineConfig(progress=False, store=False, concurrency=rows)
+    builder = PipelineBuilder(settings, adapter).input([{"n": str(i)} for i in range(rows)])
+    builder << Prompt("say", "say {{n}}")
+    return builder
+
+
+async def test_a_pipeline_through_batches_gives_every_row() -> None:
+    async with (
+        MockServer(lambda body: "ok " + body["messages"][-1]["content"]) as server,
+        OpenAIBatchAdapter(server.base_url, api_key="k", model="mock-model", **FAST) as adapter,
+    ):
+        result = await pipeline(adapter, 40).build().execute()
+
+    assert sorted(row["say"] for row in result.rows) == sorted(f"ok say {i}" for i in range(40))
+    assert result.stats.tasks["ok"] == 40
+    assert server.batches.batches  # the answers came through the Batch API
+    assert server.arrivals == []  # and no request went to /v1/chat/completions directly
+
+
+async def test_a_failed_line_fails_only_its_task() -> None:
+    async with (
+        MockServer(refuse_sevens) as server,
+        OpenAIBatchAdapter(server.base_url, model="mock-model", **FAST) as adapter,
+    ):
+        answers = await asyncio.gather(
+            *(adapter.generate(say(n)) for n in range(10)), return_exceptions=True
+        )
+
+    failed = [n for n, answer in enumerate(answers) if isinstance(answer, BaseException)]
+    assert failed == [7]
+    assert isinstance(answers[7], ProviderError)
+    assert "seven is refused" in str(answers[7])
+    assert answers[3].text == "ok say 3"  # type: ignore[union-attr]
+    assert answers[3].usage.prompt_tokens > 0  # type: ignore[union-attr]
+
+
+async def test_batches_are_split_by_max_batch_size() -> None:
+    async with (
+        MockServer() as server,
+        OpenAIBatchAdapter(
+            server.base_url, model="mock-model", max_batch_size=4, max_wait=60, poll_interval=0.01
+        ) as adapter,
+    ):
+        answers = await asyncio.gather(*(adapter.generate(say(n)) for n in range(8)))
+
+    assert [answer.text for answer in answers] == [f"mock answer: say {n}" for n in range(8)]
+    counts = [batch["request_counts"]["total"] for batch in server.batches.batches.values()]
+    assert counts == [4, 4]
+
+
+async def test_an_expired_batch_is_sent_again() -> None:
+    async with (
+        MockServer() as server,
+        OpenAIBatchAdapter(server.base_url, model="mock-model", **FAST) as adapter,
+    ):
+        server.batches.expire_next = 1
+        answers = await asyncio.gather(*(adapter.generate(say(n)) for n in range(3)))
+
+    assert [answer.text for answer in answers] == [f"mock answer: say {n}" for n in range(3)]
+    statuses = [batch["status"] for batch in server.batches.batches.values()]
+    assert statuses == ["expired", "completed"]
+
+
+async def test_a_batch_failing_every_time_fails_its_tasks_after_max_resubmits() -> None:
+    async with (
+        MockServer() as server,
+        OpenAIBatchAdapter(server.base_url, model="mock-model", max_resubmits=1, **FAST) as adapter,
+    ):
+        server.batches.fail_next = 5
+        with pytest.raises(ProviderError, match="ended 'failed'"):
+            await adapter.generate(say(1))
+
+    assert len(server.batches.batches) == 2
+
+
+async def test_without_a_model_generate_says_so() -> None:
+    async with OpenAIBatchAdapter("http://127.0.0.1:9/v1", **FAST) as adapter:
+        with pytest.raises(ConfigurationError, match="model"):
+            await adapter.generate(say(1))
+
+
+def test_limits_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="max_batch_size"):
+        OpenAIBatchAdapter("http://127.0.0.1:9/v1", model="m", max_batch_size=0)
