@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError
+from fanflow._exceptions import AdapterError, ConfigurationError, FanflowError, ProviderError
 from fanflow._redact import get_logger, redact, shown_url
 from fanflow.adapters._openai import (
     OpenAIAdapter,
@@ -45,6 +45,7 @@ __all__ = ["OpenAIBatchAdapter"]
 logger = get_logger("fanflow.adapters")
 
 _ENDPOINT = "/v1/chat/completions"
+_POLL_FAILURES = 10
 _DONE = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
@@ -232,8 +233,21 @@ class OpenAIBatchAdapter(AdapterBase):
         )
         while batch.get("status") not in _DONE:
             await asyncio.sleep(self.poll_interval)
-            batch = await self._call("GET", f"/batches/{batch['id']}")
+            batch = await self._poll(batch)
         return str(batch["status"]), batch
+
+    async def _poll(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch's state now; a failed poll keeps the last state (the batch is paid
+        for, so one lost GET must not lose it) unless polls fail `_POLL_FAILURES` times."""
+        try:
+            polled = await self._call("GET", f"/batches/{batch['id']}")
+        except ProviderError as exc:
+            failures = batch.get("_poll_failures", 0) + 1
+            if failures >= _POLL_FAILURES or exc.status_code in (401, 403, 404):
+                raise
+            logger.warning("polling batch %s failed (%s); polling again", batch["id"], exc)
+            return {**batch, "_poll_failures": failures}
+        return polled
 
     def _map_back(self, content: bytes, waiting: dict[str, _Line]) -> None:
         for raw in content.splitlines():
@@ -362,7 +376,10 @@ def _said(body: bytes) -> str:
 def _fail(lines: list[_Line], error: BaseException) -> None:
     for line in lines:
         if not line.answer.done():
-            line.answer.set_exception(error)
+            # A copy each: the engine adds context to a task's error, and must not
+            # change the message every other task of the batch shows.
+            own = error.with_context("") if isinstance(error, FanflowError) else error
+            line.answer.set_exception(own)
 
 
 def _check_limits(size: int, wait: float, poll: float, resubmits: int) -> None:

@@ -120,3 +120,25 @@ async def test_without_a_model_generate_says_so() -> None:
 def test_limits_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="max_batch_size"):
         OpenAIBatchAdapter("http://127.0.0.1:9/v1", model="m", max_batch_size=0)
+
+
+async def test_the_official_openai_client_reads_the_mock_batch_api() -> None:
+    openai = pytest.importorskip("openai")
+    line = b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
+    line += b'"body": {"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}}\n'
+    async with MockServer() as server:
+        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+        uploaded = await client.files.create(file=("in.jsonl", line), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        while batch.status not in ("completed", "failed", "expired", "cancelled"):
+            await asyncio.sleep(0.01)
+            batch = await client.batches.retrieve(batch.id)
+        assert batch.output_file_id is not None
+        output = await client.files.content(batch.output_file_id)
+        await client.close()
+
+    answered = output.json()
+    assert answered["custom_id"] == "a"
+    assert answered["response"]["body"]["choices"][0]["message"]["content"] == "mock answer: hi"
