@@ -14,11 +14,12 @@ HTTP calls, so the CPU per request is the batch's bookkeeping, not the HTTP clie
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -40,7 +41,7 @@ from fanflow.adapters._urls import check_base_url
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["OpenAIBatchAdapter"]
+__all__ = ["BatchLog", "OpenAIBatchAdapter"]
 
 logger = get_logger("fanflow.adapters")
 
@@ -59,7 +60,18 @@ class _Line:
     model: str
     answer: asyncio.Future[Generation]
     submissions: int = 0
+    key: str = ""  # the request's content key, when a batch log is kept
     started: float = field(default_factory=time.perf_counter)
+
+
+class BatchLog(Protocol):
+    """Where submitted batch lines are kept until answered (`store.SubmittedBatches`)."""
+
+    def record(self, endpoint: str, batch_id: str, lines: Sequence[tuple[str, str]]) -> None: ...
+
+    def find(self, endpoint: str, key: str) -> list[tuple[str, str]]: ...
+
+    def answered(self, batch_id: str, custom_ids: Sequence[str]) -> None: ...
 
 
 class OpenAIBatchAdapter(AdapterBase):
@@ -72,6 +84,14 @@ class OpenAIBatchAdapter(AdapterBase):
     unanswered requests sent again in a later batch, at most `max_resubmits` times.
     `http_client` is a caller's `httpx.AsyncClient` (never closed here); `timeout`
     bounds each HTTP call of a client the adapter creates.
+
+    `batch_log` (a `fanflow.store.SubmittedBatches`) records every submitted line until
+    its answer reaches its task: a process killed while batches run, started again with
+    the same log, collects those batches' answers for the same requests instead of
+    submitting (and paying for) them again. It costs one SQLite lookup per request.
+
+    A pipeline's `task_timeout` (600 s by default) also bounds the wait for a batch:
+    set `PipelineConfig(task_timeout=None)` for batches that take hours.
     """
 
     def __init__(
@@ -88,6 +108,7 @@ class OpenAIBatchAdapter(AdapterBase):
         timeout: float | None = 600.0,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        batch_log: BatchLog | None = None,
     ) -> None:
         self.base_url, self.model = "", model
         if not isinstance(base_url, str):
@@ -115,6 +136,10 @@ class OpenAIBatchAdapter(AdapterBase):
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self._log = batch_log
+        self._claimed: set[tuple[str, str]] = set()  # logged lines this process collects
+        self._adopted: dict[str, dict[str, _Line]] = {}  # batch id -> custom_id -> line
+        self._collected: dict[str, list[bytes]] = {}  # batch id -> its answer files
 
     def __repr__(self) -> str:
         return f"OpenAIBatchAdapter(base_url={self.base_url!r}, model={self.model!r})"
@@ -144,6 +169,10 @@ class OpenAIBatchAdapter(AdapterBase):
             model,
             asyncio.get_running_loop().create_future(),
         )
+        if self._log is not None:
+            line.key = _content_key(self._url, line.body)
+            if self._adopt(line):
+                return await line.answer
         self._enqueue(line)
         return await line.answer
 
@@ -190,12 +219,18 @@ class OpenAIBatchAdapter(AdapterBase):
         try:
             for line in lines:
                 line.submissions += 1
-            status, batch = await self._submit_and_wait(lines)
+            batch = await self._submit(lines)
+            if self._log is not None:
+                self._log.record(
+                    self.base_url, batch["id"], [(ln.custom_id, ln.key) for ln in lines]
+                )
+            batch = await self._wait(batch)
             waiting = {line.custom_id: line for line in lines if not line.answer.done()}
-            for key in ("output_file_id", "error_file_id"):
-                if batch.get(key):
-                    self._map_back(await self._get(f"/files/{batch[key]}/content"), waiting)
-            self._settle_unanswered(batch["id"], status, list(waiting.values()))
+            for content in await self._answer_files(batch):
+                self._map_back(content, waiting)
+            self._settle_unanswered(batch["id"], batch["status"], list(waiting.values()))
+            if self._log is not None:
+                self._log.answered(batch["id"], [line.custom_id for line in lines])
         except asyncio.CancelledError:
             _fail(lines, ProviderError("the batch was cancelled", endpoint=self.base_url))
             raise
@@ -208,7 +243,7 @@ class OpenAIBatchAdapter(AdapterBase):
             )
             _fail(lines, error)
 
-    async def _submit_and_wait(self, lines: list[_Line]) -> tuple[str, dict[str, Any]]:
+    async def _submit(self, lines: list[_Line]) -> dict[str, Any]:
         jsonl = b"".join(
             orjson.dumps(
                 {"custom_id": line.custom_id, "method": "POST", "url": _ENDPOINT, "body": line.body}
@@ -231,10 +266,73 @@ class OpenAIBatchAdapter(AdapterBase):
         logger.info(
             "submitted batch %s of %d requests to %s", batch["id"], len(lines), self.base_url
         )
+        return batch
+
+    async def _wait(self, batch: dict[str, Any]) -> dict[str, Any]:
         while batch.get("status") not in _DONE:
             await asyncio.sleep(self.poll_interval)
             batch = await self._poll(batch)
-        return str(batch["status"]), batch
+        return batch
+
+    async def _answer_files(self, batch: dict[str, Any]) -> list[bytes]:
+        """The output file and the error file of a finished batch, those it has."""
+        return [
+            await self._get(f"/files/{batch[key]}/content")
+            for key in ("output_file_id", "error_file_id")
+            if batch.get(key)
+        ]
+
+    def _adopt(self, line: _Line) -> bool:
+        """Attach `line` to an unanswered logged line of an earlier process, if any."""
+        assert self._log is not None
+        for batch_id, custom_id in self._log.find(self.base_url, line.key):
+            if (batch_id, custom_id) in self._claimed:
+                continue
+            self._claimed.add((batch_id, custom_id))
+            line.custom_id = custom_id
+            self._adopted.setdefault(batch_id, {})[custom_id] = line
+            if batch_id in self._collected:
+                self._deliver(batch_id)
+            elif len(self._adopted[batch_id]) == 1:
+                task = asyncio.get_running_loop().create_task(self._collect(batch_id))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
+            return True
+        return False
+
+    async def _collect(self, batch_id: str) -> None:
+        """Wait for a batch an earlier process submitted, then answer the lines adopted."""
+        try:
+            batch = await self._wait({"id": batch_id, "status": "unknown"})
+            self._collected[batch_id] = await self._answer_files(batch)
+            logger.info("collected batch %s at %s, submitted earlier", batch_id, self.base_url)
+        except asyncio.CancelledError:
+            _fail(
+                list(self._adopted.pop(batch_id, {}).values()),
+                ProviderError("the batch was cancelled", endpoint=self.base_url),
+            )
+            raise
+        except Exception as exc:  # cannot collect it: submit the requests anew
+            logger.warning(
+                "cannot collect batch %s at %s (%s); submitting its requests again",
+                batch_id,
+                self.base_url,
+                exc,
+            )
+            self._collected[batch_id] = []
+        self._deliver(batch_id)
+
+    def _deliver(self, batch_id: str) -> None:
+        """Answer the adopted lines of a collected batch; submit those it lacks anew."""
+        waiting = self._adopted.pop(batch_id, {})
+        answered = list(waiting)
+        for content in self._collected[batch_id]:
+            self._map_back(content, waiting)
+        for line in waiting.values():
+            line.custom_id = f"fanflow-{next(self._ids)}"  # unique in its new batch
+            self._enqueue(line)
+        assert self._log is not None
+        self._log.answered(batch_id, answered)
 
     async def _poll(self, batch: dict[str, Any]) -> dict[str, Any]:
         """The batch's state now; a failed poll keeps the last state (the batch is paid
@@ -365,6 +463,13 @@ class _NoTransport:
 
     async def aclose(self) -> None:
         return None
+
+
+def _content_key(url: str, body: dict[str, Any]) -> str:
+    """What makes two batch requests the same: the endpoint and the body."""
+    digest = hashlib.blake2b(url.encode(), digest_size=16)
+    digest.update(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
 
 
 def _said(body: bytes) -> str:

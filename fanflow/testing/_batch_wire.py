@@ -4,7 +4,8 @@ A batch is answered line by line by the server's normal chat-completions handler
 background task started when the batch is created (after `delay` seconds), so a client
 polling `GET /v1/batches/{id}` sees ``in_progress`` and then ``completed``. Lines the
 handler answers with a 200 go to the output file, the others to the error file, as
-OpenAI does. `fail_next` / `expire_next` make the next batches end ``failed`` /
+OpenAI does. `hold = True` keeps new batches in progress until `release()`;
+`fail_next` / `expire_next` make the next batches end ``failed`` /
 ``expired`` without answering any line, to test a client's resubmission.
 """
 
@@ -13,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from fanflow._redact import get_logger
 from fanflow.testing._responses import Decision, Reply, Request, error_reply
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchWire"]
 
-logger = logging.getLogger("fanflow.testing")
+logger = get_logger("fanflow.testing")
 
 _FILES = b"/v1/files"
 _BATCHES = b"/v1/batches"
@@ -38,6 +39,8 @@ class BatchWire:
     def __init__(self, chat: Callable[[bytes], Decision], *, delay: float = 0.0) -> None:
         self._chat = chat
         self.delay = delay
+        self.hold = False
+        self._released = asyncio.Event()
         self.fail_next = 0
         self.expire_next = 0
         self.files: dict[str, bytes] = {}
@@ -65,6 +68,11 @@ class BatchWire:
             if batch is not None:
                 return Reply(200, orjson.dumps(batch))
         return error_reply(404, f"No such batch API route: {method!r} {path!r}", "not_found")
+
+    def release(self) -> None:
+        """Let batches held by `hold = True` be answered (a test's "the job finished")."""
+        self.hold = False
+        self._released.set()
 
     def cancel_all(self) -> None:
         """Stop batches still being answered (the server is stopping)."""
@@ -128,6 +136,8 @@ class BatchWire:
         batch["status"] = "in_progress"
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.hold:
+            await self._released.wait()
         if self.fail_next or self.expire_next:
             failing = self.fail_next > 0
             self.fail_next -= failing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from fanflow import (
     Prompt,
     ProviderError,
 )
+from fanflow.store import SubmittedBatches
 from fanflow.testing import MockServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -142,3 +144,38 @@ async def test_the_official_openai_client_reads_the_mock_batch_api() -> None:
     answered = output.json()
     assert answered["custom_id"] == "a"
     assert answered["response"]["body"]["choices"][0]["message"]["content"] == "mock answer: hi"
+
+
+async def test_a_restarted_process_collects_a_submitted_batch_instead_of_paying_twice(
+    tmp_path: Path,
+) -> None:
+    log = SubmittedBatches(tmp_path / "fanflow.db")
+    async with MockServer() as server:
+        server.batches.hold = True
+        first = OpenAIBatchAdapter(server.base_url, model="mock-model", batch_log=log, **FAST)
+        killed = [asyncio.ensure_future(first.generate(say(n))) for n in range(3)]
+        for _ in range(1000):  # until the batch is submitted and recorded
+            if log.find(first.base_url, _key_of(first, 0)):
+                break
+            await asyncio.sleep(0.01)
+        await first.aclose()  # the process dies while its batch runs
+        await asyncio.gather(*killed, return_exceptions=True)
+
+        server.batches.release()
+        async with OpenAIBatchAdapter(
+            server.base_url, model="mock-model", batch_log=log, **FAST
+        ) as second:
+            answers = await asyncio.gather(*(second.generate(say(n)) for n in range(4)))
+
+    assert [answer.text for answer in answers] == [f"mock answer: say {n}" for n in range(4)]
+    totals = [batch["request_counts"]["total"] for batch in server.batches.batches.values()]
+    assert totals == [3, 1]  # only the request never submitted went in a new batch
+    assert log.find(second.base_url, _key_of(second, 0)) == []
+    log.close()
+
+
+def _key_of(adapter: OpenAIBatchAdapter, n: int) -> str:
+    from fanflow.adapters._openai import _payload
+    from fanflow.adapters._openai_batch import _content_key
+
+    return _content_key(adapter._url, _payload(say(n), "mock-model"))
