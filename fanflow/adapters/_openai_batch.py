@@ -351,8 +351,13 @@ class OpenAIBatchAdapter(AdapterBase):
         for raw in content.splitlines():
             if not raw.strip():
                 continue
-            item = orjson.loads(raw)
-            line = waiting.pop(item.get("custom_id"), None)
+            try:
+                item = orjson.loads(raw)
+                line = waiting.pop(item.get("custom_id"), None)
+            except (orjson.JSONDecodeError, AttributeError, TypeError):
+                # One garbled line must not cost the others; its task fails as unanswered.
+                logger.warning("skipped a batch result line that is not a JSON object")
+                continue
             if line is None or line.answer.done():
                 continue
             try:
