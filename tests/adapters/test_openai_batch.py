@@ -179,3 +179,18 @@ def _key_of(adapter: OpenAIBatchAdapter, n: int) -> str:
     from fanflow.adapters._openai_batch import _content_key
 
     return _content_key(adapter._url, _payload(say(n), "mock-model"))
+
+
+async def test_in_a_pipeline_a_failed_line_fails_only_its_row() -> None:
+    settings = PipelineConfig(progress=False, store=False, concurrency=10, retry=None)
+    async with (
+        MockServer(refuse_sevens) as server,
+        OpenAIBatchAdapter(server.base_url, model="mock-model", **FAST) as adapter,
+    ):
+        builder = PipelineBuilder(settings, adapter).input([{"n": str(i)} for i in range(10)])
+        builder << Prompt("say", "say {{n}}")
+        result = await builder.build().execute()
+
+    assert result.stats.tasks["ok"] == 9
+    assert [failure.inputs["n"] for failure in result.failures] == ["7"]
+    assert len(server.batches.batches) == 1
