@@ -78,7 +78,7 @@ from fanflow.steps import (
 )
 
 if _typing.TYPE_CHECKING:
-    from fanflow.adapters import Endpoint, EndpointPool
+    from fanflow.adapters import Endpoint, EndpointPool, OpenAIBatchAdapter
 
 __version__ = "0.1.0"
 
@@ -105,6 +105,7 @@ __all__ = [
     "LLMAdapter",
     "MockAdapter",
     "OpenAIAdapter",
+    "OpenAIBatchAdapter",
     "Operator",
     "ParseError",
     "Peek",
@@ -159,7 +160,7 @@ def _as_fanflows(value: _typing.Any) -> _typing.Any:
     return value
 
 
-_LAZY = {"Endpoint", "EndpointPool"}  # with `fanflow.adapters`'s lazy names
+_LAZY = {"Endpoint", "EndpointPool", "OpenAIBatchAdapter"}  # with `fanflow.adapters`'s lazy names
 
 
 def __getattr__(name: str) -> _typing.Any:

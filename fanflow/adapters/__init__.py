@@ -2,6 +2,7 @@
 
 - `_types`: `LLMAdapter` (`generate`, `aclose`, `model`), requests and generations.
 - `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`;
+  `_openai_batch`: `OpenAIBatchAdapter` (the same requests through the Batch API);
   `_urls` checks base URLs, `_usage` estimates tokens a server did not report.
 - `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
   (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
@@ -46,6 +47,7 @@ from fanflow.adapters._wrapper import WrappingAdapter
 if TYPE_CHECKING:
     from fanflow.adapters._aiohttp_transport import AiohttpTransport
     from fanflow.adapters._httpx_transport import HttpxTransport
+    from fanflow.adapters._openai_batch import OpenAIBatchAdapter
     from fanflow.adapters._pool import Endpoint, EndpointPool, EndpointStats
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "MockHandler",
     "MockScript",
     "OpenAIAdapter",
+    "OpenAIBatchAdapter",
     "RateLimitInfo",
     "RateLimiter",
     "RetryPolicy",
@@ -83,6 +86,7 @@ _LAZY = {
     "Endpoint": "fanflow.adapters._pool",
     "EndpointPool": "fanflow.adapters._pool",
     "EndpointStats": "fanflow.adapters._pool",
+    "OpenAIBatchAdapter": "fanflow.adapters._openai_batch",
 }
 
 

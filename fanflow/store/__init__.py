@@ -14,10 +14,12 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_claims`: claims on tasks between processes running on one store at once.
 - `_keys`: content keys, what makes two tasks the same request.
 - `_runs`: a new run's identity; the list of past runs.
+- `_batches`: `SubmittedBatches`, Batch API lines submitted and not yet answered.
 """
 
 from __future__ import annotations
 
+from fanflow.store._batches import SubmittedBatches
 from fanflow.store._claims import KeyClaims
 from fanflow.store._keys import task_key
 from fanflow.store._records import RunRecord
@@ -29,6 +31,7 @@ __all__ = [
     "KeyClaims",
     "RunRecord",
     "Store",
+    "SubmittedBatches",
     "default_store_path",
     "new_run_identity",
     "runs",

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from fanflow.testing._batch_wire import BatchWire
 from fanflow.testing._connection import Connection
 from fanflow.testing._faults import FaultPicker, Faults, early_resends, early_retries
 from fanflow.testing._responses import (
@@ -103,6 +104,8 @@ class MockServer:
         self._connections: set[Connection] = set()
         self._all_closed: asyncio.Future[None] | None = None
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        # The Batch API (/v1/files, /v1/batches): its lines go through the chat handler.
+        self.batches = BatchWire(self._chat)
 
     @property
     def faults(self) -> Faults | None:
@@ -167,6 +170,7 @@ class MockServer:
         if server is None:
             return
         server.close()
+        self.batches.cancel_all()
         tasks = [task for conn in list(self._connections) if (task := conn.abort()) is not None]
         if self._connections:
             self._all_closed = asyncio.get_running_loop().create_future()
@@ -234,6 +238,8 @@ class MockServer:
             if request.method != b"GET":
                 return _method_not_allowed(request)
             return self._models_reply
+        if BatchWire.serves(request.path):
+            return self.batches.decide(request)
         return error_reply(
             404,
             f"Unknown request URL: {_describe(request)}. The mock server serves"
