@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
@@ -108,6 +108,9 @@ class OpenAIAdapter(AdapterBase):
         "model",
     )
 
+    # The chat endpoint under base_url; a subclass speaking another dialect changes it.
+    _chat_path: ClassVar[str] = "/chat/completions"
+
     def __init__(
         self,
         base_url: str,
@@ -134,7 +137,7 @@ class OpenAIAdapter(AdapterBase):
             raise ConfigurationError(
                 "OpenAIAdapter got both transport= and http_client=; pass one of them."
             )
-        self._url = f"{url.rstrip('/')}/chat/completions"
+        self._url = f"{url.rstrip('/')}{self._chat_path}"
         self._owns_transport = transport is None and http_client is None
         self._warned_estimating = False
         if http_client is not None:
@@ -176,7 +179,7 @@ class OpenAIAdapter(AdapterBase):
                 "OpenAIAdapter or set GenerationRequest.model."
             )
         try:
-            body = orjson.dumps(_payload(request, model))
+            body = orjson.dumps(self._payload(request, model))
         except orjson.JSONEncodeError as exc:
             raise ConfigurationError(
                 f"The request to {self.base_url} cannot be encoded as JSON ({exc}); "
@@ -193,6 +196,10 @@ class OpenAIAdapter(AdapterBase):
             if response.attempts == 1:
                 raise
             raise exc.with_context("", attempts=response.attempts) from exc.__cause__
+
+    def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        """The JSON body to POST; a subclass speaking another dialect overrides it."""
+        return _payload(request, model)
 
     async def aclose(self) -> None:
         """Close the transport the adapter created; leave a caller's client or transport open."""
