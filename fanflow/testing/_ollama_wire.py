@@ -12,28 +12,44 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections import Counter
 from collections.abc import Awaitable, Coroutine, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
+from fanflow.testing._faults import FaultPicker
 from fanflow.testing._responses import (
     Arrival,
     Decision,
     Delivery,
+    Handler,
     HandlerResult,
     Reply,
     estimate_tokens,
     redeliver,
 )
 
-if TYPE_CHECKING:
-    from fanflow.testing._server import MockServer
-
 __all__ = ["ollama_chat", "ollama_chat_reply", "ollama_error"]
 
 _NANOS_PER_TOKEN = 1_000_000  # plausible durations: tests may read them, nothing relies on them
+
+
+class MockServer(Protocol):
+    """The parts of `fanflow.testing.MockServer` this route uses (not imported: a cycle)."""
+
+    record: bool
+    handler: Handler
+    arrivals: list[Arrival]
+    request_log: list[dict[str, Any]]
+    faults_applied: Counter[str]
+    completions_total: int
+    _picker: FaultPicker | None
+    _models: tuple[str, ...]
+    _waiters: list[Any]
+
+    def _wake_waiters(self) -> None: ...
 
 
 def ollama_error(status: int, message: str) -> Reply:

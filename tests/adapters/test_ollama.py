@@ -9,13 +9,16 @@ import pytest
 from fanflow import (
     ChatMessage,
     GenerationRequest,
+    LLMAdapter,
     OllamaAdapter,
+    OpenAIAdapter,
     PipelineBuilder,
     PipelineConfig,
     Prompt,
     ProviderError,
     RetryPolicy,
 )
+from fanflow.adapters import EndpointPool
 from fanflow.testing import Faults, MockServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -141,7 +144,7 @@ async def test_a_wrong_base_url_says_what_base_url_should_be() -> None:
             await adapter.generate(GenerationRequest(HELLO))
 
 
-def prompt_pipeline(adapter: OllamaAdapter, rows: int, **config: Any) -> PipelineBuilder:
+def prompt_pipeline(adapter: LLMAdapter, rows: int, **config: Any) -> PipelineBuilder:
     settings = PipelineConfig(progress=False, store=False, **config)
     builder = PipelineBuilder(settings, adapter).input([{"n": str(i)} for i in range(rows)])
     builder << Prompt("say", "say {{n}}")
@@ -173,3 +176,20 @@ async def test_5xx_and_dropped_connections_are_retried_in_a_pipeline() -> None:
     assert result.stats.tasks["ok"] == 4
     assert server.faults_applied["server_error"] == 2
     assert server.faults_applied["drop"] == 1
+
+
+async def test_ollama_and_openai_endpoints_serve_one_pool() -> None:
+    async with (
+        MockServer(record=True) as server,
+        EndpointPool(
+            [
+                OllamaAdapter(root(server), model="mock-model"),
+                OpenAIAdapter(server.base_url, model="mock-model"),
+            ]
+        ) as pool,
+    ):
+        result = await prompt_pipeline(pool, 16, concurrency=8).build().execute()
+
+    assert result.stats.tasks["ok"] == 16
+    assert any("stream" in body for body in server.request_log)  # Ollama's bodies
+    assert any("stream" not in body for body in server.request_log)  # OpenAI's
