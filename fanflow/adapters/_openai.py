@@ -127,15 +127,15 @@ class OpenAIAdapter(AdapterBase):
         self.base_url, self.model = "", model  # so that repr(self) works in tracebacks
         if not isinstance(base_url, str):
             del api_key, headers  # error reporters capture every frame's locals
-            check_base_url(base_url, "OpenAIAdapter")
+            check_base_url(base_url, type(self).__name__)
         url, self._headers = _take_secrets(base_url, api_key, headers)
         self.base_url = shown_url(base_url).rstrip("/")
         # Error reporters capture every frame's locals: from here on, no local holds a key.
         del base_url, api_key, headers
-        check_base_url(self.base_url, "OpenAIAdapter")
+        check_base_url(self.base_url, type(self).__name__)
         if transport is not None and http_client is not None:
             raise ConfigurationError(
-                "OpenAIAdapter got both transport= and http_client=; pass one of them."
+                f"{type(self).__name__} got both transport= and http_client=; pass one of them."
             )
         self._url = f"{url.rstrip('/')}{self._chat_path}"
         self._owns_transport = transport is None and http_client is None
@@ -166,7 +166,7 @@ class OpenAIAdapter(AdapterBase):
         # Pickling would carry the key in the headers; adapters hold open connections and
         # are not meant to cross process boundaries anyway.
         raise TypeError(
-            "OpenAIAdapter cannot be pickled (it holds connections and the API key); "
+            f"{type(self).__name__} cannot be pickled (it holds connections and the API key); "
             "create one adapter in each process."
         )
 
@@ -176,7 +176,7 @@ class OpenAIAdapter(AdapterBase):
         if model is None:
             raise ConfigurationError(
                 f"No model for the request to {self.base_url}: pass model= to "
-                "OpenAIAdapter or set GenerationRequest.model."
+                f"{type(self).__name__} or set GenerationRequest.model."
             )
         try:
             body = orjson.dumps(self._payload(request, model))

@@ -8,6 +8,7 @@ import pytest
 
 from fanflow import (
     ChatMessage,
+    ConfigurationError,
     GenerationRequest,
     LLMAdapter,
     OllamaAdapter,
@@ -193,3 +194,27 @@ async def test_ollama_and_openai_endpoints_serve_one_pool() -> None:
     assert result.stats.tasks["ok"] == 16
     assert any("stream" in body for body in server.request_log)  # Ollama's bodies
     assert any("stream" not in body for body in server.request_log)  # OpenAI's
+
+
+async def test_an_error_body_is_quoted_and_a_5xx_is_retryable() -> None:
+    def failing(body: dict[str, Any]) -> str:
+        raise ValueError("the GPU caught fire")
+
+    async with (
+        MockServer(failing) as server,
+        OllamaAdapter(root(server), model="mock-model") as adapter,
+    ):
+        with pytest.raises(ProviderError, match="the GPU caught fire") as caught:
+            await adapter.generate(GenerationRequest(HELLO))
+
+    assert caught.value.status_code == 500
+    assert caught.value.retryable
+
+
+def test_a_misconfigured_adapter_names_itself() -> None:
+    with pytest.raises(ConfigurationError, match="OllamaAdapter"):
+        OllamaAdapter("127.0.0.1:11434", model="mock-model")
+    adapter = OllamaAdapter(model="llama3.2")
+    assert repr(adapter) == "OllamaAdapter(base_url='http://127.0.0.1:11434', model='llama3.2')"
+    with pytest.raises(ConfigurationError, match="pass model= to OllamaAdapter"):
+        OllamaAdapter().check_model(None)
