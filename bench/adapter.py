@@ -9,6 +9,7 @@ counted) with
   adapter  OpenAIAdapter.generate over AiohttpTransport
   fast     OpenAIAdapter over FastTransport (asyncio.Protocol + httptools), its default
   httpx    OpenAIAdapter over HttpxTransport (an httpx.AsyncClient), for reference
+  ollama   OllamaAdapter (the mock's /api/chat) over FastTransport, against `fast`
 
 measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
 and prints the medians and the adapter/aiohttp ratio (target: at most 1.5).
@@ -33,7 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._aiohttp import MODEL, SYSTEM, USER, PlainAiohttp, Send, drive
-from fanflow import ChatMessage, GenerationRequest, OpenAIAdapter
+from fanflow import ChatMessage, GenerationRequest, OllamaAdapter, OpenAIAdapter
 from fanflow.adapters import (
     AiohttpTransport,
     FastTransport,
@@ -45,7 +46,7 @@ from fanflow.testing import MockServerProcess
 
 
 class AdapterClient:
-    """OpenAIAdapter.generate, over whichever transport it was given (closed with it)."""
+    """An adapter's generate, over whichever transport it was given (closed with it)."""
 
     def __init__(self, adapter: OpenAIAdapter, transport: HTTPTransport | None = None) -> None:
         self.adapter = adapter
@@ -68,6 +69,10 @@ class AdapterClient:
 def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | AdapterClient:
     if name == "aiohttp":
         return PlainAiohttp(base_url, concurrency)
+    if name == "ollama":  # the mock's /api/chat knows only its own model, as Ollama would
+        root = base_url.removesuffix("/v1")
+        fast = FastTransport(max_connections=concurrency)
+        return AdapterClient(OllamaAdapter(root, model="mock-model", transport=fast), fast)
     if name == "adapter":
         transport: HTTPTransport = AiohttpTransport(max_connections=concurrency)
     elif name == "fast":
@@ -210,13 +215,15 @@ def main() -> None:
     parser.add_argument(
         "--clients",
         type=lambda text: text.split(","),
-        default=["aiohttp", "adapter", "fast", "httpx"],
-        help="comma-separated subset of aiohttp,adapter,fast,httpx (aiohttp is the baseline)",
+        default=["aiohttp", "adapter", "fast", "httpx", "ollama"],
+        help="comma-separated subset of aiohttp,adapter,fast,httpx,ollama (aiohttp: baseline)",
     )
     args = parser.parse_args()
-    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx"}
+    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx", "ollama"}
     if unknown or "aiohttp" not in args.clients:
-        parser.error("--clients must include aiohttp and name only aiohttp, adapter, fast, httpx")
+        parser.error(
+            "--clients must include aiohttp and name only aiohttp, adapter, fast, httpx, ollama"
+        )
     with MockServerProcess(latency=args.latency) as server:
         asyncio.run(bench(args, server.base_url))
 

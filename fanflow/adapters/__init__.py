@@ -3,6 +3,7 @@
 - `_types`: `LLMAdapter` (`generate`, `aclose`, `model`), requests and generations.
 - `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`;
   `_openai_batch`: `OpenAIBatchAdapter` (the same requests through the Batch API);
+  `_ollama`: `OllamaAdapter` (Ollama's native `/api/chat`, built on `OpenAIAdapter`);
   `_urls` checks base URLs, `_usage` estimates tokens a server did not report.
 - `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
   (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
@@ -29,6 +30,7 @@ from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._http_tool import send_tool_request
 from fanflow.adapters._limits import RateLimiter
 from fanflow.adapters._mock import MockAdapter, MockHandler, MockScript
+from fanflow.adapters._ollama import OllamaAdapter
 from fanflow.adapters._openai import OpenAIAdapter
 from fanflow.adapters._retry import RetryingAdapter, RetryPolicy
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
@@ -67,6 +69,7 @@ __all__ = [
     "MockAdapter",
     "MockHandler",
     "MockScript",
+    "OllamaAdapter",
     "OpenAIAdapter",
     "OpenAIBatchAdapter",
     "RateLimitInfo",

@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
@@ -108,6 +108,9 @@ class OpenAIAdapter(AdapterBase):
         "model",
     )
 
+    # The chat endpoint under base_url; a subclass speaking another dialect changes it.
+    _chat_path: ClassVar[str] = "/chat/completions"
+
     def __init__(
         self,
         base_url: str,
@@ -124,17 +127,17 @@ class OpenAIAdapter(AdapterBase):
         self.base_url, self.model = "", model  # so that repr(self) works in tracebacks
         if not isinstance(base_url, str):
             del api_key, headers  # error reporters capture every frame's locals
-            check_base_url(base_url, "OpenAIAdapter")
+            check_base_url(base_url, type(self).__name__)
         url, self._headers = _take_secrets(base_url, api_key, headers)
         self.base_url = shown_url(base_url).rstrip("/")
         # Error reporters capture every frame's locals: from here on, no local holds a key.
         del base_url, api_key, headers
-        check_base_url(self.base_url, "OpenAIAdapter")
+        check_base_url(self.base_url, type(self).__name__)
         if transport is not None and http_client is not None:
             raise ConfigurationError(
-                "OpenAIAdapter got both transport= and http_client=; pass one of them."
+                f"{type(self).__name__} got both transport= and http_client=; pass one of them."
             )
-        self._url = f"{url.rstrip('/')}/chat/completions"
+        self._url = f"{url.rstrip('/')}{self._chat_path}"
         self._owns_transport = transport is None and http_client is None
         self._warned_estimating = False
         if http_client is not None:
@@ -163,7 +166,7 @@ class OpenAIAdapter(AdapterBase):
         # Pickling would carry the key in the headers; adapters hold open connections and
         # are not meant to cross process boundaries anyway.
         raise TypeError(
-            "OpenAIAdapter cannot be pickled (it holds connections and the API key); "
+            f"{type(self).__name__} cannot be pickled (it holds connections and the API key); "
             "create one adapter in each process."
         )
 
@@ -173,10 +176,10 @@ class OpenAIAdapter(AdapterBase):
         if model is None:
             raise ConfigurationError(
                 f"No model for the request to {self.base_url}: pass model= to "
-                "OpenAIAdapter or set GenerationRequest.model."
+                f"{type(self).__name__} or set GenerationRequest.model."
             )
         try:
-            body = orjson.dumps(_payload(request, model))
+            body = orjson.dumps(self._payload(request, model))
         except orjson.JSONEncodeError as exc:
             raise ConfigurationError(
                 f"The request to {self.base_url} cannot be encoded as JSON ({exc}); "
@@ -193,6 +196,10 @@ class OpenAIAdapter(AdapterBase):
             if response.attempts == 1:
                 raise
             raise exc.with_context("", attempts=response.attempts) from exc.__cause__
+
+    def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        """The JSON body to POST; a subclass speaking another dialect overrides it."""
+        return _payload(request, model)
 
     async def aclose(self) -> None:
         """Close the transport the adapter created; leave a caller's client or transport open."""

@@ -20,6 +20,7 @@ import orjson
 from fanflow.testing._batch_wire import BatchWire
 from fanflow.testing._connection import Connection
 from fanflow.testing._faults import FaultPicker, Faults, early_resends, early_retries
+from fanflow.testing._ollama_wire import ollama_chat
 from fanflow.testing._responses import (
     Arrival,
     Decision,
@@ -234,6 +235,8 @@ class MockServer:
             if picker is not None and (fault := picker.pick()) is not None:
                 return self._fault(picker, fault, arrival, request)
             return self._chat(request.body)
+        if request.path == b"/api/chat":  # Ollama's native chat (fanflow.OllamaAdapter)
+            return ollama_chat(self, request)
         if request.path == b"/v1/models":
             if request.method != b"GET":
                 return _method_not_allowed(request)
