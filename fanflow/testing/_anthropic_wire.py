@@ -2,7 +2,8 @@
 
 The handler is the server's own (it gets the Messages request body) and answers as for
 chat completions: text, ``{"tool_calls": [...]}``, or raw Anthropic fields
-(``{"content": [...], "stop_reason": ...}``); ``{"status": 529, "error": {...},
+(``{"content": [...], "stop_reason": ...}``, with optional response ``"headers"`` such as
+``anthropic-ratelimit-*``); ``{"status": 529, "error": {...},
 "retry_after": s}`` answers with that Anthropic error. When the request forces a tool
 (structured output), a text answer is taken as the JSON of that tool's input. Faults
 apply as on chat completions.
@@ -12,12 +13,19 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fanflow.testing._responses import Arrival, Decision, Reply, estimate_tokens
+from fanflow.testing._responses import (
+    Arrival,
+    Decision,
+    Delivery,
+    Reply,
+    estimate_tokens,
+    redeliver,
+)
 
 if TYPE_CHECKING:
     from fanflow.testing._server import MockServer
@@ -42,10 +50,26 @@ def messages_decision(server: MockServer, request: Any) -> Decision:
     server.arrivals.append(arrival)
     request.arrival = arrival
     picker = server._picker
-    if picker is not None and (fault := picker.pick()) is not None and fault != "slow_body":
+    if picker is not None and (fault := picker.pick()) is not None:
         arrival.fault = fault
         server.faults_applied[fault] += 1
-        return picker.reply(fault, arrival)
+        if fault != "slow_body":
+            return picker.reply(fault, arrival)
+        return _slowly(_answer(server, request), picker.slow)
+    return _answer(server, request)
+
+
+def _slowly(decision: Decision, delivery: Delivery) -> Decision:
+    if isinstance(decision, Reply):
+        return redeliver(decision, delivery)
+    return _slowly_later(decision, delivery)
+
+
+async def _slowly_later(pending: Coroutine[Any, Any, Reply], delivery: Delivery) -> Reply:
+    return redeliver(await pending, delivery)
+
+
+def _answer(server: MockServer, request: Any) -> Decision:
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
@@ -99,6 +123,7 @@ def messages_reply(body: dict[str, Any], answer: object, number: int) -> Reply:
         return _error_answer(answer)
     try:
         content, stop_reason = _content(body, answer, number)
+        headers = _headers(answer)
     except (TypeError, KeyError, ValueError) as exc:
         return anthropic_error(500, f"mock handler answer unusable: {exc}")
     output = sum(estimate_tokens(_block_text(block)) for block in content)
@@ -112,7 +137,12 @@ def messages_reply(body: dict[str, Any], answer: object, number: int) -> Reply:
         "stop_sequence": None,
         "usage": {"input_tokens": _input_tokens(body), "output_tokens": output},
     }
-    return Reply(200, orjson.dumps(message))
+    return Reply(200, orjson.dumps(message), headers)
+
+
+def _headers(answer: object) -> tuple[tuple[bytes, bytes], ...]:
+    given = answer.get("headers") if isinstance(answer, Mapping) else None
+    return tuple((str(k).encode(), str(v).encode()) for k, v in (given or {}).items())
 
 
 def _content(body: dict[str, Any], answer: object, number: int) -> tuple[list[Any], str]:

@@ -16,10 +16,12 @@ from fanflow import (
     PipelineConfig,
     Prompt,
     ProviderError,
+    RateLimited,
     RateLimiter,
+    RetryingAdapter,
     RetryPolicy,
 )
-from fanflow.testing import MockServer
+from fanflow.testing import Faults, MockServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -188,23 +190,63 @@ async def test_a_pipeline_runs_and_retries_a_529_after_its_retry_after() -> None
     assert calls == 6
 
 
-def test_ratelimit_headers_fill_rate_limits() -> None:
-    from fanflow.adapters._anthropic_wire import rate_limits
-
-    info = rate_limits(
-        {
-            "anthropic-ratelimit-requests-limit": "50",
-            "anthropic-ratelimit-requests-remaining": "49",
-            "anthropic-ratelimit-requests-reset": "2000-01-01T00:00:00Z",
-            "anthropic-ratelimit-tokens-limit": "40000",
-            "anthropic-ratelimit-tokens-remaining": "39000",
-        }
-    )
+async def test_ratelimit_headers_fill_rate_limits() -> None:
+    headers = {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "49",
+        "anthropic-ratelimit-requests-reset": "2000-01-01T00:00:00Z",
+        "anthropic-ratelimit-tokens-limit": "40000",
+        "anthropic-ratelimit-tokens-remaining": "39000",
+    }
+    answer = {"content": [{"type": "text", "text": "a"}], "headers": headers}
+    async with (
+        MockServer(lambda body: answer) as server,
+        AnthropicAdapter(KEY, "claude-x", base_url=server.base_url) as adapter,
+    ):
+        info = (await adapter.generate(ask())).rate_limits
+        plain = (await RateLimiter(adapter).generate(ask())).rate_limits
     assert info is not None
     assert (info.limit_requests, info.remaining_requests, info.reset_requests_s) == (50, 49, 0.0)
     assert (info.limit_tokens, info.remaining_tokens) == (40000, 39000)
-    assert rate_limits({}) is None
-    assert RateLimiter is not None
+    assert plain == info
+
+
+async def test_429_is_rate_limited_with_retry_after() -> None:
+    limited = {"status": 429, "error": {"message": "Slow down"}, "retry_after": 3}
+    async with (
+        MockServer(lambda body: limited) as server,
+        AnthropicAdapter(KEY, "claude-x", base_url=server.base_url) as adapter,
+    ):
+        with pytest.raises(RateLimited) as caught:
+            await adapter.generate(ask())
+    assert caught.value.retry_after == 3.0
+    assert "Slow down" in str(caught.value)
+
+
+async def test_a_schema_that_is_not_an_object_is_wrapped_and_unwrapped() -> None:
+    schema = {"type": "array", "items": {"type": "string"}}
+    async with (
+        MockServer(lambda body: '{"value": ["a", "b"]}', record=True) as server,
+        AnthropicAdapter(KEY, "claude-x", base_url=server.base_url) as adapter,
+    ):
+        generation = await adapter.generate(ask(json_schema=schema))
+    (tool,) = server.request_log[0]["tools"]
+    assert tool["input_schema"]["type"] == "object"
+    assert orjson.loads(generation.text) == ["a", "b"]
+
+
+async def test_mock_faults_apply_to_messages_and_are_retried() -> None:
+    faults = Faults(script=["server_error", "slow_body"], slow_body_delay=0.01)
+    async with (
+        MockServer(faults=faults) as server,
+        AnthropicAdapter(KEY, "claude-x", base_url=server.base_url) as adapter,
+    ):
+        retrying = RetryingAdapter(adapter, RetryPolicy(initial_backoff=0.01, jitter=0))
+        first = await retrying.generate(ask("one"))
+        second = await adapter.generate(ask("two"))
+    assert first.text == "mock answer: one" and first.attempts == 2
+    assert second.text == "mock answer: two"
+    assert server.faults_applied == {"server_error": 1, "slow_body": 1}
 
 
 async def test_the_official_anthropic_client_parses_the_mock() -> None:
