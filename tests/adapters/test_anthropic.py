@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from pydantic import BaseModel
 
 from fanflow import (
     AnthropicAdapter,
@@ -281,3 +282,23 @@ async def test_the_official_anthropic_client_parses_the_mock() -> None:
     assert tools.stop_reason == "tool_use"
     assert tools.content[0].type == "tool_use"
     assert tools.content[0].input == {"city": "Oslo"}  # type: ignore[union-attr]
+
+
+class Verdict(BaseModel):
+    score: int
+
+
+async def test_a_pipeline_prompt_with_a_schema_and_system_gets_parsed_output() -> None:
+    async with (
+        MockServer(lambda body: '{"score": 4}', record=True) as server,
+        AnthropicAdapter(KEY, "claude-x", base_url=server.base_url) as adapter,
+    ):
+        settings = PipelineConfig(progress=False, store=False)
+        builder = PipelineBuilder(settings, adapter).input([{"q": "a"}, {"q": "b"}])
+        builder << Prompt("rate", "rate {{q}}", schema=Verdict, system="Be fair.")
+        result = await builder.build().execute()
+
+    assert result.stats.tasks["ok"] == 2
+    assert [orjson.loads(row["rate"]) for row in result.rows] == [{"score": 4}] * 2
+    assert {body["system"] for body in server.request_log} == {"Be fair."}
+    assert all(body["tool_choice"]["type"] == "tool" for body in server.request_log)
