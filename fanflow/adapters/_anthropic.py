@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
-from fanflow._redact import register_secret
+from fanflow._redact import hide_secret_headers
 from fanflow.adapters import _openai
 from fanflow.adapters._anthropic_wire import (
     finish_reason,
@@ -82,13 +82,13 @@ class AnthropicAdapter(OpenAIAdapter):
                 f"AnthropicAdapter(max_tokens={max_tokens!r}) needs a positive whole number."
             )
         self._max_tokens = max_tokens
-        sent = {"anthropic-version": ANTHROPIC_VERSION}
+        pairs = [("anthropic-version", ANTHROPIC_VERSION)]
         if api_key:
-            register_secret(api_key)
-            sent["x-api-key"] = api_key
-        sent.update(headers or {})
+            pairs.append(("x-api-key", api_key))
+        # SecretStr values (and registered for redaction): no local shows the key.
+        sent = hide_secret_headers([*pairs, *(headers or {}).items()])
         # Error reporters capture every frame's locals: from here on, no local holds a key.
-        del api_key, headers
+        del api_key, headers, pairs
         super().__init__(
             base_url,
             None,

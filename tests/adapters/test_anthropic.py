@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from fanflow import (
     AnthropicAdapter,
     ChatMessage,
+    ConfigurationError,
     GenerationRequest,
     PipelineBuilder,
     PipelineConfig,
@@ -302,3 +303,13 @@ async def test_a_pipeline_prompt_with_a_schema_and_system_gets_parsed_output() -
     assert [orjson.loads(row["rate"]) for row in result.rows] == [{"score": 4}] * 2
     assert {body["system"] for body in server.request_log} == {"Be fair."}
     assert all(body["tool_choice"]["type"] == "tool" for body in server.request_log)
+
+
+async def test_the_key_is_hidden_from_errors_made_while_building() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        AnthropicAdapter(KEY, "claude-x", base_url="ftp://nowhere")
+    assert KEY not in str(caught.value)
+    frames = caught.tb.tb_next if caught.tb is not None else None
+    while frames is not None:
+        assert KEY not in repr(frames.tb_frame.f_locals)
+        frames = frames.tb_next
