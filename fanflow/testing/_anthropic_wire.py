@@ -14,10 +14,11 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from fanflow.testing._faults import FaultPicker
 from fanflow.testing._responses import (
     Arrival,
     Decision,
@@ -27,8 +28,8 @@ from fanflow.testing._responses import (
     redeliver,
 )
 
-if TYPE_CHECKING:
-    from fanflow.testing._server import MockServer
+# The server is typed `Any`: importing MockServer here would make an import cycle.
+MockServer = Any
 
 __all__ = ["anthropic_error", "messages_decision"]
 
@@ -49,7 +50,7 @@ def messages_decision(server: MockServer, request: Any) -> Decision:
     arrival = Arrival(time.monotonic(), body=request.body if server.record else None)
     server.arrivals.append(arrival)
     request.arrival = arrival
-    picker = server._picker
+    picker: FaultPicker | None = server._picker
     if picker is not None and (fault := picker.pick()) is not None:
         arrival.fault = fault
         server.faults_applied[fault] += 1
