@@ -21,6 +21,7 @@ from fanflow._exceptions import (
     WorkflowTimeout,
 )
 from fanflow.adapters import (
+    AnthropicAdapter,
     ChatMessage,
     Generation,
     GenerationRequest,
@@ -86,6 +87,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdapterError",
     "Aggregate",
+    "AnthropicAdapter",
     "Broadcast",
     "Callback",
     "ChatMessage",

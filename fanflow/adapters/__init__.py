@@ -4,6 +4,7 @@
 - `_openai`, `_mock`: `OpenAIAdapter` (any `/v1/chat/completions`), `MockAdapter`;
   `_openai_batch`: `OpenAIBatchAdapter` (the same requests through the Batch API);
   `_ollama`: `OllamaAdapter` (Ollama's native `/api/chat`, built on `OpenAIAdapter`);
+  `_anthropic` (`AnthropicAdapter`, `/v1/messages`; `_anthropic_wire` its bodies);
   `_urls` checks base URLs, `_usage` estimates tokens a server did not report.
 - `_wrapper`: `WrappingAdapter`, the base of adapters that wrap another; `_retry`
   (`RetryingAdapter`), `_limits` (`RateLimiter`), and `_pool` (`EndpointPool`, many
@@ -25,6 +26,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from fanflow.adapters._anthropic import AnthropicAdapter
 from fanflow.adapters._defaults import with_defaults
 from fanflow.adapters._fast_http import FastTransport
 from fanflow.adapters._http_tool import send_tool_request
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AdapterBase",
     "AiohttpTransport",
+    "AnthropicAdapter",
     "ChatMessage",
     "Endpoint",
     "EndpointPool",

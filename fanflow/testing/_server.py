@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from fanflow.testing._anthropic_wire import messages_decision
 from fanflow.testing._batch_wire import BatchWire
 from fanflow.testing._connection import Connection
 from fanflow.testing._faults import FaultPicker, Faults, early_resends, early_retries
@@ -237,6 +238,8 @@ class MockServer:
             return self._chat(request.body)
         if request.path == b"/api/chat":  # Ollama's native chat (fanflow.OllamaAdapter)
             return ollama_chat(self, request)
+        if request.path == b"/v1/messages":  # Anthropic's Messages API
+            return messages_decision(self, request)
         if request.path == b"/v1/models":
             if request.method != b"GET":
                 return _method_not_allowed(request)
