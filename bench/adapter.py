@@ -10,6 +10,7 @@ counted) with
   fast     OpenAIAdapter over FastTransport (asyncio.Protocol + httptools), its default
   httpx    OpenAIAdapter over HttpxTransport (an httpx.AsyncClient), for reference
   ollama   OllamaAdapter (the mock's /api/chat) over FastTransport, against `fast`
+  anthropic AnthropicAdapter (the mock's /v1/messages) over FastTransport, against `fast`
 
 measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
 and prints the medians and the adapter/aiohttp ratio (target: at most 1.5).
@@ -34,7 +35,13 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._aiohttp import MODEL, SYSTEM, USER, PlainAiohttp, Send, drive
-from fanflow import ChatMessage, GenerationRequest, OllamaAdapter, OpenAIAdapter
+from fanflow import (
+    AnthropicAdapter,
+    ChatMessage,
+    GenerationRequest,
+    OllamaAdapter,
+    OpenAIAdapter,
+)
 from fanflow.adapters import (
     AiohttpTransport,
     FastTransport,
@@ -73,6 +80,10 @@ def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | Ad
         root = base_url.removesuffix("/v1")
         fast = FastTransport(max_connections=concurrency)
         return AdapterClient(OllamaAdapter(root, model="mock-model", transport=fast), fast)
+    if name == "anthropic":
+        fast = FastTransport(max_connections=concurrency)
+        anthropic = AnthropicAdapter("bench", model=MODEL, base_url=base_url, transport=fast)
+        return AdapterClient(anthropic, fast)
     if name == "adapter":
         transport: HTTPTransport = AiohttpTransport(max_connections=concurrency)
     elif name == "fast":
@@ -215,14 +226,16 @@ def main() -> None:
     parser.add_argument(
         "--clients",
         type=lambda text: text.split(","),
-        default=["aiohttp", "adapter", "fast", "httpx", "ollama"],
-        help="comma-separated subset of aiohttp,adapter,fast,httpx,ollama (aiohttp: baseline)",
+        default=["aiohttp", "adapter", "fast", "httpx", "ollama", "anthropic"],
+        help="comma-separated subset of aiohttp,adapter,fast,httpx,ollama,anthropic "
+        "(aiohttp: baseline)",
     )
     args = parser.parse_args()
-    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx", "ollama"}
+    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx", "ollama", "anthropic"}
     if unknown or "aiohttp" not in args.clients:
         parser.error(
-            "--clients must include aiohttp and name only aiohttp, adapter, fast, httpx, ollama"
+            "--clients must include aiohttp and name only aiohttp, adapter, fast, httpx, "
+            "ollama, anthropic"
         )
     with MockServerProcess(latency=args.latency) as server:
         asyncio.run(bench(args, server.base_url))
