@@ -107,7 +107,7 @@ class MockServer:
         self._all_closed: asyncio.Future[None] | None = None
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         # The Batch API (/v1/files, /v1/batches): its lines go through the chat handler.
-        self.batches = BatchWire(self._chat)
+        self.batches = BatchWire(self._batch_line)
 
     @property
     def faults(self) -> Faults | None:
@@ -252,6 +252,18 @@ class MockServer:
             " POST /v1/chat/completions and GET /v1/models.",
             "unknown_url",
         )
+
+    def _batch_line(self, raw: bytes) -> Decision:
+        """One line of a Batch API job: the chat answer, or the fault the knobs pick for
+        it. A line has no connection to drop, hang or send slowly, and a batch's output is
+        JSON: those faults, and a malformed body, become a 500 line."""
+        picker = self._picker
+        if picker is None or (fault := picker.pick()) is None:
+            return self._chat(raw)
+        self.faults_applied[fault] += 1
+        if fault in ("server_error", "rate_limit", "unauthorized"):
+            return picker.reply(fault, Arrival(time.monotonic(), fault=fault))
+        return error_reply(500, f"The mock server's fault {fault!r} hit this line.", "server_error")
 
     def _fault(
         self, picker: FaultPicker, fault: str, arrival: Arrival, request: Request

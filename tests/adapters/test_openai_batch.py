@@ -19,7 +19,7 @@ from fanflow import (
     ProviderError,
 )
 from fanflow.store import SubmittedBatches
-from fanflow.testing import MockServer
+from fanflow.testing import Faults, MockServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -194,3 +194,20 @@ async def test_in_a_pipeline_a_failed_line_fails_only_its_row() -> None:
     assert result.stats.tasks["ok"] == 9
     assert [failure.inputs["n"] for failure in result.failures] == ["7"]
     assert len(server.batches.batches) == 1
+
+
+async def test_fault_knobs_hit_batch_lines_and_the_pipeline_retries_them_in_later_batches() -> None:
+    settings = PipelineConfig(progress=False, store=False, concurrency=20)
+    faults = Faults(server_error=0.2, rate_limit=0.1, drop=0.05, seed=1)
+    async with (
+        MockServer(lambda body: "ok " + body["messages"][-1]["content"], faults=faults) as server,
+        OpenAIBatchAdapter(server.base_url, model="mock-model", **FAST) as adapter,
+    ):
+        builder = PipelineBuilder(settings, adapter).input([{"n": str(i)} for i in range(20)])
+        builder << Prompt("say", "say {{n}}")
+        result = await builder.build().execute()
+        applied = dict(server.faults_applied)
+
+    assert sum(applied.values()) > 0  # some lines were faulted
+    assert result.stats.tasks["ok"] == 20 and not result.failures  # retried, nothing lost
+    assert len(server.batches.batches) > 1  # the faulted lines went into later batches
