@@ -11,6 +11,8 @@ counted) with
   httpx    OpenAIAdapter over HttpxTransport (an httpx.AsyncClient), for reference
   ollama   OllamaAdapter (the mock's /api/chat) over FastTransport, against `fast`
   anthropic AnthropicAdapter (the mock's /v1/messages) over FastTransport, against `fast`
+  batch    OpenAIBatchAdapter (the mock's Batch API, jobs of `--concurrency` requests), not
+           run by default: the CPU per request of the batch bookkeeping and its httpx calls
 
 measuring `time.process_time()` around each run after a warm-up, in interleaved rounds,
 and prints the medians and the adapter/aiohttp ratio (target: at most 1.5).
@@ -41,6 +43,7 @@ from fanflow import (
     GenerationRequest,
     OllamaAdapter,
     OpenAIAdapter,
+    OpenAIBatchAdapter,
 )
 from fanflow.adapters import (
     AiohttpTransport,
@@ -80,6 +83,11 @@ def make_client(name: str, base_url: str, concurrency: int) -> PlainAiohttp | Ad
         root = base_url.removesuffix("/v1")
         fast = FastTransport(max_connections=concurrency)
         return AdapterClient(OllamaAdapter(root, model="mock-model", transport=fast), fast)
+    if name == "batch":
+        batch = OpenAIBatchAdapter(
+            base_url, model=MODEL, max_batch_size=concurrency, max_wait=0.01, poll_interval=0.01
+        )
+        return AdapterClient(batch, None)
     if name == "anthropic":
         fast = FastTransport(max_connections=concurrency)
         anthropic = AnthropicAdapter("bench", model=MODEL, base_url=base_url, transport=fast)
@@ -227,15 +235,23 @@ def main() -> None:
         "--clients",
         type=lambda text: text.split(","),
         default=["aiohttp", "adapter", "fast", "httpx", "ollama", "anthropic"],
-        help="comma-separated subset of aiohttp,adapter,fast,httpx,ollama,anthropic "
+        help="comma-separated subset of aiohttp,adapter,fast,httpx,ollama,anthropic,batch "
         "(aiohttp: baseline)",
     )
     args = parser.parse_args()
-    unknown = set(args.clients) - {"aiohttp", "adapter", "fast", "httpx", "ollama", "anthropic"}
+    unknown = set(args.clients) - {
+        "aiohttp",
+        "adapter",
+        "fast",
+        "httpx",
+        "ollama",
+        "anthropic",
+        "batch",
+    }
     if unknown or "aiohttp" not in args.clients:
         parser.error(
             "--clients must include aiohttp and name only aiohttp, adapter, fast, httpx, "
-            "ollama, anthropic"
+            "ollama, anthropic, batch"
         )
     with MockServerProcess(latency=args.latency) as server:
         asyncio.run(bench(args, server.base_url))
