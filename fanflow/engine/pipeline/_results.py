@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import Usage
 from fanflow.engine.pipeline._accounting import UsageTotals
@@ -295,23 +293,24 @@ class PipelineResult:
             return datasets.Dataset.from_dict({})
         return datasets.Dataset(pa.concat_tables(tables, promote_options="default"))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written."""
-        self._single_leaf("save(path)")
-        target = Path(path)
-        suffix = target.suffix.lower()
-        if suffix not in (".jsonl", ".parquet"):
-            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".jsonl":
-            with target.open("wb") as handle:
-                for row in self.iter_rows():
-                    handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        else:
-            from fanflow.engine.pipeline._arrow import write_parquet  # imports pyarrow
+    def save(
+        self,
+        path: str | Path,
+        format: str | None = None,
+        overwrite: bool = False,
+        compression: str | None = None,
+    ) -> Path:
+        """Write the rows to Parquet or JSONL, a batch at a time; the path written.
 
-            write_parquet(self.iter_rows, target)
-        return target
+        `format` ("parquet" or "jsonl") defaults to the suffix: `.parquet`, `.jsonl`,
+        `.jsonl.gz` (gzip) or `.jsonl.zst` (zstd). `compression` is Parquet's codec
+        ("zstd" by default). An existing file is an error unless `overwrite=True`; the
+        rows go to a temporary file in the same folder, renamed at the end, so a crash
+        never leaves half a file under `path`."""
+        self._single_leaf("save(path)")
+        from fanflow.engine.pipeline._save import save_rows
+
+        return save_rows(self.iter_rows, Path(path), format, overwrite, compression)
 
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
