@@ -312,6 +312,34 @@ class PipelineResult:
 
         return save_rows(self.iter_rows, Path(path), format, overwrite, compression)
 
+    def to_format(
+        self,
+        kind: str,
+        *,
+        prompt: str | None = None,
+        completion: str | None = None,
+        chosen: str | None = None,
+        rejected: str | None = None,
+        system: str | None = None,
+        conversational: bool = False,
+        on_invalid: str = "raise",
+    ) -> datasets.Dataset:
+        """The rows in a trainer's shape (TRL): "sft" (`messages`), "prompt_completion"
+        (`prompt`, `completion`) or "preference" (`prompt`, `chosen`, `rejected`).
+
+        Columns not named are inferred: the prompt from the rows' first column, the
+        completion from the final step, chosen/rejected from columns of those names. A row
+        that cannot be mapped (missing or non-text value) is a ConfigurationError naming
+        it, or with `on_invalid="skip"` left out with a warning. Plain text by default;
+        `conversational=True` gives lists of {"role", "content"} messages."""
+        self._single_leaf("to_format()")
+        from fanflow.engine.pipeline._formats import to_format
+
+        named = {"prompt": prompt, "completion": completion, "chosen": chosen}
+        named |= {"rejected": rejected, "system": system}
+        leaf = self._source.leaves[0]
+        return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid)
+
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
         return f"PipelineResult(rows={ok}, tasks={self.stats.tasks})"
