@@ -118,3 +118,25 @@ def test_no_rows_give_an_empty_dataset_with_the_format_columns() -> None:
 
     assert len(dataset) == 0
     assert dataset.column_names == ["prompt", "completion"]
+
+
+async def test_a_store_backed_pipeline_run_maps_to_sft() -> None:
+    from fanflow import MockAdapter, PipelineBuilder, PipelineConfig, StepTemplate, Workflow
+
+    class Answer(StepTemplate):
+        def create_workflow(self, question: str) -> Workflow:
+            return Workflow.from_prompt("{{question}}", question=question)
+
+    config = PipelineConfig(progress=False, retry=None)
+    adapter = MockAdapter(lambda request: request.messages[-1].content.upper())
+    builder = PipelineBuilder(config, adapter).input([{"question": "hi"}, {"question": "yo"}])
+    builder << Answer(name="answer")
+    result = await builder.build().execute()
+
+    dataset = result.to_format("sft")
+
+    assert sorted(row["messages"][1]["content"] for row in dataset) == ["HI", "YO"]
+    assert all(
+        row["messages"][0] == {"role": "user", "content": row["messages"][1]["content"].lower()}
+        for row in dataset
+    )

@@ -131,3 +131,15 @@ def test_a_failed_overwrite_keeps_the_old_file(tmp_path: Path) -> None:
 
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_compressed_jsonl_loads_back_through_datasets(tmp_path: Path) -> None:
+    import datasets
+
+    result = _run(5)
+    written = result.save(tmp_path / "out.jsonl.gz")
+
+    loaded = datasets.load_dataset(
+        "json", data_files=str(written), split="train", cache_dir=str(tmp_path / "cache")
+    )
+    assert loaded.to_list() == list(result.rows)
