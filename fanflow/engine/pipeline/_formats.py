@@ -13,19 +13,19 @@ out with a warning naming them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fanflow._exceptions import ConfigurationError
+from fanflow._redact import get_logger
 
 if TYPE_CHECKING:
     import datasets
 
 __all__ = ["FORMAT_KINDS", "FormatColumns", "to_format"]
 
-logger = logging.getLogger("fanflow.formats")
+logger = get_logger("fanflow.formats")  # redacts known secrets, like every fanflow logger
 
 FORMAT_KINDS = {
     "sft": ("messages",),
