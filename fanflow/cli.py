@@ -225,7 +225,7 @@ def export(
         result = load_run(name, store=path)
         if subset is not None:
             result = _subset(result, subset)
-        written = result.save(out)
+        written = result.save(out, overwrite=True)  # as before; a flag is CLI work (#16)
         rows = _rows_in(written)
     typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
     if rows == 0:
@@ -285,7 +285,7 @@ def run(
             raise typer.Exit(130) from None
         if out is not None:
             with _no_progress_bars(out):
-                out = result.save(out)
+                out = result.save(out, overwrite=True)  # a rerun resumes and rewrites it
     _report_run(result, out)
 
 

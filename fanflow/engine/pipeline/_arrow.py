@@ -45,9 +45,9 @@ def write_arrow_file(rows: Rows, target: Path) -> int:
     return written
 
 
-def write_parquet(rows: Rows, target: Path) -> int:
+def write_parquet(rows: Rows, target: Path, compression: str = "snappy") -> int:
     """Write the rows to a Parquet file in row groups; the row count."""
-    return _write(rows, lambda schema: _Grouped(_parquet(target, schema)))
+    return _write(rows, lambda schema: _Grouped(_parquet(target, schema, compression)))
 
 
 def _write(rows: Rows, open_writer: Callable[[pa.Schema], _Writer]) -> int:
@@ -147,8 +147,8 @@ class _Grouped:
         self._pending, self._rows, self._bytes = [], 0, 0
 
 
-def _parquet(target: Path, schema: pa.Schema) -> _Writer:
+def _parquet(target: Path, schema: pa.Schema, compression: str) -> _Writer:
     import pyarrow.parquet as pq
 
-    writer: _Writer = pq.ParquetWriter(str(target), schema)
+    writer: _Writer = pq.ParquetWriter(str(target), schema, compression=compression)
     return writer

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters import Usage
 from fanflow.engine.pipeline._accounting import UsageTotals
@@ -295,23 +293,52 @@ class PipelineResult:
             return datasets.Dataset.from_dict({})
         return datasets.Dataset(pa.concat_tables(tables, promote_options="default"))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written."""
-        self._single_leaf("save(path)")
-        target = Path(path)
-        suffix = target.suffix.lower()
-        if suffix not in (".jsonl", ".parquet"):
-            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".jsonl":
-            with target.open("wb") as handle:
-                for row in self.iter_rows():
-                    handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        else:
-            from fanflow.engine.pipeline._arrow import write_parquet  # imports pyarrow
+    def save(
+        self,
+        path: str | Path,
+        format: str | None = None,
+        overwrite: bool = False,
+        compression: str | None = None,
+    ) -> Path:
+        """Write the rows to Parquet or JSONL, a batch at a time; the path written.
 
-            write_parquet(self.iter_rows, target)
-        return target
+        `format` ("parquet" or "jsonl") defaults to the suffix: `.parquet`, `.jsonl`,
+        `.jsonl.gz` (gzip) or `.jsonl.zst` (zstd). `compression` is Parquet's codec
+        ("zstd" by default). An existing file is an error unless `overwrite=True`; the
+        rows go to a temporary file in the same folder, renamed at the end, so a crash
+        never leaves half a file under `path`."""
+        self._single_leaf("save(path)")
+        from fanflow.engine.pipeline._save import save_rows
+
+        return save_rows(self.iter_rows, Path(path), format, overwrite, compression)
+
+    def to_format(
+        self,
+        kind: str,
+        *,
+        prompt: str | None = None,
+        completion: str | None = None,
+        chosen: str | None = None,
+        rejected: str | None = None,
+        system: str | None = None,
+        conversational: bool = False,
+        on_invalid: str = "raise",
+    ) -> datasets.Dataset:
+        """The rows in a trainer's shape (TRL): "sft" (`messages`), "prompt_completion"
+        (`prompt`, `completion`) or "preference" (`prompt`, `chosen`, `rejected`).
+
+        Columns not named are inferred: the prompt from the rows' first column, the
+        completion from the final step, chosen/rejected from columns of those names. A row
+        that cannot be mapped (missing or non-text value) is a ConfigurationError naming
+        it, or with `on_invalid="skip"` left out with a warning. Plain text by default;
+        `conversational=True` gives lists of {"role", "content"} messages."""
+        self._single_leaf("to_format()")
+        from fanflow.engine.pipeline._formats import to_format
+
+        named = {"prompt": prompt, "completion": completion, "chosen": chosen}
+        named |= {"rejected": rejected, "system": system}
+        leaf = self._source.leaves[0]
+        return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid)
 
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
