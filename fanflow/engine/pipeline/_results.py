@@ -295,22 +295,25 @@ class PipelineResult:
             return datasets.Dataset.from_dict({})
         return datasets.Dataset(pa.concat_tables(tables, promote_options="default"))
 
-    def save(self, path: str | Path) -> Path:
-        """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written."""
+    def save(self, path: str | Path, max_shard_size: int | str = "500MB") -> Path:
+        """Write the rows to `.jsonl` or `.parquet`, a batch at a time; the path written.
+        Parquet goes in shards of at most `max_shard_size` (see `_shards`): a directory
+        of `data-00000-of-0000N.parquet` files when the rows do not fit in one."""
         self._single_leaf("save(path)")
         target = Path(path)
         suffix = target.suffix.lower()
-        if suffix not in (".jsonl", ".parquet"):
-            raise ConfigurationError(f"cannot save to {target.name!r}; use .jsonl or .parquet")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".jsonl":
-            with target.open("wb") as handle:
-                for row in self.iter_rows():
-                    handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        else:
-            from fanflow.engine.pipeline._arrow import write_parquet  # imports pyarrow
+        if suffix in ("", ".parquet"):
+            from fanflow.engine.pipeline._shards import write_parquet_shards  # pyarrow
 
-            write_parquet(self.iter_rows, target)
+            return write_parquet_shards(self.iter_rows, target, max_shard_size)
+        if suffix != ".jsonl":
+            raise ConfigurationError(
+                f"cannot save to {target.name!r}; use .jsonl, .parquet or a directory name"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            for row in self.iter_rows():
+                handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         return target
 
     def __repr__(self) -> str:
