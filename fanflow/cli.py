@@ -211,21 +211,33 @@ def _reused(stats: dict[str, Any]) -> str:
 def export(
     ctx: typer.Context,
     name: RunArgument,
-    out: Annotated[Path, typer.Argument(help="Where to write: a .jsonl or .parquet file.")],
+    out: Annotated[
+        Path, typer.Argument(help="Where to write: a .jsonl or .parquet file, or a directory.")
+    ],
     subset: Annotated[
         str | None,
         typer.Option(
             "--subset", metavar="NAME", help="For a run with several final steps: which one."
         ),
     ] = None,
+    max_shard_size: Annotated[
+        str,
+        typer.Option(
+            "--max-shard-size",
+            metavar="SIZE",
+            help="Parquet: shards of at most SIZE (500MB, 1GB, bytes); a directory of "
+            "data-00000-of-0000N.parquet files when the rows need several.",
+        ),
+    ] = "500MB",
 ) -> None:
-    """Write a run's rows (its final step's ok results) to a .jsonl or .parquet file."""
+    """Write a run's rows (its final step's ok results) to a .jsonl or .parquet file, or
+    a directory of Parquet shards."""
     path = _existing_store(ctx)
     with _errors(path), _no_progress_bars(out):
         result = load_run(name, store=path)
         if subset is not None:
             result = _subset(result, subset)
-        written = result.save(out, overwrite=True)  # as before; a flag is CLI work (#16)
+        written = result.save(out, overwrite=True, max_shard_size=max_shard_size)
         rows = _rows_in(written)
     typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
     if rows == 0:
@@ -444,6 +456,8 @@ def _no_progress_bars(out: Path) -> Iterator[None]:
 
 
 def _rows_in(path: Path) -> int:
+    if path.is_dir():  # Parquet shards
+        return sum(_rows_in(shard) for shard in path.glob("data-*-of-*.parquet"))
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 

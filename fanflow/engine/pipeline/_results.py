@@ -299,6 +299,7 @@ class PipelineResult:
         format: str | None = None,
         overwrite: bool = False,
         compression: str | None = None,
+        max_shard_size: int | str = "500MB",
     ) -> Path:
         """Write the rows to Parquet or JSONL, a batch at a time; the path written.
 
@@ -306,11 +307,14 @@ class PipelineResult:
         `.jsonl.gz` (gzip) or `.jsonl.zst` (zstd). `compression` is Parquet's codec
         ("zstd" by default). An existing file is an error unless `overwrite=True`; the
         rows go to a temporary file in the same folder, renamed at the end, so a crash
-        never leaves half a file under `path`."""
+        never leaves half a file under `path`. Parquet goes in shards of at most
+        `max_shard_size`: a directory of `data-00000-of-0000N.parquet` files when the
+        rows do not fit in one (or when `path` has no suffix)."""
         self._single_leaf("save(path)")
         from fanflow.engine.pipeline._save import save_rows
 
-        return save_rows(self.iter_rows, Path(path), format, overwrite, compression)
+        target = Path(path)
+        return save_rows(self.iter_rows, target, format, overwrite, compression, max_shard_size)
 
     def to_format(
         self,

@@ -28,16 +28,29 @@ SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl"}
 
 
 def save_rows(
-    rows: Rows, target: Path, fmt: str | None, overwrite: bool, compression: str | None
+    rows: Rows,
+    target: Path,
+    fmt: str | None,
+    overwrite: bool,
+    compression: str | None,
+    max_shard_size: int | str = "500MB",
 ) -> Path:
-    """Write the rows to `target` (format from `fmt` or the suffix); the path written."""
+    """Write the rows to `target` (format from `fmt` or the suffix); the path written.
+
+    Parquet goes in shards of at most `max_shard_size` (`_shards`): one file when the
+    rows fit, else (or for a path without a suffix) a directory of numbered shards."""
     fmt, jsonl_codec = _format_of(target, fmt)
     if fmt == "parquet":
         compression = _parquet_codec(compression)
-    if target.exists() and not overwrite:
+    shards = target.with_suffix("") if target.suffix.lower() == ".parquet" else target
+    if not overwrite and (target.exists() or (fmt == "parquet" and shards.exists())):
         raise ConfigurationError(
             f"{target} already exists; pass overwrite=True to replace it, or save elsewhere"
         )
+    if fmt == "parquet":
+        from fanflow.engine.pipeline._shards import write_parquet_shards  # imports pyarrow
+
+        return write_parquet_shards(rows, target, max_shard_size, compression or "zstd")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
     try:
@@ -63,7 +76,9 @@ def _format_of(target: Path, fmt: str | None) -> tuple[str, str | None]:
                 f"cannot save format {fmt!r}; use format='parquet' or format='jsonl'"
             )
         return fmt, codec if fmt == "jsonl" else None
-    inner = suffixes[-2] if codec and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    if not suffixes:  # a directory of Parquet shards
+        return "parquet", None
+    inner = suffixes[-2] if codec and len(suffixes) > 1 else suffixes[-1]
     found = SUFFIXES.get(inner)
     if found is None or (codec and found != "jsonl"):
         raise ConfigurationError(
