@@ -35,6 +35,7 @@ from fanflow.engine.pipeline._graph import Route, StepGraph
 from fanflow.engine.pipeline._input_options import InputOptions, with_options
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._join_plan import plan_graph
+from fanflow.engine.pipeline._mix import Mix
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._preflight import preflight
@@ -150,7 +151,9 @@ class PipelineBuilder:
         if data is not None and row:
             raise ConfigurationError("give input() either data or keyword columns, not both")
         options = InputOptions.checked(columns, skip, limit)
-        source = with_options(source_from(row if data is None else data), options)
+        given = row if data is None else data
+        source = given.row_source() if isinstance(given, Mix) else source_from(given)
+        source = with_options(source, options)
         if options.columns:
             source.first_row()  # a rename onto an existing column: refused here, not per row
         self._sources.append(source)
