@@ -17,7 +17,7 @@ from fanflow._exceptions import ConfigurationError
 from fanflow.engine.pipeline._input_rows import Row, UnusableRow
 from fanflow.engine.pipeline._inputs import RowSource
 
-__all__ = ["InputOptions", "with_options"]
+__all__ = ["InputOptions", "check_renames", "with_options"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,18 @@ def with_options(source: RowSource, options: InputOptions) -> RowSource:
     # a dataset still cannot be written.
     kind = "dataset" if source.kind == "dataset" else "rows"
     return RowSource(read, length, f"{source.label} ({options.describe()})", kind)
+
+
+def check_renames(renamed: RowSource, options: InputOptions) -> None:
+    """`ConfigurationError` if the first row of `renamed` (a source with `options`
+    applied) clashes, or lacks a column that `columns=` renames."""
+    first = renamed.first_row()  # a clash makes every row unusable: this raises, saying so
+    missing = sorted(old for old, new in options.columns.items() if new not in first and old != new)
+    if missing:
+        raise ConfigurationError(
+            f"input {renamed.label}: columns= renames {missing}, which the first row does "
+            f"not have; its columns are {sorted(first)}"
+        )
 
 
 def _renamed(row: Row | UnusableRow, columns: Mapping[str, str]) -> Row | UnusableRow:

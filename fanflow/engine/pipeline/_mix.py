@@ -47,6 +47,8 @@ class Mix:
     ) -> None:
         pairs = list(sources.items()) if isinstance(sources, Mapping) else list(sources)
         self.weights = _checked_weights(pairs)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"Mix(seed={seed!r}): give a whole number")
         if stop not in STOPS:
             raise ConfigurationError(f"Mix(stop={stop!r}): use one of {list(STOPS)}")
         if limit is not None and (
@@ -75,8 +77,8 @@ class Mix:
         readers = {i: sources[i].open() for i in active}  # generators: nothing read yet
         unfinished = set(active)
         drawn = 0
+        cumulative = list(accumulate(self.weights[i] for i in active))
         while active and (self.limit is None or drawn < self.limit):
-            cumulative = list(accumulate(self.weights[i] for i in active))
             pick = active[bisect_right(cumulative, rng.random() * cumulative[-1])]
             row = next(readers[pick], None)
             if row is None:  # this source ran out
@@ -89,6 +91,7 @@ class Mix:
                     return
                 if row is None:  # an empty source: nothing to oversample
                     active.remove(pick)
+                    cumulative = list(accumulate(self.weights[i] for i in active))
                     continue
             drawn += 1
             yield row if isinstance(row, UnusableRow) else {**row, self.column: names[pick]}

@@ -32,7 +32,7 @@ from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._drain import run_draining
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._graph import Route, StepGraph
-from fanflow.engine.pipeline._input_options import InputOptions, with_options
+from fanflow.engine.pipeline._input_options import InputOptions, check_renames, with_options
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._join_plan import plan_graph
 from fanflow.engine.pipeline._mix import Mix
@@ -155,7 +155,7 @@ class PipelineBuilder:
         source = given.row_source() if isinstance(given, Mix) else source_from(given)
         source = with_options(source, options)
         if options.columns:
-            source.first_row()  # a rename onto an existing column: refused here, not per row
+            check_renames(source, options)  # refused here, not row by row in the run
         self._sources.append(source)
         return self
 

@@ -98,3 +98,11 @@ async def test_swapping_two_columns_is_not_a_clash() -> None:
     rows = [{"topic": "wrong", "subject": "t1"}]
 
     assert await _topics(rows, columns={"topic": "subject", "subject": "topic"}) == ["t1"]
+
+
+def test_renaming_a_column_the_input_lacks_is_refused_naming_the_columns() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        _builder().input(ROWS, columns={"subjct": "topic"})
+
+    message = str(caught.value)
+    assert "'subjct'" in message and "'subject'" in message

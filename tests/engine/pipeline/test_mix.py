@@ -161,3 +161,8 @@ async def test_input_options_apply_to_a_mix() -> None:
     result = await builder.build().execute()
 
     assert len(result.rows) == 4
+
+
+def test_a_seed_that_is_not_a_whole_number_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="seed"):
+        Mix({"a.jsonl": 1}, seed="x")  # type: ignore[arg-type]
