@@ -7,10 +7,10 @@ builder.input(fanflow.Mix({"a.jsonl": 0.7, dataset_b: 0.3}, seed=0))
 Each row comes from a source picked at random in proportion to its weight (a seeded
 `random.Random`, so the same seed gives the same rows in the same order) and is read only
 then: sources are streamed, never loaded. Every row is tagged with its source's name in
-`column` (`_source`): the path as given, else the source's label. `stop`, as in
-`datasets.interleave_datasets`: "first_exhausted" ends when any source runs out;
-"all_exhausted" starts a source that ran out again until every source has been read to its
-end once (so small sources are oversampled). A source with weight 0 is never read.
+`column` (`_source`): `names[i]` if given, else the path as given, else the source's
+label. `stop`, as in `datasets.interleave_datasets`: "first_exhausted" ends when any
+source runs out; "all_exhausted" starts a source that ran out again until every source has
+been read to its end once (so small sources are oversampled). A source with weight 0 is never read.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Mix:
         stop: Stop = "first_exhausted",
         limit: int | None = None,
         column: str = "_source",
+        names: Sequence[str] | None = None,
     ) -> None:
         pairs = list(sources.items()) if isinstance(sources, Mapping) else list(sources)
         self.weights = _checked_weights(pairs)
@@ -60,13 +61,14 @@ class Mix:
         if not isinstance(column, str) or not column:
             raise ConfigurationError(f"Mix(column={column!r}): give a column name")
         self.sources = [source for source, _ in pairs]
+        self.names = _checked_names(names, len(pairs))
         self.seed, self.stop, self.limit, self.column = seed, stop, limit, column
 
     def row_source(self) -> RowSource:
         """The mixed rows as one source; each source is checked now (a missing file is a
         `ConfigurationError` naming it)."""
         sources = [source_from(source) for source in self.sources]
-        names = _names(self.sources, sources)
+        names = self.names or _names(self.sources, sources)
         label = "Mix(" + ", ".join(f"{n}: {w}" for n, w in zip(names, self.weights, strict=True))
         label += f", seed={self.seed}, stop={self.stop}, limit={self.limit})"
         return RowSource(lambda: self._rows(sources, names), None, label, "mix")
@@ -115,6 +117,19 @@ def _checked_weights(pairs: list[Any]) -> list[float]:
     if not any(weights):
         raise ConfigurationError("Mix(): every weight is 0; give at least one source a weight")
     return weights
+
+
+def _checked_names(names: Sequence[str] | None, count: int) -> list[str] | None:
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != count or len(set(names)) != count:
+        raise ConfigurationError(
+            f"Mix(names={names!r}): give one distinct name per source ({count})"
+        )
+    if not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(f"Mix(names={names!r}): names must be non-empty text")
+    return names
 
 
 def _names(given: list[Any], sources: list[RowSource]) -> list[str]:

@@ -166,3 +166,18 @@ async def test_input_options_apply_to_a_mix() -> None:
 def test_a_seed_that_is_not_a_whole_number_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="seed"):
         Mix({"a.jsonl": 1}, seed="x")  # type: ignore[arg-type]
+
+
+async def test_names_tag_the_rows_in_place_of_labels() -> None:
+    mix = Mix([(_rows("a", 20), 1), (_rows("b", 20), 1)], seed=0, names=["web", "books"])
+
+    rows = await _run(mix)
+
+    assert {row["_source"] for row in rows} == {"web", "books"}
+    assert all(row["topic"][0] == {"web": "a", "books": "b"}[row["_source"]] for row in rows)
+
+
+@pytest.mark.parametrize("names", [["one"], ["same", "same"], ["", "b"]])
+def test_bad_names_are_refused(names: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="names"):
+        Mix({"a.jsonl": 1, "b.jsonl": 1}, names=names)
