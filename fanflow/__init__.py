@@ -37,6 +37,7 @@ from fanflow.adapters import (
 )
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Scatter
 from fanflow.engine import (
+    Mix,
     Pipeline,
     PipelineBuilder,
     PipelineConfig,
@@ -106,6 +107,7 @@ __all__ = [
     "GetAll",
     "Insert",
     "LLMAdapter",
+    "Mix",
     "MockAdapter",
     "OllamaAdapter",
     "OpenAIAdapter",

@@ -9,6 +9,7 @@ Persistence is `fanflow/store/`, below this package.
 from __future__ import annotations
 
 from fanflow.engine.pipeline import (
+    Mix,
     Pipeline,
     PipelineBuilder,
     PipelineConfig,
@@ -23,6 +24,7 @@ from fanflow.engine.workflow import WorkflowResult, run_workflow
 from fanflow.store import RunRecord, Store, runs
 
 __all__ = [
+    "Mix",
     "Pipeline",
     "PipelineBuilder",
     "PipelineConfig",

@@ -28,10 +28,12 @@ from __future__ import annotations
 from fanflow.engine.pipeline._files import load_pipeline
 from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._history import load_run
+from fanflow.engine.pipeline._mix import Mix
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
 
 __all__ = [
+    "Mix",
     "Pipeline",
     "PipelineBuilder",
     "PipelineConfig",

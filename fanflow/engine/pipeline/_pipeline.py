@@ -32,8 +32,10 @@ from fanflow.engine.pipeline._dispatcher import Dispatcher, DispatchSettings
 from fanflow.engine.pipeline._drain import run_draining
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._graph import Route, StepGraph
+from fanflow.engine.pipeline._input_options import InputOptions, check_renames, with_options
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._join_plan import plan_graph
+from fanflow.engine.pipeline._mix import Mix
 from fanflow.engine.pipeline._network_checks import check_network, check_step_models
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._preflight import preflight
@@ -131,13 +133,30 @@ class PipelineBuilder:
         self._sources: list[RowSource] = []
         self._graph = StepGraph()
 
-    def input(self, data: Any = None, /, **row: Any) -> PipelineBuilder:
-        """Add input rows: keywords (one row), a list of dicts, a Dataset, or a file path/glob."""
+    def input(
+        self,
+        data: Any = None,
+        /,
+        *,
+        columns: Mapping[str, str] | None = None,
+        skip: int | None = None,
+        limit: int | None = None,
+        **row: Any,
+    ) -> PipelineBuilder:
+        """Add input rows: keywords (one row), a list of dicts, a Dataset, a file path/glob
+        or a `fanflow.Mix`. `columns` renames ({"old": "new"}); `skip` and `limit` (rows)
+        apply to any source. A row with a column named columns/skip/limit: give it as a dict."""
         if data is None and not row:
             raise ConfigurationError("input() needs rows: input(topic='...') or input(rows)")
         if data is not None and row:
             raise ConfigurationError("give input() either data or keyword columns, not both")
-        self._sources.append(source_from(row if data is None else data))
+        options = InputOptions.checked(columns, skip, limit)
+        given = row if data is None else data
+        source = given.row_source() if isinstance(given, Mix) else source_from(given)
+        source = with_options(source, options)
+        if options.columns:
+            check_renames(source, options)  # refused here, not row by row in the run
+        self._sources.append(source)
         return self
 
     def add_step(self, step: StepTemplate | list[StepTemplate] | Route) -> PipelineBuilder:
