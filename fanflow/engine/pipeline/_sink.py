@@ -134,6 +134,8 @@ class ResultSink:
         if self.store is not None:
             return StoreSource(self.store, self.run_id, self.names, self.leaves)
         assert self.memory is not None
+        for step in self.memory.values():  # lineage order, as a store reads them back
+            step.results.sort(key=lambda result: result.lineage)
         return MemorySource(list(self.memory.values()), self.leaves)
 
     def _record(self, result: TaskResult) -> None:

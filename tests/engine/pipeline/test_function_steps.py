@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +357,17 @@ async def test_a_function_step_at_the_end_gives_its_dict_as_its_column(
         (record,) = fanflow.runs(store=tmp_path / "store.db")
         reloaded = fanflow.load_run(record.name, store=tmp_path / "store.db")
         assert list(reloaded.rows) == rows
+
+
+async def test_rows_of_a_run_in_memory_come_in_lineage_order_whatever_finished_first() -> None:
+    @fanflow.step
+    def slow(n: str) -> dict[str, str]:
+        time.sleep(0.02 * (4 - int(n)))  # the last row finishes first
+        return {"n": n}
+
+    config = PipelineConfig(progress=False, store=False, concurrency=5)
+    made = PipelineBuilder(config, MockAdapter(llm)).input([{"n": str(i)} for i in range(5)])
+    made << slow
+    result = await made.build().execute()
+
+    assert [row["n"] for row in result.rows] == ["0", "1", "2", "3", "4"]
