@@ -7,13 +7,12 @@ reading and error texts); only the body going out and the body coming back diffe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
+from fanflow._exceptions import ConfigurationError, ProviderError, RateLimited
 from fanflow._redact import hide_secret_headers
 from fanflow.adapters import _openai
 from fanflow.adapters._anthropic_wire import (
@@ -121,32 +120,9 @@ class AnthropicAdapter(OpenAIAdapter):
                 "or name the models with the step's set_models([...])."
             )
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        """POST the request to /v1/messages and turn the answer into a `Generation`."""
-        model = request.model or self.model
-        if model is None:
-            raise ConfigurationError(
-                f"No model for the request to {self.base_url}: pass model= to "
-                "AnthropicAdapter or set GenerationRequest.model."
-            )
-        try:
-            body = orjson.dumps(messages_payload(request, model, self._max_tokens))
-        except orjson.JSONEncodeError as exc:
-            raise ConfigurationError(
-                f"The request to {self.base_url} cannot be encoded as JSON ({exc}); "
-                "json_schema, tools and extra must hold only JSON types."
-            ) from exc
-        started = time.perf_counter()
-        response = await self._transport.post(self._url, body, self._headers)
-        latency = time.perf_counter() - started
-        try:
-            if not 200 <= response.status < 300:
-                raise self._status_error(response)
-            return self._parse(response, model, latency, request)
-        except AdapterError as exc:
-            if response.attempts == 1:
-                raise
-            raise exc.with_context("", attempts=response.attempts) from exc.__cause__
+    def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
+        """The Messages API body (`OpenAIAdapter.generate` sends it to /v1/messages)."""
+        return messages_payload(request, model, self._max_tokens)
 
     def _parse(
         self, response: HTTPResponse, model: str, latency: float, request: GenerationRequest
