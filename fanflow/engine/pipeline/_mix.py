@@ -71,7 +71,20 @@ class Mix:
         names = self.names or _names(self.sources, sources)
         label = "Mix(" + ", ".join(f"{n}: {w}" for n, w in zip(names, self.weights, strict=True))
         label += f", seed={self.seed}, stop={self.stop}, limit={self.limit})"
-        return RowSource(lambda: self._rows(sources, names), None, label, "mix")
+        entry = self._entry(sources, names)
+        return RowSource(lambda: self._rows(sources, names), None, label, "mix", entry)
+
+    def _entry(self, sources: list[RowSource], names: list[str]) -> dict[str, Any] | None:
+        """How a pipeline file writes this mix (`_file_inputs`); None if a source cannot
+        be described (a `datasets` object)."""
+        if any(source.entry is None for source in sources):
+            return None
+        described = [
+            {**source.entry, "weight": weight}  # type: ignore[dict-item]
+            for source, weight in zip(sources, self.weights, strict=True)
+        ]
+        mix = {"sources": described, "seed": self.seed, "stop": self.stop, "limit": self.limit}
+        return {"mix": {**mix, "column": self.column, "names": names}}
 
     def _rows(self, sources: list[RowSource], names: list[str]) -> Iterator[Row | UnusableRow]:
         rng = random.Random(self.seed)
