@@ -71,7 +71,7 @@ def one_split(data: Any, split: str | None, label: str) -> Any:
             return data[splits[0]]
         raise ConfigurationError(
             f"input {label} has the splits {splits}; pick one with split=, e.g. "
-            f"input(..., split={splits[0]!r})"
+            f"input(..., split={splits[0]!r}) (in a Mix, give data[{splits[0]!r}])"
         )
     if split not in data:
         raise ConfigurationError(f"input {label} has no split {split!r}; its splits are {splits}")
@@ -99,4 +99,4 @@ def _datasets(url: str) -> Any:
 
 
 def _described(args: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value!r}" for key, value in args.items())
+    return ", ".join(f"{key}={value!r}" for key, value in args.items() if key != "token")

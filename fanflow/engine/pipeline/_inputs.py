@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fanflow._exceptions import ConfigurationError
+from fanflow._redact import register_secret
 from fanflow.engine.pipeline._input_files import file_reader, input_paths
 from fanflow.engine.pipeline._input_hub import is_hub_path, load_hub, one_split
 from fanflow.engine.pipeline._input_rows import Row, UnusableRow, usable
@@ -107,11 +108,16 @@ def _refuse_args(args: Mapping[str, Any], what: str) -> None:
 
 
 def _hub_source(url: str, args: dict[str, Any]) -> RowSource:
+    if isinstance(args.get("token"), str):
+        register_secret(args["token"])  # redacted from any error that echoes it
     data = load_hub(url, args)
-    described = ", ".join(f"{key}={value!r}" for key, value in args.items())
+    # A token given here is used for this load only: never in the label (logs, errors,
+    # the run record's fingerprint) nor in a pipeline file, whose loader takes HF_TOKEN.
+    shown = {key: value for key, value in args.items() if key != "token"}
+    described = ", ".join(f"{key}={value!r}" for key, value in shown.items())
     label = f"{url} ({described})" if described else url
     length = len(data) if isinstance(data, Sized) else None  # streamed: unknown
-    entry = {"path": url, **args}
+    entry = {"path": url, **shown}
     return RowSource(lambda: _checked(data, f"{url} row"), length, label, "hub", entry)
 
 

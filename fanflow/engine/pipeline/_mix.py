@@ -11,6 +11,12 @@ then: sources are streamed, never loaded. Every row is tagged with its source's 
 label. `stop`, as in `datasets.interleave_datasets`: "first_exhausted" ends when any
 source runs out; "all_exhausted" starts a source that ran out again until every source has
 been read to its end once (so small sources are oversampled). A source with weight 0 is never read.
+
+A source is anything `input()` takes: a path or glob, a list of rows, a `datasets` dataset
+(`Dataset`, `IterableDataset`, e.g. `datasets.load_dataset(repo, split="train",
+streaming=True)`), or `"hf://datasets/owner/name"` (a Hub dataset with one split; for one
+split of several, give `load_dataset(...)`'s dataset). A pipeline file writes a mix of
+paths, rows and Hub addresses as a `mix:` entry (`_file_inputs`).
 """
 
 from __future__ import annotations

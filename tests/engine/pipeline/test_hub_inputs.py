@@ -17,6 +17,7 @@ import huggingface_hub.constants
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from fanflow import (
     ConfigurationError,
@@ -38,10 +39,11 @@ class About(StepTemplate):
         return Workflow.from_prompt("about {{topic}}", topic=topic)
 
 
-def _builder() -> PipelineBuilder:
-    def llm(request: GenerationRequest) -> str:
-        return "ok"
+def llm(request: GenerationRequest) -> str:
+    return "ok"
 
+
+def _builder() -> PipelineBuilder:
     return PipelineBuilder(PipelineConfig(progress=False), MockAdapter(llm))
 
 
@@ -158,3 +160,16 @@ def test_without_datasets_a_hub_input_says_how_to_install_it(
 
     with pytest.raises(ConfigurationError, match="pip install"):
         _builder().input(REPO, split="train")
+
+
+def test_a_token_is_used_but_never_shown_nor_written(repo: Path, tmp_path: Path) -> None:
+    token = "hf_canary0123456789abcdefghij"
+    builder = _builder().input(REPO, split="test", token=token)
+    builder << About()
+    pipeline = builder.build()
+
+    text = pipeline.dump(tmp_path / "p.yaml").read_text()
+
+    assert token not in text
+    assert yaml.safe_load(text)["inputs"] == [{"path": REPO, "split": "test"}]
+    assert all(token not in source.label for source in pipeline.sources)
