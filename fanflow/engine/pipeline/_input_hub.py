@@ -6,6 +6,9 @@ configs (`name=`), `revision=`, `data_files=` and the Hub's token handling are t
 dataset is never downloaded whole (`streaming=False` downloads it into the `datasets` cache,
 which is memory-mapped, and gives a length for progress). A `DatasetDict` (or a Hub dataset
 loaded without a split) must be narrowed to one split: with one split, that one is used.
+Some files of a repo, as `HfFileSystem` names them: `hf://datasets/owner/name/data/*.parquet`
+(`data_files=`, one split), at a revision: `hf://datasets/owner/name@v1.0/...`; this form
+also picks one split of a repo as a `fanflow.Mix` source.
 
 Everything that can go wrong before the run (no `datasets`, an unknown repo, a repo that
 cannot be reached, a missing split) is a `ConfigurationError` at `input()` saying what to do.
@@ -33,10 +36,22 @@ def is_hub_path(data: Any) -> bool:
 
 
 def load_hub(url: str, args: Mapping[str, Any]) -> Any:
-    """The dataset (one split) at `url`; `args` go to `datasets.load_dataset`."""
-    repo_id = _repo_id(url)
+    """The dataset (one split) at `url`; `args` go to `datasets.load_dataset`.
+
+    As `HfFileSystem` names them, `hf://datasets/owner/name@revision/path/glob` is the
+    repo at that revision (`revision=`) and only the files the path or glob names
+    (`data_files=`, which makes one split, "train")."""
+    repo_id, revision, files = _parts(url)
     datasets = _datasets(url)
     args = {"streaming": True, **args}
+    for key, value in (("revision", revision), ("data_files", files)):
+        if value is not None:
+            if args.get(key, value) != value:
+                raise ConfigurationError(
+                    f"input {url} names {key} {value!r}, and {key}={args[key]!r} is given "
+                    "too; give it once"
+                )
+            args[key] = value
     try:
         loaded = datasets.load_dataset(REPO_FOLDERS.get(repo_id, repo_id), **args)
     except ConfigurationError:
@@ -78,14 +93,17 @@ def one_split(data: Any, split: str | None, label: str) -> Any:
     return data[split]
 
 
-def _repo_id(url: str) -> str:
-    repo_id = url.removeprefix(HUB_PREFIX).strip("/")
-    if not url.startswith(HUB_PREFIX) or repo_id.count("/") != 1:
+def _parts(url: str) -> tuple[str, str | None, str | None]:
+    """(repo id, revision, path inside the repo) of a `hf://datasets/...` address."""
+    parts = url.removeprefix(HUB_PREFIX).strip("/").split("/", 2)
+    if not url.startswith(HUB_PREFIX) or len(parts) < 2 or not all(parts):
         raise ConfigurationError(
-            f"input {url!r}: a Hub dataset is written hf://datasets/owner/name (models and "
-            "spaces cannot be inputs; a file inside a repo: load it with data_files=)"
+            f"input {url!r}: a Hub dataset is written hf://datasets/owner/name, or "
+            "hf://datasets/owner/name/path/*.parquet for some of its files (models and "
+            "spaces cannot be inputs)"
         )
-    return repo_id
+    name, _, revision = parts[1].partition("@")
+    return f"{parts[0]}/{name}", revision or None, parts[2] if len(parts) == 3 else None
 
 
 def _datasets(url: str) -> Any:

@@ -179,3 +179,16 @@ def test_a_mix_of_a_dataset_is_written_as_its_rows(tmp_path: Path) -> None:
     document = _round_trip(builder.build(), tmp_path / "files", ".yaml")
 
     assert len(document["inputs"][0]["rows"]) == 3
+
+
+def test_a_mix_of_hub_files_round_trips(tmp_path: Path) -> None:
+    a = _file(tmp_path, "a.jsonl", 10)
+    hub = f"{HUB}/data/test-*.parquet"
+    mix = Mix({hub: 1.0, a: 1.0}, limit=5, names=["hub", "a"])
+    builder = _builder().input(mix, columns={"text": "instruction"})
+    builder << Execute()
+
+    document = _round_trip(builder.build(), tmp_path / "files", ".yaml")
+
+    sources = document["inputs"][0]["mix"]["sources"]
+    assert sources == [{"path": hub, "weight": 1.0}, {"path": "../data/a.jsonl", "weight": 1.0}]

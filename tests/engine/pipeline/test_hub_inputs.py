@@ -173,3 +173,17 @@ def test_a_token_is_used_but_never_shown_nor_written(repo: Path, tmp_path: Path)
     assert token not in text
     assert yaml.safe_load(text)["inputs"] == [{"path": REPO, "split": "test"}]
     assert all(token not in source.label for source in pipeline.sources)
+
+
+async def test_files_inside_a_repo_are_named_by_their_path(repo: Path) -> None:
+    tests = f"{REPO}/data/test-*.parquet"  # as HfFileSystem names them: data_files=
+
+    assert await _topics(tests) == ["v0", "v1"]
+    mix = Mix({tests: 1.0, f"{REPO}/data/train-*.parquet": 1.0}, stop="all_exhausted")
+    assert sorted(await _topics(mix))[:2] == ["t0", "t1"]
+    assert len(await _topics(mix)) >= 22
+
+
+def test_a_revision_is_named_after_at(repo: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"v9.*v8"):
+        _builder().input(f"{REPO}@v9/data/test-*.parquet", revision="v8")
