@@ -33,12 +33,18 @@ refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fanflow._exceptions import ConfigurationError
-from fanflow.engine.pipeline._file_format import FileError, expect_keys, expect_mapping
+from fanflow.engine.pipeline._file_format import (
+    FileError,
+    expect_keys,
+    expect_mapping,
+    names_its_key,
+)
 from fanflow.engine.pipeline._input_hub import is_hub_path
 from fanflow.engine.pipeline._input_options import InputOptions, check_renames, with_options
 from fanflow.engine.pipeline._inputs import RowSource, source_from
@@ -119,15 +125,12 @@ def _mix_source(
     return source, entry["weight"]
 
 
-class _naming:
+@contextmanager
+def _naming(error: FileError, path: list[Any]) -> Iterator[None]:
     """Re-raises a `ConfigurationError` that names no file key as one naming `path`."""
-
-    def __init__(self, error: FileError, path: list[Any]) -> None:
-        self.error, self.path = error, path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, trace: Any) -> None:
-        if isinstance(exc, ConfigurationError) and getattr(exc, "pipeline_file", None) is None:
-            raise self.error(self.path, str(exc)) from None
+    try:
+        yield
+    except ConfigurationError as exc:
+        if names_its_key(exc):
+            raise
+        raise error(path, str(exc)) from None

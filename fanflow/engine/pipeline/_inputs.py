@@ -3,10 +3,9 @@
 Accepted: one row as keywords, a list of dicts, a `datasets` dataset (`Dataset`,
 `IterableDataset`, or a `DatasetDict` with `split=`), a Hub dataset
 `hf://datasets/owner/name` (`_input_hub`), or a path / glob of `.jsonl`, `.json` (a list of
-objects), `.csv` or `.parquet` files. Files are streamed (one
-line, row or record batch at a time, `_input_files`), so a large input is never held in
-memory. A row that cannot be read or used comes as an `UnusableRow` (`_input_rows`): the
-run fails that row only.
+objects), `.csv` or `.parquet` files. Files are streamed (one line, row or record batch at
+a time, `_input_files`), so a large input is never held in memory. A row that cannot be
+read or used comes as an `UnusableRow` (`_input_rows`): the run fails that row only.
 """
 
 from __future__ import annotations
