@@ -22,6 +22,7 @@ __all__ = ["ExportOptions", "export_run"]
 OutArgument = Annotated[
     Path,
     typer.Argument(
+        metavar="PATH",
         help="Where to write: a .parquet, .arrow, .jsonl (.jsonl.gz, .jsonl.zst) file, "
         "or a directory of shards."
     ),
