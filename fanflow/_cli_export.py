@@ -15,7 +15,7 @@ from fanflow._exceptions import ConfigurationError
 from fanflow.engine.pipeline._formats import FORMAT_KINDS, FormattedRows
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._results import PipelineResult
-from fanflow.engine.pipeline._save import save_rows
+from fanflow.engine.pipeline._save import output_format, save_rows
 
 __all__ = ["ExportOptions", "export_run"]
 
@@ -24,7 +24,7 @@ OutArgument = Annotated[
     typer.Argument(
         metavar="PATH",
         help="Where to write: a .parquet, .arrow, .jsonl (.jsonl.gz, .jsonl.zst) file, "
-        "or a directory of shards."
+        "or a directory of shards.",
     ),
 ]
 FormatOption = Annotated[
@@ -135,10 +135,11 @@ class Exported:
 def export_run(store: Path, name: str, out: Path, options: ExportOptions) -> Exported:
     """Write run `name`'s rows (or one subset's) to `out` as `options` say."""
     result = _leaf(load_run(name, store=store), options.subset)
-    from fanflow.engine.pipeline._shards import shard_directory
+    from fanflow.engine.pipeline._shards import existing_output  # imports pyarrow
 
-    if not options.overwrite and (out.exists() or shard_directory(out).exists()):
-        raise ConfigurationError(f"{out} already exists; pass --overwrite to replace it")
+    fmt, codec = output_format(out, options.format, options.compression)
+    if not options.overwrite and (existing := existing_output(out, fmt, codec)) is not None:
+        raise ConfigurationError(f"{existing} already exists; pass --overwrite to replace it")
     rows: _Counted | FormattedRows = _Counted(result.iter_rows)
     if options.to_format is not None:
         leaf = next(iter(result.subsets))

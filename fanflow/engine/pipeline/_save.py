@@ -14,7 +14,7 @@ from typing import Any
 
 from fanflow._exceptions import ConfigurationError
 
-__all__ = ["DEFAULT_COMPRESSION", "save_rows"]
+__all__ = ["DEFAULT_COMPRESSION", "output_format", "save_rows"]
 
 Rows = Callable[[], Iterator[dict[str, Any]]]
 
@@ -42,15 +42,20 @@ def save_rows(
     fit and `target` has a suffix, else a directory of numbered shards. `compression`
     is Parquet's or Arrow's codec; JSONL is compressed as its name says (`.jsonl.gz`,
     `.jsonl.zst`), so a plain `.jsonl` stays plain whatever `compression` is."""
-    fmt, jsonl_codec = _format_of(target, fmt)
-    codec = jsonl_codec if fmt == "jsonl" else _codec(fmt, compression)
-    from fanflow.engine.pipeline._shards import shard_directory, write_shards  # pyarrow
+    fmt, codec = output_format(target, fmt, compression)
+    from fanflow.engine.pipeline._shards import existing_output, write_shards  # pyarrow
 
-    if not overwrite and (target.exists() or shard_directory(target).exists()):
+    if not overwrite and (existing := existing_output(target, fmt, codec)) is not None:
         raise ConfigurationError(
-            f"{target} already exists; pass overwrite=True to replace it, or save elsewhere"
+            f"{existing} already exists; pass overwrite=True to replace it, or save elsewhere"
         )
     return write_shards(rows, target, fmt, max_shard_size, codec)
+
+
+def output_format(target: Path, fmt: str | None, compression: str | None) -> tuple[str, str | None]:
+    """The format `target` is saved in, and its codec (None: uncompressed)."""
+    fmt, jsonl_codec = _format_of(target, fmt)
+    return fmt, jsonl_codec if fmt == "jsonl" else _codec(fmt, compression)
 
 
 def _format_of(target: Path, fmt: str | None) -> tuple[str, str | None]:

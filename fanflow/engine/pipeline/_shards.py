@@ -27,7 +27,13 @@ from fanflow._exceptions import ConfigurationError
 from fanflow.engine.pipeline._arrow import Rows, _Grouped, _parquet, _write, _Writer
 from fanflow.engine.pipeline._jsonl_shards import write_jsonl_shards
 
-__all__ = ["DEFAULT_MAX_SHARD_SIZE", "parse_size", "shard_directory", "write_shards"]
+__all__ = [
+    "DEFAULT_MAX_SHARD_SIZE",
+    "existing_output",
+    "parse_size",
+    "shard_directory",
+    "write_shards",
+]
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 KNOWN_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".gz", ".zst")
@@ -64,6 +70,18 @@ def shard_directory(target: Path) -> Path:
     if directory == target and target.suffix:  # another suffix, with format= given
         return target.with_suffix("")
     return directory
+
+
+def existing_output(target: Path, fmt: str, codec: str | None) -> Path | None:
+    """What a save to `target` would replace: the file or directory itself, or shards of
+    this format in the directory the rows would spill into (an unrelated folder of that
+    name, such as the input data's, does not count)."""
+    if target.exists():
+        return target
+    directory = shard_directory(target)
+    if any(directory.glob(f"data-*-of-*{_extension(fmt, codec)}")):
+        return directory
+    return None
 
 
 def write_shards(

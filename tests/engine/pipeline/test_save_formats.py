@@ -138,13 +138,26 @@ async def test_an_existing_shard_directory_is_not_overwritten_unless_asked(
     tmp_path: Path, name: str
 ) -> None:
     result = await run(tmp_path, store=False)
-    (tmp_path / "out").mkdir()
+    result.save(tmp_path / name, max_shard_size="4KB")
 
     with pytest.raises(ConfigurationError, match="overwrite=True"):
         result.save(tmp_path / name, max_shard_size="4KB")
 
     written = result.save(tmp_path / name, max_shard_size="4KB", overwrite=True)
     assert len(list(written.iterdir())) > 1
+
+
+async def test_an_unrelated_folder_named_like_the_shard_directory_does_not_block_a_save(
+    tmp_path: Path,
+) -> None:
+    result = await run(tmp_path, store=False)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "input.jsonl").write_text("{}\n")
+
+    written = result.save(tmp_path / "out.jsonl")
+
+    assert written == tmp_path / "out.jsonl"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["input.jsonl"]
 
 
 async def test_saving_jsonl_shards_again_replaces_the_old_shards(tmp_path: Path) -> None:
