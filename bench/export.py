@@ -6,8 +6,10 @@ inputs and answers, into the store until it holds ROWS of them (straight into SQ
 through the store's own row encoding: 1M model calls would measure the engine, not the
 export). Each round runs `fanflow export RUN DIR --max-shard-size SIZE` (or, with
 `--api`, `fanflow.load_run(RUN).save(DIR, ...)`) in a child process and reads its wall
-time and peak RSS (`os.wait4`). Medians over `--runs` rounds are printed for 100,000 and
-for 1,000,000 rows, so the RSS ratio shows whether memory stays bounded.
+time and peak RSS (`os.wait4`; the store is filled by another child, so the parent
+stays small: a forked child's peak RSS counts its parent's pages until it execs).
+Medians over `--runs` rounds are printed for 100,000 and for 1,000,000 rows, so the RSS
+ratio shows whether memory stays bounded.
 
     python bench/export.py --runs 3
     python bench/export.py --sizes 100000 1000000 --max-shard-size 100MB --api
@@ -29,20 +31,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from fanflow import (  # noqa: E402
-    GenerationRequest,
-    MockAdapter,
-    PipelineBuilder,
-    PipelineConfig,
-    Prompt,
-    Store,
-)
-from fanflow.steps import TaskResult  # noqa: E402
-from fanflow.store._records import result_row  # noqa: E402
+if TYPE_CHECKING:
+    from fanflow import GenerationRequest
+    from fanflow.steps import TaskResult
 
 RUN = "bench-export"
 TEMPLATE_ROWS = 50
@@ -63,6 +59,8 @@ def answer(request: GenerationRequest) -> str:
 
 def template_store(path: Path) -> list[TaskResult]:
     """Run the small real pipeline into `path`; its final step's stored results."""
+    from fanflow import MockAdapter, PipelineBuilder, PipelineConfig, Prompt, Store
+
     config = PipelineConfig(progress=False, retry=None, store=path, run_name=RUN)
     builder = PipelineBuilder(config, MockAdapter(answer))
     builder.input([{"topic": f"topic number {n}"} for n in range(TEMPLATE_ROWS)])
@@ -78,6 +76,8 @@ def template_store(path: Path) -> list[TaskResult]:
 
 def fill(path: Path, rows: int) -> None:
     """A store holding `rows` final-step results shaped like the template run's."""
+    from fanflow import Store
+
     templates = template_store(path)
     store = Store(path)
     run_id = store.find_run(RUN).id
@@ -97,6 +97,8 @@ def fill(path: Path, rows: int) -> None:
 
 
 def _copy(templates: list[TaskResult], n: int, run_id: str) -> tuple[object, ...]:
+    from fanflow.store._records import result_row
+
     template = templates[n % len(templates)]
     topic = f"topic number {n}"
     question = f"What is the most surprising fact about {topic}, and why does it matter?"
@@ -136,7 +138,9 @@ def measure(rows: int, runs: int, size: str, api: bool, timeout: float) -> dict[
     with tempfile.TemporaryDirectory(prefix="fanflow-bench-export-") as directory:
         store, out = Path(directory) / "s.db", Path(directory) / "out"
         started = time.perf_counter()
-        fill(store, rows)
+        subprocess.run(
+            [sys.executable, __file__, "--fill", str(store), str(rows)], check=True, timeout=1800
+        )
         print(f"{rows:>9,} rows stored in {time.perf_counter() - started:.1f}s", flush=True)
         results = []
         for number in range(1, runs + 1):
@@ -152,6 +156,9 @@ def measure(rows: int, runs: int, size: str, api: bool, timeout: float) -> dict[
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--fill"]:  # the child that fills a store
+        fill(Path(sys.argv[2]), int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3)
