@@ -100,11 +100,14 @@ def write_shards(
             shards = write_jsonl_shards(rows(), staging, limit, codec, extension)
         else:
             shards = _write_tables(rows, staging, fmt, limit, codec, extension)
+        directory = shard_directory(target)
         if target.suffix and len(shards) == 1:
             os.replace(shards[0], target)
+            _drop_old_shards(directory, extension)  # an earlier save's, which spilled over
             return target
-        directory = shard_directory(target)
         _move_shards(shards, directory, extension)
+        if target != directory and target.is_file():
+            target.unlink()  # an earlier save's single file, replaced by the directory
         return directory
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -136,11 +139,16 @@ def _move_shards(shards: list[Path], directory: Path, extension: str) -> None:
     """Rename the shards into `directory` with their final names, replacing the shards
     of an earlier save there (left behind, they would be read with the new ones)."""
     directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob(f"data-*-of-*{extension}"):
-        old.unlink()
+    _drop_old_shards(directory, extension)
     total = len(shards)
     for index, shard in enumerate(shards):
         os.replace(shard, directory / f"data-{index:05d}-of-{total:05d}{extension}")
+
+
+def _drop_old_shards(directory: Path, extension: str) -> None:
+    if directory.is_dir():
+        for old in directory.glob(f"data-*-of-*{extension}"):
+            old.unlink()
 
 
 class _ShardWriter:

@@ -178,3 +178,14 @@ async def test_an_unknown_arrow_compression_is_a_configuration_error(tmp_path: P
     with pytest.raises(ConfigurationError, match="compression"):
         result.save(tmp_path / "out.arrow", compression="brotli")
     assert not list(tmp_path.glob("*out*"))
+
+
+async def test_overwriting_switches_cleanly_between_one_file_and_shards(tmp_path: Path) -> None:
+    result = await run(tmp_path, store=False)
+    result.save(tmp_path / "out.arrow")
+
+    sharded = result.save(tmp_path / "out.arrow", max_shard_size="4KB", overwrite=True)
+    assert not (tmp_path / "out.arrow").exists()
+
+    single = result.save(tmp_path / "out.arrow", overwrite=True)
+    assert single.is_file() and list(sharded.iterdir()) == []
