@@ -83,7 +83,12 @@ def pipeline_yaml(pipeline: Dumpable | None) -> tuple[str, bool]:
             path = pipeline.dump(Path(folder) / "pipeline.yaml")
         except ConfigurationError as exc:  # a lambda step, a Dataset input, a secret, ...
             return f"The pipeline cannot be written as YAML: {exc}", False
-        return path.read_text(encoding="utf-8"), True
+        text = path.read_text(encoding="utf-8")
+        # Long input lists go to files beside the pipeline file; the card names them.
+        beside = sorted(p.name for p in Path(folder).iterdir() if p != path)
+        if beside:
+            text += f"# not in this repository: {', '.join(beside)} (the input rows)\n"
+        return text, True
 
 
 def build_card(existing: str | None, facts: CardFacts) -> DatasetCard:

@@ -154,3 +154,16 @@ def test_the_token_is_written_nowhere(
     assert all(TOKEN not in r.getMessage() for r in caplog.records), [
         r.getMessage() for r in caplog.records if TOKEN in r.getMessage()
     ]
+
+
+def test_input_rows_written_beside_the_pipeline_are_named_in_the_card(hub: HubServer) -> None:
+    config = PipelineConfig(progress=False, retry=None)
+    rows = [{"seed": f"s{i}"} for i in range(101)]  # more than a pipeline file holds inline
+    builder = PipelineBuilder(config, MockAdapter(answer)).input(rows)
+    builder << Prompt("say", "say {{seed}}")
+
+    builder.build().run().push_to_hub(REPO, token=TOKEN)
+
+    card = hub.files(REPO)["README.md"].decode()
+    assert "path: pipeline.inputs-0.jsonl" in card
+    assert "# not in this repository: pipeline.inputs-0.jsonl" in card
