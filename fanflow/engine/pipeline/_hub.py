@@ -17,14 +17,13 @@ to huggingface_hub/datasets, which send it in the Authorization header.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fanflow._exceptions import ConfigurationError, ExecutionError
-from fanflow._redact import redact, register_secret
+from fanflow._redact import get_logger, redact, register_secret
 from fanflow.engine.pipeline._card import CardFacts, Dumpable, RunStats, build_card, pipeline_yaml
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HubPush", "push_to_hub"]
 
-logger = logging.getLogger("fanflow.hub")
+logger = get_logger("fanflow.hub")  # redacts known secrets, the token among them
 
 README = "README.md"
 
