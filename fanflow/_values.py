@@ -13,7 +13,7 @@ from typing import Any
 
 from fanflow.adapters import Usage
 
-__all__ = ["Lineage", "StepOutput", "TaskInput", "TaskResult", "TaskStatus"]
+__all__ = ["Lineage", "StepOutput", "TaskInput", "TaskResult", "TaskStatus", "TaskTiming"]
 
 Lineage = tuple[int, ...]
 """Where a task sits: (root row index, child index at step 1, ..., index at its step)."""
@@ -74,6 +74,29 @@ class TaskStatus(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class TaskTiming:
+    """When one task waited and ran, in seconds since the epoch (`time.time()`).
+
+    `queued`: the task was created (its inputs were ready); `started`: it got a
+    concurrency slot; `finished`: its result was ready. Task time is `finished - queued`.
+    `latency` is the seconds its model requests took from sending to the complete answer,
+    summed over the task's requests (no queueing, no backoff pauses; 0.0 when it sent
+    none); `attempts` counts every request sent, retries included.
+    """
+
+    queued: float
+    started: float
+    finished: float
+    latency: float = 0.0
+    attempts: int = 0
+
+    @property
+    def duration(self) -> float:
+        """Queued to finished."""
+        return self.finished - self.queued
+
+
+@dataclass(frozen=True, slots=True)
 class TaskResult:
     """One task's outcome, with its inputs and its place in the pipeline; built once, when
     the task ends, and never changed (`dataclasses.replace` makes an amended copy).
@@ -87,6 +110,9 @@ class TaskResult:
     "content_filter" and others as the provider sends them; the last answer's, unless an
     earlier answer of the task ended otherwise than "stop"; None when no model was asked
     (or the adapter does not say). Kept in the store; not a column of `rows`.
+
+    `timing` says when it was queued, started and finished, and how long its requests
+    took (`TaskTiming`); None for results that were not timed.
     """
 
     step: str
@@ -103,6 +129,7 @@ class TaskResult:
     cost: float = 0.0
     cached: bool = False
     finish_reason: str | None = None
+    timing: TaskTiming | None = None
 
     @property
     def task_id(self) -> str:

@@ -23,13 +23,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from fanflow import _cli_export as export_options
 from fanflow._cli_push import push
-from fanflow._exceptions import ConfigurationError, FanflowError
+from fanflow._exceptions import FanflowError
 from fanflow._redact import RedactingFilter
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
 from fanflow.engine.pipeline._file_overrides import apply_overrides
-from fanflow.engine.pipeline._history import load_run
-from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.store._records import RunRecord
 from fanflow.store._store import Store, default_store_path
 
@@ -213,36 +212,37 @@ def _reused(stats: dict[str, Any]) -> str:
 def export(
     ctx: typer.Context,
     name: RunArgument,
-    out: Annotated[
-        Path, typer.Argument(help="Where to write: a .jsonl or .parquet file, or a directory.")
-    ],
-    subset: Annotated[
-        str | None,
-        typer.Option(
-            "--subset", metavar="NAME", help="For a run with several final steps: which one."
-        ),
-    ] = None,
-    max_shard_size: Annotated[
-        str,
-        typer.Option(
-            "--max-shard-size",
-            metavar="SIZE",
-            help="Parquet: shards of at most SIZE (500MB, 1GB, bytes); a directory of "
-            "data-00000-of-0000N.parquet files when the rows need several.",
-        ),
-    ] = "500MB",
+    out: export_options.OutArgument,
+    format: export_options.FormatOption = None,
+    subset: export_options.SubsetOption = None,
+    max_shard_size: export_options.MaxShardSizeOption = "500MB",
+    compression: export_options.CompressionOption = "zstd",
+    overwrite: export_options.OverwriteOption = False,
+    to_format: export_options.ToFormatOption = None,
+    prompt: export_options.PromptOption = None,
+    completion: export_options.CompletionOption = None,
+    chosen: export_options.ChosenOption = None,
+    rejected: export_options.RejectedOption = None,
+    system: export_options.SystemOption = None,
+    conversational: export_options.ConversationalOption = False,
+    on_invalid: export_options.OnInvalidOption = "skip",
 ) -> None:
-    """Write a run's rows (its final step's ok results) to a .jsonl or .parquet file, or
-    a directory of Parquet shards."""
+    """Write a run's rows (its final step's ok results) to a Parquet, Arrow or JSONL
+    file, or a directory of shards; with --to-format, in a trainer's shape."""
     path = _existing_store(ctx)
-    with _errors(path), _no_progress_bars(out):
-        result = load_run(name, store=path)
-        if subset is not None:
-            result = _subset(result, subset)
-        written = result.save(out, overwrite=True, max_shard_size=max_shard_size)
-        rows = _rows_in(written)
-    typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {written}.")
-    if rows == 0:
+    columns = {"prompt": prompt, "completion": completion, "chosen": chosen}
+    columns |= {"rejected": rejected, "system": system}
+    options = export_options.ExportOptions(
+        format, subset, max_shard_size, compression, overwrite, to_format, columns,
+        conversational, on_invalid,
+    )  # fmt: skip
+    with _errors(path):
+        exported = export_options.export_run(path, name, out, options)
+    if exported.left_out is not None:
+        typer.echo(f"Left out {exported.left_out}", err=True)
+    rows = exported.rows
+    typer.echo(f"Wrote {rows} row{'' if rows == 1 else 's'} of run {name!r} to {exported.path}.")
+    if rows == 0 and exported.left_out is None:
         typer.echo("The store holds no ok final-step results for this run (were they cleared?).")
 
 
@@ -317,15 +317,6 @@ def _report_run(result: Any, out: Path | None) -> None:
         )
     else:
         typer.echo(f"{rows} rows; nothing was stored (store: false); pass --out to keep them.")
-
-
-def _subset(result: PipelineResult, name: str) -> PipelineResult:
-    subsets = result.subsets
-    if name not in subsets:
-        raise ConfigurationError(
-            f"the run has no final step {name!r}; its subsets are {', '.join(subsets)}"
-        )
-    return subsets[name]
 
 
 @cache_app.command("clear")
@@ -455,17 +446,6 @@ def _no_progress_bars(out: Path) -> Iterator[None]:
     finally:
         if not was_disabled:
             datasets.enable_progress_bars()
-
-
-def _rows_in(path: Path) -> int:
-    if path.is_dir():  # Parquet shards
-        return sum(_rows_in(shard) for shard in path.glob("data-*-of-*.parquet"))
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle)
 
 
 def _time(timestamp: float, seconds: bool = True) -> str:

@@ -15,7 +15,7 @@ re-exported here; `steps` imports `callbacks` (for the fluent methods), never `e
 
 from __future__ import annotations
 
-from fanflow._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStatus
+from fanflow._values import Lineage, StepOutput, TaskInput, TaskResult, TaskStatus, TaskTiming
 from fanflow.steps._builder import ConditionBuilder, WorkflowBuilder
 from fanflow.steps._enums import Expression, InputValueType, Operator, OutputType, PostProcessType
 from fanflow.steps._function import FunctionStep, step
@@ -72,6 +72,7 @@ __all__ = [
     "TaskPostProcess",
     "TaskResult",
     "TaskStatus",
+    "TaskTiming",
     "Workflow",
     "WorkflowBuilder",
     "Write",

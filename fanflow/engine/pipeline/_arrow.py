@@ -1,4 +1,5 @@
-"""Rows to Arrow files a batch at a time: the Arrow file behind `to_dataset()` and Parquet.
+"""Rows to Arrow files a batch at a time: the Arrow file behind `to_dataset()`, and the
+Parquet and Arrow shards of `save()` (`_shards`).
 
 A streaming writer needs its schema before the first batch, while rows only show their
 columns as they come (scattered JSON objects, several input files). So the schema is
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-__all__ = ["arrow_tables", "write_arrow_file", "write_parquet"]
+__all__ = ["arrow_tables", "write_arrow_file"]
 
 BATCH_ROWS = 2048
 GROUP_ROWS = 64 * 1024  # rows written at once: big enough to read fast, small to hold
@@ -43,11 +44,6 @@ def write_arrow_file(rows: Rows, target: Path) -> int:
     finally:
         partial.unlink(missing_ok=True)
     return written
-
-
-def write_parquet(rows: Rows, target: Path, compression: str = "snappy") -> int:
-    """Write the rows to a Parquet file in row groups; the row count."""
-    return _write(rows, lambda schema: _Grouped(_parquet(target, schema, compression)))
 
 
 def _write(rows: Rows, open_writer: Callable[[pa.Schema], _Writer]) -> int:

@@ -24,7 +24,8 @@ from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, Tem
 from fanflow.engine.pipeline._file_format import CLASS_TAG, FORMAT_VERSION, import_ref
 from fanflow.engine.pipeline._file_network import network_entry
 from fanflow.engine.pipeline._graph import Route
-from fanflow.engine.pipeline._input_rows import UnusableRow
+from fanflow.engine.pipeline._input_hub import is_hub_path
+from fanflow.engine.pipeline._input_rows import UnusableRow, usable
 from fanflow.engine.pipeline._inputs import RowSource
 from fanflow.steps import FunctionStep, Prompt, StepTemplate
 
@@ -215,26 +216,49 @@ def plain(value: Any, where: str) -> Any:
 
 
 def _input_entry(index: int, source: RowSource, target: Path) -> dict[str, Any]:
+    """The entry of `inputs:` that gives `source` again; `ConfigurationError` if none can."""
     where = f"input {index} ({source.label})"
+    if source.entry is not None:
+        return _written(source.entry, target, f"inputs-{index}", where)
     if source.kind == "dataset":
         raise ConfigurationError(
             f"{where}: a datasets.Dataset cannot be written to a pipeline file; save it "
             "(dataset.to_json('rows.jsonl')) and give that path to input()"
         )
-    if source.kind == "files":
-        return {"path": _relative(source.label, target.parent)}
-    rows = [_row(row, where) for row in source.open()]
-    if len(rows) <= INLINE_ROWS:
-        return {"rows": rows}
-    beside = target.with_name(f"{target.stem}.inputs-{index}.jsonl")
-    beside.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    return _rows_entry(list(source.open()), target, f"inputs-{index}", where)
+
+
+def _written(entry: Mapping[str, Any], target: Path, stem: str, where: str) -> dict[str, Any]:
+    written: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key == "rows":
+            written |= _rows_entry(value, target, stem, where)
+        elif key == "path" and not is_hub_path(value):
+            written["path"] = _relative(value, target.parent)
+        elif key == "mix":
+            sources = [
+                _written(source, target, f"{stem}-{j}", f"{where}: source {j}")
+                for j, source in enumerate(value["sources"])
+            ]
+            settings = {k: plain(v, f"{where}: {k}") for k, v in value.items() if k != "sources"}
+            written["mix"] = {"sources": sources, **settings}
+        else:
+            written[key] = plain(value, f"{where}: {key}")
+    return written
+
+
+def _rows_entry(rows: list[Any], target: Path, stem: str, where: str) -> dict[str, Any]:
+    checked = []
+    for number, row in enumerate(rows):
+        row = row if isinstance(row, UnusableRow) else usable(row, f"row {number}")
+        if isinstance(row, UnusableRow):
+            raise ConfigurationError(f"{where}: {row.where}: {row.problem}")
+        checked.append(plain(row, f"{where}: row"))
+    if len(checked) <= INLINE_ROWS:
+        return {"rows": checked}
+    beside = target.with_name(f"{target.stem}.{stem}.jsonl")
+    beside.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in checked))
     return {"path": beside.name}
-
-
-def _row(row: Any, where: str) -> Any:
-    if isinstance(row, UnusableRow):
-        raise ConfigurationError(f"{where}: {row.where}: {row.problem}")
-    return plain(row, f"{where}: row")
 
 
 def _relative(pattern: str, folder: Path) -> str:

@@ -20,7 +20,12 @@ edges:                           # upstream -> downstream, by step name
   - [variations, answer]
 inputs:                          # rows inline, or a file path / glob (relative to this file)
   - rows: [{instruction: Write a haiku}]
-  - path: data/more.jsonl
+  - path: data/more.jsonl        # input options: columns, shuffle, skip, limit
+    shuffle: {seed: 0, buffer: 1000}
+    limit: 100
+  - path: hf://datasets/owner/name   # a Hub dataset; other keys go to load_dataset
+    split: train
+  - mix: {sources: [{path: a.jsonl, weight: 0.7}, {path: b.jsonl, weight: 0.3}], seed: 0}
 config: {concurrency: 64, store: null, ...}   # every PipelineConfig field
 network:                         # never a key: see below
   adapter: OpenAIAdapter
@@ -29,6 +34,7 @@ network:                         # never a key: see below
   api_key_env: AZURE_KEY         # optional; default FANFLOW_API_KEY, then OPENAI_API_KEY
 ```
 
+- `inputs` entries in full: `_file_inputs`.
 - `callback` (absent: each result is one next input): `{type: scatter, key}`,
   `{type: broadcast, n, key}`, `{type: aggregate, key, by}`, `{type: custom}` (the
   step's own `callback(step)`), or `{class: module:Name, args: {...}}` for a

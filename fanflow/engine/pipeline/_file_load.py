@@ -29,6 +29,7 @@ from fanflow.engine.pipeline._file_format import (
     names_its_key,
     resolve_ref,
 )
+from fanflow.engine.pipeline._file_inputs import add_inputs
 from fanflow.engine.pipeline._file_network import network_from_entry
 from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
@@ -124,7 +125,7 @@ def pipeline_from_document(
     if network is None:
         network = _network(top.get("network"), error, search)
     builder = PipelineBuilder(config, network)
-    _inputs(builder, top.get("inputs"), error, file.parent)
+    add_inputs(builder, top.get("inputs"), error, file.parent)
     routes = _routes(top["steps"], steps, edges, error, search)
     if edges is None and routes:  # a chain whose steps route: drawn edge by edge
         edges = list(pairwise(steps))
@@ -411,23 +412,3 @@ def _network(given: Any, error: FileError, search: list[Path]) -> LLMAdapter:
             "`fanflow run FILE --base-url URL --model NAME`",
         )
     return network_from_entry(given, error, ["network"], search)
-
-
-def _inputs(builder: PipelineBuilder, given: Any, error: FileError, folder: Path) -> None:
-    if not isinstance(given, list) or not given:
-        raise error(["inputs"], "expected a list of inputs: {rows: [...]} or {path: ...}")
-    for i, entry in enumerate(given):
-        path: list[Any] = ["inputs", i]
-        entry = expect_mapping(entry, error, path)
-        expect_keys(entry, ("rows", "path"), error, path)
-        try:
-            if isinstance(entry.get("rows"), list) and "path" not in entry:
-                builder.input(entry["rows"])
-            elif isinstance(entry.get("path"), str) and "rows" not in entry:
-                builder.input(str(folder / entry["path"]))  # an absolute path stays itself
-            else:
-                raise error(path, "expected exactly one of rows: [...] or path: file-or-glob")
-        except ConfigurationError as exc:
-            if names_its_key(exc):
-                raise
-            raise error(path, str(exc)) from None

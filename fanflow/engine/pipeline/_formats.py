@@ -13,7 +13,7 @@ out with a warning naming them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from fanflow._redact import get_logger
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["FORMAT_KINDS", "FormatColumns", "to_format"]
+__all__ = ["FORMAT_KINDS", "FormatColumns", "FormattedRows", "to_format"]
 
 logger = get_logger("fanflow.formats")  # redacts known secrets, like every fanflow logger
 
@@ -62,12 +62,7 @@ def to_format(
     on_invalid: str,
 ) -> datasets.Dataset:
     """The rows mapped to `kind`, as a `datasets.Dataset` (see the module docstring)."""
-    if kind not in FORMAT_KINDS:
-        raise ConfigurationError(
-            f"unknown format {kind!r}; use one of {', '.join(map(repr, FORMAT_KINDS))}"
-        )
-    if on_invalid not in ("raise", "skip"):
-        raise ConfigurationError(f"on_invalid={on_invalid!r}; use 'raise' or 'skip'")
+    _check(kind, on_invalid)
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
@@ -78,6 +73,56 @@ def to_format(
     dataset = _dataset(mapped, kind)
     _report(problems, dataset.num_rows + len(problems), on_invalid)
     return dataset
+
+
+class FormattedRows:
+    """The rows mapped to `kind`, read again from the start on each call (what `save()`
+    streams from, so no list of rows is held). Rows that cannot be mapped are left out
+    and listed in `problems` (of the last pass; `total` counts every row read), or with
+    `on_invalid="raise"` fail the pass once it has read every row."""
+
+    def __init__(
+        self,
+        rows: Callable[[], Iterator[dict[str, Any]]],
+        kind: str,
+        leaf: str,
+        named: dict[str, str | None],
+        conversational: bool,
+        on_invalid: str,
+    ) -> None:
+        _check(kind, on_invalid)
+        self._rows, self._kind, self._leaf, self._named = rows, kind, leaf, named
+        self._conversational, self._on_invalid = conversational, on_invalid
+        self.problems: list[str] = []
+        self.total = 0
+
+    def __call__(self) -> Iterator[dict[str, Any]]:
+        self.problems, self.total = [], 0
+        iterator = self._rows()
+        first = next(iterator, None)
+        if first is None:
+            return
+        columns = _columns(self._kind, first, self._leaf, self._named)
+        rows = _chain(first, iterator)
+        for row in _mapped(rows, self._kind, columns, self._conversational, self.problems):
+            self.total += 1
+            yield row
+        self.total += len(self.problems)
+        if self._on_invalid == "raise":
+            _report(self.problems, self.total, "raise")
+
+    def describe_problems(self) -> str:
+        """How many rows were left out, and the first of them."""
+        return f"{len(self.problems)} of {self.total} rows: {_listing(self.problems)}"
+
+
+def _check(kind: str, on_invalid: str) -> None:
+    if kind not in FORMAT_KINDS:
+        raise ConfigurationError(
+            f"unknown format {kind!r}; use one of {', '.join(map(repr, FORMAT_KINDS))}"
+        )
+    if on_invalid not in ("raise", "skip"):
+        raise ConfigurationError(f"on_invalid={on_invalid!r}; use 'raise' or 'skip'")
 
 
 def _columns(
@@ -174,9 +219,7 @@ def _empty(kind: str) -> datasets.Dataset:
 def _report(problems: list[str], total: int, on_invalid: str) -> None:
     if not problems:
         return
-    shown = "; ".join(problems[:SHOWN_PROBLEMS])
-    more = len(problems) - SHOWN_PROBLEMS
-    listing = shown + (f"; and {more} more" if more > 0 else "")
+    listing = _listing(problems)
     if on_invalid == "skip":
         logger.warning("to_format skipped %d of %d rows: %s", len(problems), total, listing)
         return
@@ -184,6 +227,12 @@ def _report(problems: list[str], total: int, on_invalid: str) -> None:
         f"{len(problems)} of {total} rows cannot be mapped: {listing}. Name the columns to "
         "use (prompt=..., completion=...), or pass on_invalid='skip' to leave them out"
     )
+
+
+def _listing(problems: list[str]) -> str:
+    shown = "; ".join(problems[:SHOWN_PROBLEMS])
+    more = len(problems) - SHOWN_PROBLEMS
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def _chain(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -1,8 +1,12 @@
-"""`input(..., columns=, skip=, limit=)`: rename, skip and cap the rows of any source.
+"""`input(..., columns=, skip=, limit=, shuffle=)`: rename, shuffle, skip and cap the rows
+of any source.
 
-The options wrap the source's `open`, so rows stay lazy: `skip` reads past rows, `limit`
-stops reading. Both count rows as the source yields them, unusable ones included (so the
-same rows are skipped however many fail). A row whose rename would overwrite a column it
+The options wrap the source's `open`, so rows stay lazy: `shuffle` holds a buffer of rows
+(`_input_shuffle`), `skip` reads past rows, `limit` stops reading. They apply in that order,
+as `ds.shuffle(...).skip(n).take(m)` does in `datasets`: the same seed with `limit=1000`
+and with `skip=1000` gives two disjoint parts of one shuffled order. `skip` and `limit`
+count rows as the source yields them, unusable ones included (so the same rows are skipped
+however many fail). A row whose rename would overwrite a column it
 already has becomes an `UnusableRow` (that row fails); on the first row, `build()` reports
 it as a `ConfigurationError`.
 """
@@ -12,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from fanflow._exceptions import ConfigurationError
 from fanflow.engine.pipeline._input_rows import Row, UnusableRow
+from fanflow.engine.pipeline._input_shuffle import Shuffle, shuffled
 from fanflow.engine.pipeline._inputs import RowSource
 
 __all__ = ["InputOptions", "check_renames", "with_options"]
@@ -27,24 +33,37 @@ class InputOptions:
     columns: Mapping[str, str]
     skip: int
     limit: int | None
+    shuffle: Shuffle | None = None
 
     @classmethod
     def checked(
-        cls, columns: Mapping[str, str] | None, skip: int | None, limit: int | None
+        cls,
+        columns: Mapping[str, str] | None,
+        skip: int | None,
+        limit: int | None,
+        shuffle: Mapping[str, int] | None = None,
     ) -> InputOptions:
         return cls(
-            _checked_columns(columns or {}), _count("skip", skip) or 0, _count("limit", limit)
+            _checked_columns(columns or {}),
+            _count("skip", skip) or 0,
+            _count("limit", limit),
+            None if shuffle is None else Shuffle.checked(shuffle),
         )
 
     @property
     def any(self) -> bool:
-        return bool(self.columns) or self.skip > 0 or self.limit is not None
+        return bool(self.entry())
+
+    def entry(self) -> dict[str, Any]:
+        """The options as a pipeline file's input entry writes them (only those set)."""
+        entry: dict[str, Any] = {"columns": dict(self.columns)} if self.columns else {}
+        entry |= {"shuffle": self.shuffle.describe()} if self.shuffle is not None else {}
+        entry |= {"skip": self.skip} if self.skip else {}
+        entry |= {"limit": self.limit} if self.limit is not None else {}
+        return entry
 
     def describe(self) -> str:
-        parts = [f"columns={dict(self.columns)}"] if self.columns else []
-        parts += [f"skip={self.skip}"] if self.skip else []
-        parts += [f"limit={self.limit}"] if self.limit is not None else []
-        return ", ".join(parts)
+        return ", ".join(f"{key}={value}" for key, value in self.entry().items())
 
 
 def with_options(source: RowSource, options: InputOptions) -> RowSource:
@@ -54,7 +73,10 @@ def with_options(source: RowSource, options: InputOptions) -> RowSource:
 
     def read() -> Iterator[Row | UnusableRow]:
         stop = None if options.limit is None else options.skip + options.limit
-        rows = islice(source.open(), options.skip, stop)
+        rows = source.open()
+        if options.shuffle is not None:
+            rows = shuffled(rows, options.shuffle)
+        rows = islice(rows, options.skip, stop)
         if not options.columns:
             return rows
         return (_renamed(row, options.columns) for row in rows)
@@ -63,10 +85,11 @@ def with_options(source: RowSource, options: InputOptions) -> RowSource:
     if length is not None:
         length = max(0, length - options.skip)
         length = length if options.limit is None else min(length, options.limit)
-    # A pipeline file writes the rows as read (kind "rows"), so the options are kept;
-    # a dataset still cannot be written.
+    # A source a pipeline file describes keeps its description, with the options; any
+    # other is written as the rows read (kind "rows"), but a dataset cannot be written.
     kind = "dataset" if source.kind == "dataset" else "rows"
-    return RowSource(read, length, f"{source.label} ({options.describe()})", kind)
+    entry = None if source.entry is None else {**source.entry, **options.entry()}
+    return RowSource(read, length, f"{source.label} ({options.describe()})", kind, entry)
 
 
 def check_renames(renamed: RowSource, options: InputOptions) -> None:

@@ -1,10 +1,11 @@
 """Pipeline input rows, read lazily from what the user gave `PipelineBuilder.input`.
 
-Accepted: one row as keywords, a list of dicts, a `datasets.Dataset`, or a path / glob of
-`.jsonl`, `.json` (a list of objects), `.csv` or `.parquet` files. Files are streamed (one
-line, row or record batch at a time, `_input_files`), so a large input is never held in
-memory. A row that cannot be read or used comes as an `UnusableRow` (`_input_rows`): the
-run fails that row only.
+Accepted: one row as keywords, a list of dicts, a `datasets` dataset (`Dataset`,
+`IterableDataset`, or a `DatasetDict` with `split=`), a Hub dataset
+`hf://datasets/owner/name` (`_input_hub`), or a path / glob of `.jsonl`, `.json` (a list of
+objects), `.csv` or `.parquet` files. Files are streamed (one line, row or record batch at
+a time, `_input_files`), so a large input is never held in memory. A row that cannot be
+read or used comes as an `UnusableRow` (`_input_rows`): the run fails that row only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from fanflow._exceptions import ConfigurationError
+from fanflow._redact import register_secret
 from fanflow.engine.pipeline._input_files import file_reader, input_paths
+from fanflow.engine.pipeline._input_hub import is_hub_path, load_hub, one_split
 from fanflow.engine.pipeline._input_rows import Row, UnusableRow, usable
 
 __all__ = ["RowSource", "UnusableRow", "source_from"]
@@ -29,13 +32,17 @@ FIRST_ROW_SEARCH = 1000
 class RowSource:
     """A re-iterable source of rows; `length` when known cheaply (for progress).
 
-    `kind` is what it was made from: "rows" (keywords or a list), "dataset" or "files"
-    (then `label` is the path or glob as given), so a pipeline file can write it back."""
+    `kind` is what it was made from: "rows" (keywords or a list), "dataset", "hub",
+    "mix" or "files" (then `label` is the path or glob as given). `entry` is how a pipeline
+    file writes it (`_file_format`'s input entry, paths as given), None if it cannot be
+    written as a description (a `datasets` object: its rows are written, or it is refused).
+    """
 
     open: Callable[[], Iterator[Row | UnusableRow]]
     length: int | None
     label: str
     kind: str = "rows"
+    entry: Mapping[str, Any] | None = None
 
     def first_row(self) -> Row:
         """The first usable row (`build()` takes the columns from it); unusable rows
@@ -53,10 +60,22 @@ class RowSource:
         raise ConfigurationError(f"input {self.label} has no rows; give at least one")
 
 
-def source_from(data: Any) -> RowSource:
-    """A `RowSource` for any accepted input; `ConfigurationError` naming what is wrong."""
+def source_from(data: Any, load_args: Mapping[str, Any] | None = None) -> RowSource:
+    """A `RowSource` for any accepted input; `ConfigurationError` naming what is wrong.
+
+    `load_args`: for a Hub dataset, `datasets.load_dataset`'s keyword arguments (`split`,
+    `streaming`, `name`, `revision`, `data_files`, ...); for a `datasets` object, `split`."""
+    args = dict(load_args or {})
+    if isinstance(data, RowSource):  # made already: a Mix, or a Mix source from a file
+        _refuse_args(args, "a fanflow.Mix")
+        return data
+    if is_hub_path(data):
+        return _hub_source(str(data), args)
     if _is_dataset(data):
-        return _dataset_source(data)
+        split = args.pop("split", None)
+        _refuse_args(args, "a datasets object (only split= applies)")
+        return _dataset_source(one_split(data, split, f"datasets.{type(data).__name__}"))
+    _refuse_args(args, "rows or files")
     if isinstance(data, Mapping):
         return _rows_source([data], "row")
     if isinstance(data, (str, Path)):
@@ -75,7 +94,30 @@ def _rows_source(rows: Sequence[Any], label: str) -> RowSource:
             raise ConfigurationError(
                 f"input row {number} is a {type(row).__name__}, not a dict of column -> value"
             )
-    return RowSource(lambda: _checked(rows, "input row"), len(rows), label)
+    entry = {"rows": rows}
+    return RowSource(lambda: _checked(rows, "input row"), len(rows), label, "rows", entry)
+
+
+def _refuse_args(args: Mapping[str, Any], what: str) -> None:
+    if args:
+        raise ConfigurationError(
+            f"give input() either data or keyword columns, not both: {sorted(args)} are "
+            f"load arguments for a Hub dataset (hf://datasets/owner/name), not for {what}"
+        )
+
+
+def _hub_source(url: str, args: dict[str, Any]) -> RowSource:
+    if isinstance(args.get("token"), str):
+        register_secret(args["token"])  # redacted from any error that echoes it
+    data = load_hub(url, args)
+    # A token given here is used for this load only: never in the label (logs, errors,
+    # the run record's fingerprint) nor in a pipeline file, whose loader takes HF_TOKEN.
+    shown = {key: value for key, value in args.items() if key != "token"}
+    described = ", ".join(f"{key}={value!r}" for key, value in shown.items())
+    label = f"{url} ({described})" if described else url
+    length = len(data) if isinstance(data, Sized) else None  # streamed: unknown
+    entry = {"path": url, **shown}
+    return RowSource(lambda: _checked(data, f"{url} row"), length, label, "hub", entry)
 
 
 def _is_dataset(data: Any) -> bool:
@@ -84,11 +126,6 @@ def _is_dataset(data: Any) -> bool:
 
 
 def _dataset_source(data: Any) -> RowSource:
-    if isinstance(data, Mapping):  # a DatasetDict: split name -> Dataset
-        raise ConfigurationError(
-            f"input is a {type(data).__name__} with splits {list(data)}; give one split, "
-            "e.g. data['train']"
-        )
     length = len(data) if isinstance(data, Sized) else None  # IterableDataset has none
     label = f"datasets.{type(data).__name__}"
     return RowSource(lambda: _checked(data, f"{label} row"), length, label, "dataset")
@@ -102,5 +139,9 @@ def _checked(rows: Any, label: str) -> Iterator[Row | UnusableRow]:
 def _path_source(pattern: str) -> RowSource:
     readers = [file_reader(path) for path in input_paths(pattern)]
     return RowSource(
-        lambda: chain.from_iterable(read() for read in readers), None, pattern, "files"
+        lambda: chain.from_iterable(read() for read in readers),
+        None,
+        pattern,
+        "files",
+        {"path": pattern},
     )

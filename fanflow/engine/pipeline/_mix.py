@@ -11,6 +11,12 @@ then: sources are streamed, never loaded. Every row is tagged with its source's 
 label. `stop`, as in `datasets.interleave_datasets`: "first_exhausted" ends when any
 source runs out; "all_exhausted" starts a source that ran out again until every source has
 been read to its end once (so small sources are oversampled). A source with weight 0 is never read.
+
+A source is anything `input()` takes: a path or glob, a list of rows, a `datasets` dataset
+(`Dataset`, `IterableDataset`, e.g. `datasets.load_dataset(repo, split="train",
+streaming=True)`), or `"hf://datasets/owner/name"` (a Hub dataset with one split; for one
+split of several, give `load_dataset(...)`'s dataset). A pipeline file writes a mix of
+paths, rows and Hub addresses as a `mix:` entry (`_file_inputs`).
 """
 
 from __future__ import annotations
@@ -71,7 +77,20 @@ class Mix:
         names = self.names or _names(self.sources, sources)
         label = "Mix(" + ", ".join(f"{n}: {w}" for n, w in zip(names, self.weights, strict=True))
         label += f", seed={self.seed}, stop={self.stop}, limit={self.limit})"
-        return RowSource(lambda: self._rows(sources, names), None, label, "mix")
+        entry = self._entry(sources, names)
+        return RowSource(lambda: self._rows(sources, names), None, label, "mix", entry)
+
+    def _entry(self, sources: list[RowSource], names: list[str]) -> dict[str, Any] | None:
+        """How a pipeline file writes this mix (`_file_inputs`); None if a source cannot
+        be described (a `datasets` object)."""
+        if any(source.entry is None for source in sources):
+            return None
+        described = [
+            {**source.entry, "weight": weight}  # type: ignore[dict-item]
+            for source, weight in zip(sources, self.weights, strict=True)
+        ]
+        mix = {"sources": described, "seed": self.seed, "stop": self.stop, "limit": self.limit}
+        return {"mix": {**mix, "column": self.column, "names": names}}
 
     def _rows(self, sources: list[RowSource], names: list[str]) -> Iterator[Row | UnusableRow]:
         rng = random.Random(self.seed)

@@ -141,18 +141,22 @@ class PipelineBuilder:
         columns: Mapping[str, str] | None = None,
         skip: int | None = None,
         limit: int | None = None,
+        shuffle: Mapping[str, int] | None = None,
         **row: Any,
     ) -> PipelineBuilder:
-        """Add input rows: keywords (one row), a list of dicts, a Dataset, a file path/glob
-        or a `fanflow.Mix`. `columns` renames ({"old": "new"}); `skip` and `limit` (rows)
-        apply to any source. A row with a column named columns/skip/limit: give it as a dict."""
+        """Add input rows: keywords (one row), a list of dicts, a `datasets` dataset, a Hub
+        dataset `"hf://datasets/owner/name"`, a file path/glob or a `fanflow.Mix`.
+
+        With a Hub dataset the keywords go to `datasets.load_dataset` (`split`, `streaming`
+        (default True), `name`, `revision`, `data_files`, ...); with a `DatasetDict`, `split`.
+        `columns` renames ({"old": "new"}); `shuffle={"seed": 0, "buffer": 1000}` shuffles
+        through a buffer of rows; then `skip` and `limit` (rows) apply: to any source. A row
+        with a column named columns/skip/limit/shuffle: give it as a dict."""
         if data is None and not row:
             raise ConfigurationError("input() needs rows: input(topic='...') or input(rows)")
-        if data is not None and row:
-            raise ConfigurationError("give input() either data or keyword columns, not both")
-        options = InputOptions.checked(columns, skip, limit)
-        given = row if data is None else data
-        source = given.row_source() if isinstance(given, Mix) else source_from(given)
+        options = InputOptions.checked(columns, skip, limit, shuffle)
+        given = data.row_source() if isinstance(data, Mix) else data
+        source = source_from(row) if data is None else source_from(given, row)
         source = with_options(source, options)
         if options.columns:
             check_renames(source, options)  # refused here, not row by row in the run

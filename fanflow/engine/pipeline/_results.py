@@ -303,19 +303,21 @@ class PipelineResult:
         self,
         path: str | Path,
         format: str | None = None,
-        overwrite: bool = False,
-        compression: str | None = None,
         max_shard_size: int | str = "500MB",
+        compression: str | None = "zstd",
+        overwrite: bool = False,
     ) -> Path:
-        """Write the rows to Parquet or JSONL, a batch at a time; the path written.
+        """Write the rows to Parquet, Arrow or JSONL, a batch at a time; the path written.
 
-        `format` ("parquet" or "jsonl") defaults to the suffix: `.parquet`, `.jsonl`,
-        `.jsonl.gz` (gzip) or `.jsonl.zst` (zstd). `compression` is Parquet's codec
-        ("zstd" by default). An existing file is an error unless `overwrite=True`; the
-        rows go to a temporary file in the same folder, renamed at the end, so a crash
-        never leaves half a file under `path`. Parquet goes in shards of at most
-        `max_shard_size`: a directory of `data-00000-of-0000N.parquet` files when the
-        rows do not fit in one (or when `path` has no suffix)."""
+        `format` ("parquet", "arrow" or "jsonl") defaults to the suffix: `.parquet`,
+        `.arrow` (the Arrow stream `datasets` reads), `.jsonl`, `.jsonl.gz` (gzip) or
+        `.jsonl.zst` (zstd); Parquet for a path without one. `compression` is the
+        Parquet or Arrow codec ("zstd"; "none" for none); JSONL is compressed as its
+        name says. An existing file is an error unless `overwrite=True`; the rows go to
+        a temporary name in the same folder, renamed at the end, so a crash never leaves
+        half a file under `path`. The rows go in shards of at most `max_shard_size`: a
+        directory of `data-00000-of-0000N.<ext>` files (`path` without its suffixes)
+        when they do not fit in one, or when `path` has no suffix."""
         self._single_leaf("save(path)")
         from fanflow.engine.pipeline._save import save_rows
 

@@ -1,30 +1,31 @@
-"""`PipelineResult.save()`: rows to a Parquet or JSONL file, never half-written.
+"""`PipelineResult.save()`: rows to Parquet, Arrow or JSONL, never half-written.
 
-Rows stream a batch at a time to a temporary file beside the target (same folder, so the
-final rename is atomic), which is renamed over the target only once complete: a crash
-leaves no partial file under the final name, and a failed overwrite keeps the old file.
+Rows stream a batch at a time to a staging directory beside the target (same folder, so
+the final renames are atomic), and are renamed over the target only once complete: a
+crash leaves no partial file under the final name, and a failed overwrite keeps the old
+file. Shards: see `_shards`.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from fanflow._exceptions import ConfigurationError
 
-__all__ = ["save_rows"]
+__all__ = ["DEFAULT_COMPRESSION", "output_format", "save_rows"]
 
 Rows = Callable[[], Iterator[dict[str, Any]]]
 
-FORMATS = ("parquet", "jsonl")
-PARQUET_CODECS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
+DEFAULT_COMPRESSION = "zstd"
+FORMATS = ("parquet", "arrow", "jsonl")
+CODECS = {
+    "parquet": ("zstd", "snappy", "gzip", "brotli", "lz4", "none"),
+    "arrow": ("zstd", "lz4", "none"),  # what Arrow IPC buffers can be compressed with
+}
 JSONL_CODECS = {".gz": "gzip", ".zst": "zstd"}  # by the file's last suffix
-SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl"}
+SUFFIXES = {".parquet": "parquet", ".arrow": "arrow", ".jsonl": "jsonl"}
 
 
 def save_rows(
@@ -32,38 +33,29 @@ def save_rows(
     target: Path,
     fmt: str | None,
     overwrite: bool,
-    compression: str | None,
+    compression: str | None = DEFAULT_COMPRESSION,
     max_shard_size: int | str = "500MB",
 ) -> Path:
     """Write the rows to `target` (format from `fmt` or the suffix); the path written.
 
-    Parquet goes in shards of at most `max_shard_size` (`_shards`): one file when the
-    rows fit, else (or for a path without a suffix) a directory of numbered shards."""
-    fmt, jsonl_codec = _format_of(target, fmt)
-    if fmt == "parquet":
-        compression = _parquet_codec(compression)
-    shards = target.with_suffix("") if target.suffix.lower() == ".parquet" else target
-    if not overwrite and (target.exists() or (fmt == "parquet" and shards.exists())):
+    The rows go in shards of at most `max_shard_size` (`_shards`): one file when they
+    fit and `target` has a suffix, else a directory of numbered shards. `compression`
+    is Parquet's or Arrow's codec; JSONL is compressed as its name says (`.jsonl.gz`,
+    `.jsonl.zst`), so a plain `.jsonl` stays plain whatever `compression` is."""
+    fmt, codec = output_format(target, fmt, compression)
+    from fanflow.engine.pipeline._shards import existing_output, write_shards  # pyarrow
+
+    if not overwrite and (existing := existing_output(target, fmt, codec)) is not None:
         raise ConfigurationError(
-            f"{target} already exists; pass overwrite=True to replace it, or save elsewhere"
+            f"{existing} already exists; pass overwrite=True to replace it, or save elsewhere"
         )
-    if fmt == "parquet":
-        from fanflow.engine.pipeline._shards import write_parquet_shards  # imports pyarrow
+    return write_shards(rows, target, fmt, max_shard_size, codec)
 
-        return write_parquet_shards(rows, target, max_shard_size, compression or "zstd")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-    try:
-        if fmt == "parquet":
-            from fanflow.engine.pipeline._arrow import write_parquet  # imports pyarrow
 
-            write_parquet(rows, partial, compression=compression or "zstd")
-        else:
-            _write_jsonl(rows(), partial, jsonl_codec)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+def output_format(target: Path, fmt: str | None, compression: str | None) -> tuple[str, str | None]:
+    """The format `target` is saved in, and its codec (None: uncompressed)."""
+    fmt, jsonl_codec = _format_of(target, fmt)
+    return fmt, jsonl_codec if fmt == "jsonl" else _codec(fmt, compression)
 
 
 def _format_of(target: Path, fmt: str | None) -> tuple[str, str | None]:
@@ -73,7 +65,7 @@ def _format_of(target: Path, fmt: str | None) -> tuple[str, str | None]:
     if fmt is not None:
         if fmt not in FORMATS:
             raise ConfigurationError(
-                f"cannot save format {fmt!r}; use format='parquet' or format='jsonl'"
+                f"cannot save format {fmt!r}; use format='parquet', 'arrow' or 'jsonl'"
             )
         return fmt, codec if fmt == "jsonl" else None
     if not suffixes:  # a directory of Parquet shards
@@ -82,31 +74,18 @@ def _format_of(target: Path, fmt: str | None) -> tuple[str, str | None]:
     found = SUFFIXES.get(inner)
     if found is None or (codec and found != "jsonl"):
         raise ConfigurationError(
-            f"cannot save to {target.name!r}; use .jsonl or .parquet "
+            f"cannot save to {target.name!r}; use .parquet, .arrow or .jsonl "
             "(or .jsonl.gz / .jsonl.zst), or pass format="
         )
     return found, codec
 
 
-def _parquet_codec(compression: str | None) -> str | None:
-    if compression is not None and compression.lower() not in PARQUET_CODECS:
+def _codec(fmt: str, compression: str | None) -> str | None:
+    """Parquet's or Arrow's codec; None for uncompressed."""
+    name = (compression or "none").lower()
+    if name not in CODECS[fmt]:
         raise ConfigurationError(
-            f"unknown Parquet compression {compression!r}; use one of {', '.join(PARQUET_CODECS)}"
+            f"unknown {fmt.capitalize()} compression {compression!r}; "
+            f"use one of {', '.join(CODECS[fmt])}"
         )
-    return compression.lower() if compression else None
-
-
-def _write_jsonl(rows: Iterator[dict[str, Any]], path: Path, codec: str | None) -> None:
-    if codec is None:
-        with path.open("wb") as handle:
-            _dump(rows, handle.write)
-        return
-    import pyarrow as pa  # its compressed streams do gzip and zstd without another package
-
-    with pa.CompressedOutputStream(str(path), codec) as stream:
-        _dump(rows, stream.write)
-
-
-def _dump(rows: Iterator[dict[str, Any]], write: Callable[[bytes], Any]) -> None:
-    for row in rows:
-        write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    return None if name == "none" else name

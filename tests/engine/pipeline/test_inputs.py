@@ -58,11 +58,15 @@ def test_an_iterable_dataset_gives_its_rows_with_unknown_length() -> None:
     assert source.length is None
 
 
-def test_a_dataset_dict_is_rejected_asking_for_one_split() -> None:
-    splits = datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS)})
+def test_a_dataset_dict_of_several_splits_is_rejected_asking_for_one() -> None:
+    one = datasets.Dataset.from_list(ROWS)
+    splits = datasets.DatasetDict({"train": one, "test": one})
 
-    with pytest.raises(ConfigurationError, match=r"'train'.*one split"):
+    with pytest.raises(ConfigurationError, match=r"'train', 'test'.*split="):
         source_from(splits)
+    assert [dict(r) for r in source_from(splits, {"split": "test"}).open()] == ROWS
+    alone = datasets.DatasetDict({"train": one})
+    assert [dict(r) for r in source_from(alone).open()] == ROWS  # its only split
 
 
 def test_reiterating_a_list_source_gives_the_rows_again() -> None:

@@ -257,6 +257,6 @@ def test_save_creates_missing_parent_directories(tmp_path: Path) -> None:
 def test_save_rejects_other_suffixes_without_creating_anything(tmp_path: Path, name: str) -> None:
     target = tmp_path / "new" / name
 
-    with pytest.raises(ConfigurationError, match=r"use \.jsonl or \.parquet"):
+    with pytest.raises(ConfigurationError, match=r"use \.parquet, \.arrow or \.jsonl"):
         _two_step_run().save(target)
     assert not (tmp_path / "new").exists()
