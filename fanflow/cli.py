@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fanflow import _cli_export as export_options
+from fanflow._cli_push import push
 from fanflow._exceptions import FanflowError
 from fanflow._redact import RedactingFilter
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
@@ -59,6 +60,7 @@ runs_app = typer.Typer(
 cache_app = typer.Typer(help="Manage stored results (the cache that makes runs resume).")
 app.add_typer(runs_app, name="runs")
 app.add_typer(cache_app, name="cache")
+app.command("push")(push)  # fanflow push NAME REPO: _cli_push
 
 StoreOption = Annotated[
     Path | None,

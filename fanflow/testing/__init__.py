@@ -13,8 +13,19 @@ async with MockServer(faults=Faults(script=["server_error", "rate_limit"])) as s
 from __future__ import annotations
 
 from fanflow.testing._faults import Faults
+from fanflow.testing._hub_server import HubCommit, HubRequest, HubServer
 from fanflow.testing._process import MockServerProcess
 from fanflow.testing._responses import Arrival, Handler, HandlerResult
 from fanflow.testing._server import MockServer
 
-__all__ = ["Arrival", "Faults", "Handler", "HandlerResult", "MockServer", "MockServerProcess"]
+__all__ = [
+    "Arrival",
+    "Faults",
+    "Handler",
+    "HandlerResult",
+    "HubCommit",
+    "HubRequest",
+    "HubServer",
+    "MockServer",
+    "MockServerProcess",
+]

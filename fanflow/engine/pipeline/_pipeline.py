@@ -284,7 +284,9 @@ class Pipeline:
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
         with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
             await _run_with_display(dispatcher, display, drain)
-        return session.result(self._function_steps())
+        result = session.result(self._function_steps())
+        result.pipeline = self  # described in the card of result.push_to_hub()
+        return result
 
     def _function_steps(self) -> frozenset[str]:
         """Function steps: their row column is the value they returned (`PipelineResult`)."""

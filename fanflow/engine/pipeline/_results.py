@@ -17,6 +17,8 @@ from fanflow.steps import TaskResult, TaskStatus
 if TYPE_CHECKING:
     import datasets
 
+    from fanflow.engine.pipeline._card import Dumpable
+
 __all__ = [
     "MemorySource",
     "PipelineResult",
@@ -203,6 +205,7 @@ class PipelineResult:
         self._value_columns = value_columns
         self.run_name = run_name
         self._steps: dict[str, StepResults] | None = None
+        self.pipeline: Dumpable | None = None  # what made it (set by execute): for cards
 
     @property
     def steps(self) -> dict[str, StepResults]:
@@ -215,7 +218,7 @@ class PipelineResult:
     def subsets(self) -> dict[str, PipelineResult]:
         """Each leaf step's results by its name (rows, failures, `to_dataset()`,
         `save()`): one entry per leaf, several where the pipeline ends in branches."""
-        return {
+        subsets = {
             leaf: PipelineResult(
                 self._source.for_leaf(leaf),
                 stats=self.stats,
@@ -224,6 +227,9 @@ class PipelineResult:
             )
             for leaf in self._source.leaves
         }
+        for subset in subsets.values():
+            subset.pipeline = self.pipeline
+        return subsets
 
     def _single_leaf(self, what: str) -> None:
         leaves = self._source.leaves
@@ -345,6 +351,39 @@ class PipelineResult:
         named |= {"rejected": rejected, "system": system}
         leaf = self._source.leaves[0]
         return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        private: bool = True,
+        token: str | None = None,
+        subsets: bool = True,
+        *,
+        pipeline: Dumpable | None = None,
+        commit_message: str | None = None,
+        max_shard_size: int | str | None = "500MB",
+    ) -> str:
+        """Push the rows to the Hugging Face Hub as a Parquet dataset with a dataset card;
+        the repository's URL.
+
+        Several final steps: each is a config (`load_dataset(repo_id, step)`) with a
+        `train` split, the first the default; `subsets=False` makes them splits of one
+        config instead. The card (README.md, written last so it describes every config)
+        holds the pipeline as YAML (the one that made this result, or `pipeline=`), the
+        models with their tokens and cost, task counts and failures per step, fanflow's
+        version and the date. `token`: else HF_TOKEN or the saved `hf auth login`; it is
+        never written to the card, a log or an error."""
+        from fanflow.engine.pipeline._hub import HubPush, push_to_hub
+
+        parts = self.subsets if len(self._source.leaves) > 1 else {self._source.leaves[0]: self}
+        leaves = {name: part._to_one_dataset for name, part in parts.items()}
+        push = HubPush(repo_id, private, token, subsets, commit_message, max_shard_size)
+        return push_to_hub(push, leaves, self.stats, self.run_name, pipeline or self.pipeline)
+
+    def _to_one_dataset(self) -> datasets.Dataset:
+        dataset = self.to_dataset()
+        assert not isinstance(dataset, dict), "one leaf gives one Dataset"  # for mypy
+        return dataset
 
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
