@@ -192,10 +192,9 @@ class OpenAIAdapter(AdapterBase):
             if not 200 <= response.status < 300:
                 raise self._status_error(response)
             return self._parse(response, model, latency, request)
-        except AdapterError as exc:
-            if response.attempts == 1:
-                raise
-            raise exc.with_context("", attempts=response.attempts) from exc.__cause__
+        except AdapterError as exc:  # the time it took counts in the task's latency
+            attempts = response.attempts
+            raise exc.with_context("", attempts=attempts, latency_s=latency) from exc.__cause__
 
     def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         """The JSON body to POST; a subclass speaking another dialect overrides it."""
