@@ -25,6 +25,7 @@ from rich.table import Table
 
 from fanflow._exceptions import ConfigurationError, FanflowError
 from fanflow._redact import RedactingFilter
+from fanflow._timings_table import timings_table
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
 from fanflow.engine.pipeline._file_overrides import apply_overrides
 from fanflow.engine.pipeline._history import load_run
@@ -117,7 +118,8 @@ def runs_list(ctx: typer.Context) -> None:
 
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, name: RunArgument) -> None:
-    """Show one run: status, times, each step's counts and tokens, config, first failures."""
+    """Show one run: status, times, each step's counts, tokens and timings, config, first
+    failures."""
     path = _existing_store(ctx)
     with _errors(path), _opened(path) as store:
         record = store.find_run(name)
@@ -127,6 +129,7 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
                 MAX_FAILURES,
             )
         )
+        timings = store.step_timings(record.id, record.steps)
     console = _console()
     stats = record.stats
     summary = Table.grid(padding=(0, 2))
@@ -177,6 +180,7 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
             _cost(step_usage.get("cost")),
         )
     console.print(steps)
+    console.print(timings_table(record.steps, timings))
 
     config = Table(title="Config", title_justify="left", show_header=False, box=box.SIMPLE)
     config.add_column(style="bold")

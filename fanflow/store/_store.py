@@ -44,6 +44,7 @@ from fanflow.store._records import (
     result_from_row,
     result_row,
 )
+from fanflow.store._timings import StepTimings, stored_step_timings
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
 from fanflow.store._shared_keys import shared_keys
 from fanflow.store._writer import Writes
@@ -262,6 +263,10 @@ class Store:
                 yield from map(result_from_row, batch)
         finally:
             connection.close()
+
+    def step_timings(self, run_id: str, steps: list[str]) -> dict[str, StepTimings]:
+        """Each step's timings (`_timings`), read from the timing columns alone."""
+        return stored_step_timings(self._reader, run_id, steps)
 
     def count(
         self,
