@@ -44,9 +44,9 @@ from fanflow.store._records import (
     result_from_row,
     result_row,
 )
-from fanflow.store._timings import StepTimings, stored_step_timings
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
 from fanflow.store._shared_keys import shared_keys
+from fanflow.store._timings import StepTimings, stored_step_timings
 from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
