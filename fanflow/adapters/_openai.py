@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 
+from fanflow import _otel
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow._redact import (
     get_logger,
@@ -172,6 +173,12 @@ class OpenAIAdapter(AdapterBase):
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """POST the request and turn the answer into a `Generation`."""
+        traced = _otel.tracing
+        if traced is not None:  # a span around this attempt (fanflow/_otel.py)
+            return await traced.attempt(self._post(request), request, self.base_url, self.model)
+        return await self._post(request)
+
+    async def _post(self, request: GenerationRequest) -> Generation:
         model = request.model or self.model
         if model is None:
             raise ConfigurationError(

@@ -40,6 +40,7 @@ from fanflow.engine.pipeline._joins import GraphFlow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.engine.pipeline._tasks import PreparedTask, bind_inputs, prepare_task
+from fanflow.engine.pipeline._tracing import RunTracing
 from fanflow.engine.pipeline._work import Work as _Work
 from fanflow.engine.workflow import UsageMeter, run_workflow
 
@@ -110,6 +111,7 @@ class Dispatcher:
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
         self.graph = GraphFlow(plans, self._skip_join)  # branches, routes and joins
+        self.tracing: RunTracing | None = None  # set when the run is traced (_tracing)
 
     def stop(self, reason: str = "interrupted") -> int:
         """Send nothing new: tasks not started end as skipped, those running finish.
@@ -143,7 +145,11 @@ class Dispatcher:
             counts = self.counts[work.step]
             counts.running += 1
             try:
-                result, key = await self._execute(work)
+                if self.tracing is None:
+                    result, key = await self._execute(work)
+                else:  # OpenTelemetry: in the task's span (_tracing)
+                    name = self.plans[work.step].name
+                    result, key = await self.tracing.task(self._execute(work), name, work.lineage)
                 result, children = self._children(work, result)  # before saving: may fail it
                 # Wait for the commit: the worker holds its slot meanwhile, so results
                 # answered but not yet saved never exceed the concurrency.
