@@ -65,10 +65,10 @@ class MockAdapter(AdapterBase):
     async def generate(self, request: GenerationRequest) -> Generation:
         traced = _otel.tracing
         if traced is not None:  # a span around this attempt (fanflow/_otel.py)
-            return await traced.attempt(self._answer(request), request, "mock", self.model)
-        return await self._answer(request)
+            return await traced.attempt(self._mock_answer(request), request, "mock", self.model)
+        return await self._mock_answer(request)
 
-    async def _answer(self, request: GenerationRequest) -> Generation:
+    async def _mock_answer(self, request: GenerationRequest) -> Generation:
         self.requests.append(request)
         if self.latency > 0:
             await anyio.sleep(self.latency)

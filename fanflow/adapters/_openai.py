@@ -175,10 +175,12 @@ class OpenAIAdapter(AdapterBase):
         """POST the request and turn the answer into a `Generation`."""
         traced = _otel.tracing
         if traced is not None:  # a span around this attempt (fanflow/_otel.py)
-            return await traced.attempt(self._post(request), request, self.base_url, self.model)
-        return await self._post(request)
+            return await traced.attempt(
+                self._send_request(request), request, self.base_url, self.model
+            )
+        return await self._send_request(request)
 
-    async def _post(self, request: GenerationRequest) -> Generation:
+    async def _send_request(self, request: GenerationRequest) -> Generation:
         model = request.model or self.model
         if model is None:
             raise ConfigurationError(
