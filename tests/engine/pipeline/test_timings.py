@@ -133,3 +133,18 @@ async def test_failed_and_function_tasks_are_timed_too() -> None:
     done = await ok.build().execute()
     (called,) = done.steps["shout"].results
     assert (_timed(called).latency, _timed(called).attempts) == (0.0, 0)
+
+
+async def test_tasks_skipped_by_a_budget_are_timed_when_skipped(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    builder = _pipeline(MockAdapter(_answer), concurrency=1, max_tokens_total=5, store=store)
+    builder.input([{"topic": str(i)} for i in range(6)])
+    builder << Prompt("items", '["x", "y"]').scatter("item") << Prompt("say", "{{item}}")
+    result = await builder.build().execute()
+
+    skipped = [task for task in result.failures if task.status.value == "skipped"]
+    assert skipped  # queued ones and input rows never read
+    for task in skipped:
+        timing = _timed(task)
+        assert timing.started == timing.finished
+        assert (timing.latency, timing.attempts) == (0.0, 0)
