@@ -82,6 +82,11 @@ class TaskTiming:
     `latency` is the seconds its model requests took from sending to the complete answer,
     summed over the task's requests (no queueing, no backoff pauses; 0.0 when it sent
     none); `attempts` counts every request sent, retries included.
+
+    A cache hit is timed as this run's reuse of the answer (latency 0.0, attempts 0); a
+    task that never ran (skipped) has `started == finished`, the time it was skipped.
+    Stored with the result, so `load_run` gives it back; None for results stored before
+    timings were recorded.
     """
 
     queued: float

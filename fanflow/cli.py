@@ -27,6 +27,7 @@ from fanflow import _cli_export as export_options
 from fanflow._cli_push import push
 from fanflow._exceptions import FanflowError
 from fanflow._redact import RedactingFilter
+from fanflow._timings_table import timings_table
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
 from fanflow.engine.pipeline._file_overrides import apply_overrides
 from fanflow.store._records import RunRecord
@@ -118,7 +119,8 @@ def runs_list(ctx: typer.Context) -> None:
 
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, name: RunArgument) -> None:
-    """Show one run: status, times, each step's counts and tokens, config, first failures."""
+    """Show one run: status, times, each step's counts, tokens and timings, config, first
+    failures."""
     path = _existing_store(ctx)
     with _errors(path), _opened(path) as store:
         record = store.find_run(name)
@@ -128,6 +130,7 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
                 MAX_FAILURES,
             )
         )
+        timings = store.step_timings(record.id, record.steps)
     console = _console()
     stats = record.stats
     summary = Table.grid(padding=(0, 2))
@@ -178,6 +181,7 @@ def runs_show(ctx: typer.Context, name: RunArgument) -> None:
             _cost(step_usage.get("cost")),
         )
     console.print(steps)
+    console.print(timings_table(record.steps, timings))
 
     config = Table(title="Config", title_justify="left", show_header=False, box=box.SIMPLE)
     config.add_column(style="bold")

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
+from fanflow import _otel
 from fanflow._exceptions import ConfigurationError
 from fanflow.adapters._types import AdapterBase, Generation, GenerationRequest, Usage
 
@@ -62,6 +63,12 @@ class MockAdapter(AdapterBase):
         return len(self.requests)
 
     async def generate(self, request: GenerationRequest) -> Generation:
+        traced = _otel.tracing
+        if traced is not None:  # a span around this attempt (fanflow/_otel.py)
+            return await traced.attempt(self._mock_answer(request), request, "mock", self.model)
+        return await self._mock_answer(request)
+
+    async def _mock_answer(self, request: GenerationRequest) -> Generation:
         self.requests.append(request)
         if self.latency > 0:
             await anyio.sleep(self.latency)

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import orjson
 
+from fanflow import _otel
 from fanflow._exceptions import AdapterError, ConfigurationError, ProviderError, RateLimited
 from fanflow._redact import (
     get_logger,
@@ -172,6 +173,14 @@ class OpenAIAdapter(AdapterBase):
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """POST the request and turn the answer into a `Generation`."""
+        traced = _otel.tracing
+        if traced is not None:  # a span around this attempt (fanflow/_otel.py)
+            return await traced.attempt(
+                self._send_request(request), request, self.base_url, self.model
+            )
+        return await self._send_request(request)
+
+    async def _send_request(self, request: GenerationRequest) -> Generation:
         model = request.model or self.model
         if model is None:
             raise ConfigurationError(
@@ -192,10 +201,9 @@ class OpenAIAdapter(AdapterBase):
             if not 200 <= response.status < 300:
                 raise self._status_error(response)
             return self._parse(response, model, latency, request)
-        except AdapterError as exc:
-            if response.attempts == 1:
-                raise
-            raise exc.with_context("", attempts=response.attempts) from exc.__cause__
+        except AdapterError as exc:  # the time it took counts in the task's latency
+            attempts = response.attempts
+            raise exc.with_context("", attempts=attempts, latency_s=latency) from exc.__cause__
 
     def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         """The JSON body to POST; a subclass speaking another dialect overrides it."""

@@ -119,6 +119,7 @@ class RetryingAdapter(WrappingAdapter):
 
     async def _retry(self, request: GenerationRequest, first_error: AdapterError) -> Generation:
         tries = requests = 0
+        latency = 0.0  # of the failed attempts (`latency_s` on their errors, if they say)
         try:
             async for attempt in self._template().copy():
                 with attempt:
@@ -128,14 +129,20 @@ class RetryingAdapter(WrappingAdapter):
                     self.retries += 1
                     generation = await self._send_again(request, requests)
                 requests += _failed_requests(attempt.retry_state)
+                latency += _failed_latency(attempt.retry_state)
         except AdapterError as exc:
-            final = exc.with_context(self._give_up_prefix(exc, tries), attempts=requests)
+            prefix = self._give_up_prefix(exc, tries)
+            final = exc.with_context(prefix, attempts=requests, latency_s=latency)
             raise final.with_traceback(exc.__traceback__) from exc.__cause__
         except BaseException as exc:  # cancelled while backing off: what was sent so far
             if not hasattr(exc, "attempts"):
                 note_cut_off(exc, requests)
             raise
-        return dataclasses.replace(generation, attempts=requests + generation.attempts)
+        return dataclasses.replace(
+            generation,
+            attempts=requests + generation.attempts,
+            latency_s=latency + generation.latency_s,
+        )
 
     async def _send_again(self, request: GenerationRequest, sent_before: int) -> Generation:
         """One retry; if a timeout cuts it off, the requests sent for the call say so."""
@@ -228,6 +235,15 @@ def _retry_after(error: BaseException | None) -> float | None:
     if isinstance(error, (RateLimited, ProviderError)):
         return error.retry_after
     return None
+
+
+def _failed_latency(state: RetryCallState) -> float:
+    """Seconds a failed attempt took from sending to its answer, when its error says."""
+    outcome = state.outcome
+    if outcome is None or not outcome.failed:
+        return 0.0
+    latency = getattr(outcome.exception(), "latency_s", 0.0)
+    return latency if isinstance(latency, float) else 0.0
 
 
 def _failed_requests(state: RetryCallState) -> int:

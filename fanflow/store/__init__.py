@@ -15,6 +15,7 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_keys`: content keys, what makes two tasks the same request.
 - `_runs`: a new run's identity; the list of past runs.
 - `_batches`: `SubmittedBatches`, Batch API lines submitted and not yet answered.
+- `_timings`: `step_timings`, where each step's time went (durations, latency percentiles).
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from fanflow.store._keys import task_key
 from fanflow.store._records import RunRecord
 from fanflow.store._runs import new_run_identity, runs
 from fanflow.store._store import DEFAULT_PATH, Store, default_store_path
+from fanflow.store._timings import StepTimings, step_timings
 
 __all__ = [
     "DEFAULT_PATH",
     "KeyClaims",
     "RunRecord",
+    "StepTimings",
     "Store",
     "SubmittedBatches",
     "default_store_path",
     "new_run_identity",
     "runs",
+    "step_timings",
     "task_key",
 ]

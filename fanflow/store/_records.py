@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from fanflow._json import json_or_text
-from fanflow._values import TaskResult, TaskStatus
+from fanflow._values import TaskResult, TaskStatus, TaskTiming
 from fanflow.adapters import Usage
 
 __all__ = ["RunRecord", "record_from_row", "result_from_row", "result_row"]
@@ -46,6 +46,7 @@ def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RunRecord:
 
 
 def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tuple[Any, ...]:
+    timing = result.timing
     return (
         run_id,
         step_index,
@@ -64,16 +65,28 @@ def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tu
         result.cost,
         int(result.cached),
         result.finish_reason,
+        *(_NOT_TIMED if timing is None else timing_columns(timing)),
     )
+
+
+_NOT_TIMED = (None, None, None, None, None)
+
+
+def timing_columns(timing: TaskTiming) -> tuple[float, float, float, float, int]:
+    """The `queued, started, finished, latency, attempts` columns of a result row."""
+    return timing.queued, timing.started, timing.finished, timing.latency, timing.attempts
 
 
 def result_from_row(row: tuple[Any, ...]) -> TaskResult:
     (_, _, step, lineage, _, status, text, error, inputs, context, prompt, completion,
-     requests, model, cost, cached, finish_reason) = row  # fmt: skip
+     requests, model, cost, cached, finish_reason, queued, started, finished, latency,
+     attempts) = row  # fmt: skip
+    # Rows written before timings were recorded have NULLs there: no timing.
+    timing = None if queued is None else TaskTiming(queued, started, finished, latency, attempts)
     return TaskResult(
         step, lineage_tuple(lineage), orjson.loads(inputs), orjson.loads(context),
         TaskStatus(status), text, json_or_text(text), error, Usage(prompt, completion),
-        model, requests, cost, bool(cached), finish_reason,
+        model, requests, cost, bool(cached), finish_reason, timing,
     )  # fmt: skip
 
 

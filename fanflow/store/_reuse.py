@@ -35,24 +35,27 @@ REUSE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS reused (
     run_id TEXT NOT NULL, step_index INTEGER NOT NULL, lineage TEXT NOT NULL,
     source_run TEXT NOT NULL, source_step INTEGER NOT NULL,
-    step TEXT, inputs BLOB, context BLOB,
+    step TEXT, inputs BLOB, context BLOB, queued REAL, started REAL, finished REAL,
     PRIMARY KEY (run_id, step_index, lineage)
 ) WITHOUT ROWID;
 """
 # No index on source_run: only `Store.clear` looks references up by their source, and
 # scanning them then costs less than indexing every one of them as it is written. The
-# writer child tells a reference from a result row by its width (8 columns, not 17).
+# writer child tells a reference from a result row by its width (11 columns, not 22).
+# A reference keeps the reuse's own timing (queued, started, finished in the reusing
+# run); its latency and attempts read as 0: it sent nothing.
 
 _OWN = (
     "SELECT run_id, step_index, step, lineage, key, status, result, error, inputs, context,"
-    " prompt_tokens, completion_tokens, requests, model, cost, cached, finish_reason"
-    " FROM results"
+    " prompt_tokens, completion_tokens, requests, model, cost, cached, finish_reason,"
+    " queued, started, finished, latency, attempts FROM results"
 )
 # A reference as a result row: the source's answer under the reusing run's position.
 _REFERENCED = (
     "SELECT r.run_id, r.step_index, coalesce(r.step, s.step), r.lineage, s.key, s.status,"
     " s.result, s.error, coalesce(r.inputs, s.inputs), coalesce(r.context, s.context),"
-    " 0, 0, 0, s.model, 0.0, 1, s.finish_reason FROM reused r JOIN results s"
+    " 0, 0, 0, s.model, 0.0, 1, s.finish_reason, r.queued, r.started, r.finished,"
+    " CASE WHEN r.queued IS NULL THEN NULL ELSE 0.0 END, 0 FROM reused r JOIN results s"
     " ON s.run_id = r.source_run AND s.step_index = r.source_step AND s.lineage = r.lineage"
 )
 
@@ -68,7 +71,7 @@ class Source:
 
 def reuse_row(run_id: str, step_index: int, result: TaskResult, source: Source) -> tuple[Any, ...]:
     """The `reused` row for `result`, a cache hit on `source`: what differs, nothing more."""
-    found = source.result
+    found, timing = source.result, result.timing
     return (
         run_id,
         step_index,
@@ -78,6 +81,11 @@ def reuse_row(run_id: str, step_index: int, result: TaskResult, source: Source) 
         None if result.step == found.step else result.step,
         None if result.inputs == found.inputs else orjson.dumps(result.inputs, default=str),
         None if result.context == found.context else orjson.dumps(result.context, default=str),
+        *(
+            (None, None, None)
+            if timing is None
+            else (timing.queued, timing.started, timing.finished)
+        ),
     )
 
 

@@ -46,6 +46,7 @@ from fanflow.store._records import (
 )
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
 from fanflow.store._shared_keys import shared_keys
+from fanflow.store._timings import StepTimings, stored_step_timings
 from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
@@ -69,6 +70,7 @@ CREATE TABLE IF NOT EXISTS results (
     error TEXT, inputs BLOB NOT NULL, context BLOB NOT NULL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, requests INTEGER NOT NULL, model TEXT,
     cost REAL NOT NULL, cached INTEGER NOT NULL, finish_reason TEXT,
+    queued REAL, started REAL, finished REAL, latency REAL, attempts INTEGER,
     PRIMARY KEY (run_id, step_index, lineage)
 );
 DROP INDEX IF EXISTS results_by_key;
@@ -262,6 +264,10 @@ class Store:
         finally:
             connection.close()
 
+    def step_timings(self, run_id: str, steps: list[str]) -> dict[str, StepTimings]:
+        """Each step's timings (`_timings`), read from the timing columns alone."""
+        return stored_step_timings(self._reader, run_id, steps)
+
     def count(
         self,
         run_id: str,
@@ -317,13 +323,24 @@ _MAX_HITS = 100_000
 def _add_missing_columns(connection: sqlite3.Connection) -> None:
     """Bring a store made by an earlier version up to date: columns are only ever added
     at the end, so rows read with `SELECT *` keep their order."""
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(results)")}
-    if "finish_reason" not in columns:
-        try:
-            connection.execute("ALTER TABLE results ADD COLUMN finish_reason TEXT")
-        except sqlite3.OperationalError as exc:  # another process added it just now
-            if "duplicate column" not in str(exc):
-                raise
+    for table, added in _ADDED_COLUMNS.items():
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for column in added:  # in order: each one's place is its position here
+            if column.split()[0] in columns:
+                continue
+            try:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
+
+
+# Columns later versions added at the end of a table, oldest first (timings: issue #17).
+_TIMING_COLUMNS = ("queued REAL", "started REAL", "finished REAL")
+_ADDED_COLUMNS = {
+    "results": ("finish_reason TEXT", *_TIMING_COLUMNS, "latency REAL", "attempts INTEGER"),
+    "reused": _TIMING_COLUMNS,
+}
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -7,7 +7,7 @@ Protocol: each frame is a 4-byte length and a pickled list of rows. The child co
 every whole frame that has arrived by the time it looks, together, in one transaction
 (the engine sends a frame per turn of its event loop without waiting, so under load
 several wait), then replies once per frame, in order: `K` + row count, or `E` + length +
-message when the commit failed. A row of 8 columns is a reference to a reused answer,
+message when the commit failed. A row of 11 columns is a reference to a reused answer,
 the others are result rows. When its input ends, whether the engine flushed or was
 killed, it has committed every whole frame it received, and exits.
 """
@@ -21,10 +21,10 @@ import sqlite3
 import struct
 import sys
 
-INSERT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-# A cache hit is stored as an 8-column reference to the answer's row (`_reuse`).
-INSERT_REFERENCE = "INSERT OR REPLACE INTO reused VALUES (?,?,?,?,?,?,?,?)"
-REFERENCE_WIDTH = 8
+INSERT = "INSERT OR REPLACE INTO results VALUES (" + ",".join("?" * 22) + ")"
+# A cache hit is stored as an 11-column reference to the answer's row (`_reuse`).
+INSERT_REFERENCE = "INSERT OR REPLACE INTO reused VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+REFERENCE_WIDTH = 11
 FRAME_LENGTH = struct.Struct("<I")
 _READ = 1 << 16  # the pipe's size; a larger read buffer costs an mmap per read
 

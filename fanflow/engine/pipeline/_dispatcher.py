@@ -20,6 +20,7 @@ result, and every question of whether a task was answered before, goes to the ru
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import anyio
 
 from fanflow._exceptions import FanflowError, StepFailed
 from fanflow._redact import redact
-from fanflow._values import TaskInput, TaskResult, TaskStatus
+from fanflow._values import TaskInput, TaskResult, TaskStatus, TaskTiming
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
@@ -39,6 +40,7 @@ from fanflow.engine.pipeline._joins import GraphFlow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.engine.pipeline._tasks import PreparedTask, bind_inputs, prepare_task
+from fanflow.engine.pipeline._tracing import RunTracing
 from fanflow.engine.pipeline._work import Work as _Work
 from fanflow.engine.workflow import UsageMeter, run_workflow
 
@@ -109,6 +111,7 @@ class Dispatcher:
         self.max_children: int | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
         self.graph = GraphFlow(plans, self._skip_join)  # branches, routes and joins
+        self.tracing: RunTracing | None = None  # set when the run is traced (_tracing)
 
     def stop(self, reason: str = "interrupted") -> int:
         """Send nothing new: tasks not started end as skipped, those running finish.
@@ -135,13 +138,18 @@ class Dispatcher:
 
     async def _worker(self) -> None:
         while (work := await self._next()) is not None:
+            work.started = time.time()
             if not self.idle and self.workers < self.settings.concurrency:
                 self._add_worker()  # this one is busy now and nobody waits: maybe more work
             self.running += 1
             counts = self.counts[work.step]
             counts.running += 1
             try:
-                result, key = await self._execute(work)
+                if self.tracing is None:
+                    result, key = await self._execute(work)
+                else:  # OpenTelemetry: in the task's span (_tracing)
+                    name = self.plans[work.step].name
+                    result, key = await self.tracing.task(self._execute(work), name, work.lineage)
                 result, children = self._children(work, result)  # before saving: may fail it
                 # Wait for the commit: the worker holds its slot meanwhile, so results
                 # answered but not yet saved never exceed the concurrency.
@@ -207,9 +215,8 @@ class Dispatcher:
                 return self._from_cache(work, shared), key
             if isinstance(task, FunctionCall):
                 timeout = self.settings.task_timeout
-                return await call_function(
-                    task, work.fields, work.context, work.lineage, timeout
-                ), key
+                called = await call_function(task, work.fields, work.context, work.lineage, timeout)
+                return dataclasses.replace(called, timing=_timing(work)), key
             return await self._answer(work, task), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             return self._ended(work, TaskStatus.FAILED, exc), key
@@ -245,6 +252,7 @@ class Dispatcher:
         return TaskResult(
             plan_name, work.lineage, work.fields, work.context, status, text, value, error,
             meter.usage, model, meter.requests, cost, False, meter.finish_reason,
+            TaskTiming(work.queued, work.started, time.time(), meter.latency, meter.requests),
         )  # fmt: skip
 
     def _from_cache(self, work: _Work, cached: TaskResult) -> TaskResult:
@@ -252,14 +260,17 @@ class Dispatcher:
         return TaskResult(
             name, work.lineage, work.fields, work.context, result=cached.result,
             value=cached.value, model=cached.model, cached=True,
-            finish_reason=cached.finish_reason, status=cached.status,
+            finish_reason=cached.finish_reason, status=cached.status, timing=_timing(work),
         )  # fmt: skip
 
     def _ended(self, work: _Work, status: TaskStatus, error: BaseException | str) -> TaskResult:
         """A task that ended without an answer: failed before sending, or skipped."""
         name = self.plans[work.step].name
         reason = error if isinstance(error, str) else _describe(error)
-        return TaskResult(name, work.lineage, work.fields, work.context, status, error=reason)
+        timing = _timing(work)
+        return TaskResult(
+            name, work.lineage, work.fields, work.context, status, error=reason, timing=timing
+        )
 
     def _complete(self, work: _Work, result: TaskResult, children: list[_Work]) -> None:
         self._count_done(work.step, result)
@@ -332,6 +343,7 @@ class Dispatcher:
         self._count_done(step, result)
 
     def _enqueue_work(self, work: _Work, push: bool = True) -> _Work:
+        work.queued = time.time()
         for owner in {work.root, ALL_ROOTS}:
             self.groups[owner].live[work.step] += 1
         self.counts[work.step].created += 1
@@ -371,10 +383,16 @@ class Dispatcher:
         for row in self.rows:
             root = self.roots_read
             self.roots_read += 1
+            now = time.time()
+            timing = TaskTiming(now, now, now)
             if isinstance(row, UnusableRow):  # it could not have run anyway: say why
-                ended = TaskResult(name, (root,), {}, {}, TaskStatus.FAILED, error=row.message)
+                ended = TaskResult(
+                    name, (root,), {}, {}, TaskStatus.FAILED, error=row.message, timing=timing
+                )
             else:
-                ended = TaskResult(name, (root,), row, {}, TaskStatus.SKIPPED, error=reason)
+                ended = TaskResult(
+                    name, (root,), row, {}, TaskStatus.SKIPPED, error=reason, timing=timing
+                )
             self.sink.skip(0, ended)
             counts.created += 1
             self._count_done(0, ended)
@@ -449,6 +467,12 @@ class Dispatcher:
     def _wake(self, count: int) -> None:
         for _ in range(min(count, len(self.idle))):
             self.idle.popleft().set()
+
+
+def _timing(work: _Work) -> TaskTiming:
+    """A task that sent no request: queued, started (now, if it never was) and finished now."""
+    now = time.time()
+    return TaskTiming(work.queued or now, work.started or now, now)
 
 
 def _describe(exc: BaseException) -> str:

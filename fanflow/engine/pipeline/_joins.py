@@ -11,11 +11,12 @@ anything else: a join is not a barrier.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus
+from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus, TaskTiming
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._work import Work
 
@@ -111,7 +112,11 @@ class GraphFlow:
         reason = self._skip_reason(join, waiting)
         if reason is None:
             return [Work(join.index, fields, context, key, root)]
-        ended = TaskResult(join.name, key, fields, context, TaskStatus.SKIPPED, error=reason)
+        now = time.time()
+        ended = TaskResult(
+            join.name, key, fields, context, TaskStatus.SKIPPED, error=reason,
+            timing=TaskTiming(now, now, now),
+        )  # fmt: skip
         self.skipped(join.index, ended)
         return self.absent(join.index, key, ended, root) if join.join_paths else []
 

@@ -43,6 +43,7 @@ from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._reuse import describe_network
 from fanflow.engine.pipeline._session import RunSession
+from fanflow.engine.pipeline._tracing import traced_run
 from fanflow.steps import StepTemplate
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
@@ -282,7 +283,13 @@ class Pipeline:
         display = ProgressDisplay(names, dispatcher.counts, config.progress)
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
-        with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
+        traced = traced_run(session.name, session.sink.run_id, names)  # OpenTelemetry, if set up
+        with (
+            traced as dispatcher.tracing,
+            session.recording(clock),
+            display,
+            relaxed_gc(tune_gc or config.tune_gc is True),
+        ):
             await _run_with_display(dispatcher, display, drain)
         result = session.result(self._function_steps())
         result.pipeline = self  # described in the card of result.push_to_hub()

@@ -19,3 +19,5 @@ class Work:
     lineage: Lineage
     root: int
     unusable: str | None = None  # an input row that could not be read: fail it with this
+    queued: float = 0.0  # time.time() when it joined the dispatcher's queue (TaskTiming)
+    started: float = 0.0  # when a worker took it; 0.0 until then

@@ -1,11 +1,13 @@
 """What one task spends: tokens and HTTP requests, kept even when the task fails midway.
 
-Requests count every HTTP request sent, retries and failed attempts included (adapters
-report them as `Generation.attempts`, or as an `attempts` attribute on the error they
+Requests count every HTTP request sent, retries and failed attempts included
+(adapters report them as `Generation.attempts`, or as an `attempts` attribute on the error they
 raise); a call cut off by a timeout counts the requests it had sent (1 unless the
 cancellation says otherwise: `adapters._wrapper.note_cut_off`). Tokens are what endpoints
 reported. The finish reason is the last answer's, unless an earlier answer of the task
-ended unusually (cut off, filtered): that one is kept.
+ended unusually (cut off, filtered): that one is kept. `latency` sums the answers'
+`Generation.latency_s` and the `latency_s` a failed call's error carries (sending to
+answer, no queueing, no backoff: see `TaskTiming`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ class UsageMeter:
     generations: int = 0
     model: str | None = None
     finish_reason: str | None = None
+    latency: float = 0.0
 
     def add(self, generation: Generation) -> None:
         self.generations += 1
         self.requests += generation.attempts
+        self.latency += generation.latency_s
         # Most tasks make one call: its usage is the total, no new `Usage` needed.
         usage = self.usage
         self.usage = generation.usage if usage is _NOTHING else usage + generation.usage
@@ -44,3 +48,6 @@ class UsageMeter:
     def add_failure(self, error: BaseException) -> None:
         attempts = getattr(error, "attempts", 1)
         self.requests += attempts if isinstance(attempts, int) else 1
+        latency = getattr(error, "latency_s", 0.0)
+        if isinstance(latency, float):
+            self.latency += latency
