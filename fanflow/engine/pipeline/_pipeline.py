@@ -42,6 +42,7 @@ from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._reuse import describe_network
+from fanflow.engine.pipeline._run_graph import graph_of_plans, recorded_flows
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.steps import StepTemplate
 
@@ -280,7 +281,9 @@ class Pipeline:
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731
         with session.recording(clock), display, relaxed_gc(tune_gc or config.tune_gc is True):
             await _run_with_display(dispatcher, display, drain)
-        return session.result(self._function_steps())
+        result = session.result(self._function_steps())
+        result._run_graph, result._run_config = graph_of_plans(self.plans), self._recorded(config)
+        return result
 
     def _function_steps(self) -> frozenset[str]:
         """Function steps: their row column is the value they returned (`PipelineResult`)."""
@@ -293,6 +296,8 @@ class Pipeline:
         if len(leaves) > 1 or any(len(plan.parents) > 1 for plan in self.plans):
             edges = [[parent, plan.index] for plan in self.plans for parent in plan.parents]
             recorded["graph"] = {"leaves": leaves, "edges": edges}  # for load_run, export
+        if flows := recorded_flows(self.plans):
+            recorded["flows"] = flows  # for the run report's graph
         if functions := self._function_steps():
             recorded["function_steps"] = sorted(functions)  # for load_run's rows
         return recorded

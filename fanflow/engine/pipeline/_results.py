@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,6 +17,8 @@ from fanflow.steps import TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     import datasets
+
+    from fanflow.report import ReportInput, RunGraph
 
 __all__ = [
     "MemorySource",
@@ -203,6 +206,9 @@ class PipelineResult:
         self._value_columns = value_columns
         self.run_name = run_name
         self._steps: dict[str, StepResults] | None = None
+        # the pipeline's shape and recorded config, for `report()` (set by the engine)
+        self._run_graph: RunGraph | None = None
+        self._run_config: Mapping[str, Any] | None = None
 
     @property
     def steps(self) -> dict[str, StepResults]:
@@ -343,6 +349,50 @@ class PipelineResult:
         named |= {"rejected": rejected, "system": system}
         leaf = self._source.leaves[0]
         return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid)
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the run report, one self-contained HTML file (no network needed to open
+        it): the pipeline graph with task counts on its edges, a table per step, charts of
+        requests and latency, failures grouped by kind, the config without secrets. The
+        default path is `report-<run name>.html` in the working directory. The charts need
+        matplotlib (`pip install 'fanflow[report]'`)."""
+        from fanflow.report import write_report
+
+        default = Path.cwd() / f"report-{self.run_name or 'run'}.html"
+        target = Path(path) if path is not None else default
+        return write_report(target, self._report_input())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the step table, totals and the first rows (`fanflow.report`)."""
+        from fanflow.report import summary_html
+
+        return summary_html(self._report_input())
+
+    def _report_input(self) -> ReportInput:
+        from fanflow.report import ReportInput, RunGraph, StepTotals
+
+        stats, source = self.stats, self._source
+        usage = stats.usage_by_step
+        totals = {
+            name: StepTotals(stats.steps.get(name, {}), u.prompt_tokens, u.completion_tokens,
+                             u.requests, u.cost) if (u := usage.get(name)) else
+            StepTotals(stats.steps.get(name, {}))
+            for name in source.names
+        }  # fmt: skip
+        single = len(source.leaves) == 1
+        return ReportInput(
+            name=self.run_name or "run",
+            graph=self._run_graph or RunGraph.chain(source.names),
+            step_results=lambda name: source.step(name).results,
+            first_rows=lambda n: [self._row_of(r) for r in islice(source.final_ok(), n)],
+            totals=totals,
+            wall_time_s=stats.wall_time_s,
+            requests=stats.requests,
+            cost=stats.cost,
+            stopped=stats.stopped,
+            config=self._run_config,
+            row_count=stats.steps.get(source.leaves[0], {}).get("ok", 0) if single else None,
+        )
 
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
