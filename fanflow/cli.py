@@ -207,6 +207,23 @@ def _reused(stats: dict[str, Any]) -> str:
     return f"{_count(stats['from_store'])}" + (f" (answered by run {origins})" if origins else "")
 
 
+@runs_app.command("report")
+def runs_report(
+    ctx: typer.Context,
+    name: RunArgument,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Default: report-<run name>.html."),
+    ] = None,
+) -> None:
+    """Write a run's report: one HTML file that opens offline (graph, steps, charts,
+    failures, config)."""
+    path = _existing_store(ctx)
+    with _errors(path):
+        written = load_run(name, store=path).report(out)
+    typer.echo(f"Wrote the report of run {name!r} to {written}.")
+
+
 @app.command("export")
 def export(
     ctx: typer.Context,

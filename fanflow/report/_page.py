@@ -31,7 +31,7 @@ NO_TIMINGS = "no request timings were recorded for this run"
 
 
 def write_report(path: Path, run: ReportInput) -> Path:
-    """Write the report of `run` to `path` (its folder must exist); the path written."""
+    """Write the report of `run` to `path` (making its folder); the path written."""
     failures = FailureGroups()
     # one step at a time, one pass over its tasks
     figures = [step_figures(name, run.step_results(name), failures.add) for name in run.graph.steps]
@@ -48,6 +48,7 @@ def write_report(path: Path, run: ReportInput) -> Path:
         f"<title>fanflow run {escape(run.name)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(sections)}</body></html>\n"
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
 
