@@ -46,12 +46,17 @@ def table(
     rows: Iterable[tuple[Mapping[str, str], Iterable[str]]],
     css_class: str,
 ) -> str:
-    """A table; each row is (its attributes, its cells), cells already escaped HTML."""
-    head = "".join(f"<th>{escape(header)}</th>" for header in headers)
+    """A table; each row is (its attributes, its cells), cells already escaped HTML. A row
+    with fewer cells than headers has its last cell span the rest."""
+    names = list(headers)
+    head = "".join(f"<th>{escape(header)}</th>" for header in names)
     body = []
     for attributes, cells in rows:
         attrs = "".join(f' {key}="{escape(value)}"' for key, value in attributes.items())
-        body.append(f"<tr{attrs}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        shown = [f"<td>{cell}</td>" for cell in cells]
+        if 0 < len(shown) < len(names):
+            shown[-1] = shown[-1].replace("<td>", f'<td colspan="{len(names) - len(shown) + 1}">')
+        body.append(f"<tr{attrs}>{''.join(shown)}</tr>")
     return (
         f'<table class="{css_class}"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"

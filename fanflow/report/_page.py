@@ -27,6 +27,7 @@ STEP_HEADERS = [
     "filtered",
 ]  # fmt: skip
 COUNTED = (TaskStatus.OK, TaskStatus.FAILED, TaskStatus.TIMED_OUT, TaskStatus.SKIPPED)
+INTERNAL_CONFIG = ("graph", "flows", "function_steps")  # the record's, drawn above instead
 NO_TIMINGS = "no request timings were recorded for this run"
 
 
@@ -156,5 +157,6 @@ def _failures(kinds: list[FailureKind], others: int) -> str:
 def _config(run: ReportInput) -> str:
     if run.config is None:
         return '<p class="note">The config was not recorded for this run.</p>'
-    shown = json.dumps(masked_config(run.config), indent=2, sort_keys=True, default=str)
+    settings = {k: v for k, v in run.config.items() if k not in INTERNAL_CONFIG}
+    shown = json.dumps(masked_config(settings), indent=2, sort_keys=True, default=str)
     return f"<pre>{escape(shown)}</pre>"
