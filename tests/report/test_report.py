@@ -4,6 +4,7 @@ charts, failures, config), from a run in memory or from the store (`fanflow.load
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,30 @@ def test_report_config_hides_secrets(tmp_path: Path) -> None:
         assert secret not in html
     assert "max_tokens_total" in html and "5000" in html and "concurrency" in html
     assert "api_key" in html  # the field is listed, its value masked
+
+
+def test_report_charts_leave_matplotlib_global_state_alone(tmp_path: Path) -> None:
+    import matplotlib
+
+    tasks = [timed("s", index, latency=0.5, attempts=1) for index in range(5)]
+    result = PipelineResult([StepResults("s", tasks)], wall_time_s=5.0)
+    backend, settings = matplotlib.get_backend(), dict(matplotlib.rcParams)
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+
+    result.report(tmp_path / "r.html")
+
+    assert matplotlib.get_backend() == backend
+    assert dict(matplotlib.rcParams) == settings
+    assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
+
+
+def test_report_without_matplotlib_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = [timed("s", index, latency=0.5, attempts=1) for index in range(3)]
+    result = PipelineResult([StepResults("s", tasks)], wall_time_s=5.0)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_svg", None)
+
+    with pytest.raises(fanflow.ConfigurationError, match=r"fanflow\[report\]"):
+        result.report(tmp_path / "r.html")
