@@ -54,12 +54,15 @@ def latency_histogram(groups: dict[str, list[float]], what: str) -> str | None:
     groups = {name: values for name, values in groups.items() if values}
     if not groups:
         return None
+    low = min(min(values) for values in groups.values())
+    high = max(max(values) for values in groups.values())
+    high = max(high, low + 1e-3)
+    shared = [low + (high - low) * i / BINS for i in range(BINS + 1)]  # one scale for all
     figure, axes = _figure()
     for name, values in groups.items():
-        axes.hist(values, bins=BINS, alpha=0.55, label=name)
+        axes.hist(values, bins=shared, alpha=0.55, label=f"{what} {name}")
     axes.set_xlabel("request latency (s)")
     axes.set_ylabel("requests")
-    axes.set_title(f"by {what}")
     axes.legend(loc="upper right", fontsize=8)
     return _svg(figure)
 
