@@ -225,3 +225,32 @@ def test_report_without_matplotlib_says_which_extra_to_install(
 
     with pytest.raises(fanflow.ConfigurationError, match=r"fanflow\[report\]"):
         result.report(tmp_path / "r.html")
+
+
+async def test_report_graph_names_the_callbacks_on_their_edges(tmp_path: Path) -> None:
+    config = fanflow.PipelineConfig(progress=False, store=False)
+    builder = fanflow.PipelineBuilder(config, fanflow.MockAdapter(lambda request: "text"))
+    builder.input(topic="t")
+    builder << fanflow.Prompt("ideas", "Ideas on {{topic}}").broadcast(2)
+    builder << fanflow.Prompt("drafts", "Draft {{ideas}}").aggregate()
+    builder << fanflow.Prompt("summary", "Sum up {{drafts}}")
+    result = await builder.build().execute()
+
+    html = result.report(tmp_path / "r.html").read_text(encoding="utf-8")
+
+    assert edge_counts(html) == {
+        ("input", "ideas"): 1,
+        ("ideas", "drafts"): 2,
+        ("drafts", "summary"): 1,
+    }
+    flows = re.findall(r'<text class="edge-flow"[^>]*>([^<]*)</text>', html)
+    assert flows == ["broadcast(2)", "aggregate"]
+
+
+async def test_report_of_a_subset_draws_the_whole_pipeline(tmp_path: Path) -> None:
+    await run_demo(tmp_path / "store.db")
+    subset = fanflow.load_run("demo", store=tmp_path / "store.db").subsets["judge"]
+
+    html = subset.report(tmp_path / "r.html").read_text(encoding="utf-8")
+
+    assert edge_counts(html)[("qwen", "judge")] == 6

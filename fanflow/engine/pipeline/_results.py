@@ -221,7 +221,7 @@ class PipelineResult:
     def subsets(self) -> dict[str, PipelineResult]:
         """Each leaf step's results by its name (rows, failures, `to_dataset()`,
         `save()`): one entry per leaf, several where the pipeline ends in branches."""
-        return {
+        subsets = {
             leaf: PipelineResult(
                 self._source.for_leaf(leaf),
                 stats=self.stats,
@@ -230,6 +230,9 @@ class PipelineResult:
             )
             for leaf in self._source.leaves
         }
+        for subset in subsets.values():  # its report draws the whole run
+            subset._run_graph, subset._run_config = self._run_graph, self._run_config
+        return subsets
 
     def _single_leaf(self, what: str) -> None:
         leaves = self._source.leaves
