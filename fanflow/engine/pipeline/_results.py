@@ -375,13 +375,13 @@ class PipelineResult:
         from fanflow.report import ReportInput, RunGraph, StepTotals
 
         stats, source = self.stats, self._source
-        usage = stats.usage_by_step
-        totals = {
-            name: StepTotals(stats.steps.get(name, {}), u.prompt_tokens, u.completion_tokens,
-                             u.requests, u.cost) if (u := usage.get(name)) else
-            StepTotals(stats.steps.get(name, {}))
-            for name in source.names
-        }  # fmt: skip
+        totals = {}
+        for name in source.names:  # from the stats: the summary reads no task
+            used = stats.usage_by_step.get(name) or UsageTotals()
+            counts = stats.steps.get(name, {})
+            totals[name] = StepTotals(
+                counts, used.prompt_tokens, used.completion_tokens, used.requests, used.cost
+            )
         single = len(source.leaves) == 1
         return ReportInput(
             name=self.run_name or "run",
