@@ -30,6 +30,7 @@ from fanflow._redact import RedactingFilter
 from fanflow._timings_table import timings_table
 from fanflow.engine.pipeline._file_load import pipeline_from_document, read_document
 from fanflow.engine.pipeline._file_overrides import apply_overrides
+from fanflow.engine.pipeline._history import load_run
 from fanflow.store._records import RunRecord
 from fanflow.store._store import Store, default_store_path
 
@@ -210,6 +211,23 @@ def _reused(stats: dict[str, Any]) -> str:
     """`4 (answered by run 'demo': 4)`: tasks taken from the store, by the run that sent them."""
     origins = ", ".join(f"{run!r}: {_count(n)}" for run, n in stats.get("from_runs", {}).items())
     return f"{_count(stats['from_store'])}" + (f" (answered by run {origins})" if origins else "")
+
+
+@runs_app.command("report")
+def runs_report(
+    ctx: typer.Context,
+    name: RunArgument,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Default: report-<run name>.html."),
+    ] = None,
+) -> None:
+    """Write a run's report: one HTML file that opens offline (graph, steps, charts,
+    failures, config)."""
+    path = _existing_store(ctx)
+    with _errors(path):
+        written = load_run(name, store=path).report(out)
+    typer.echo(f"Wrote the report of run {name!r} to {written}.")
 
 
 @app.command("export")

@@ -74,6 +74,9 @@ def test_no_module_imports_itself_through_others() -> None:
                                "fanflow.templates")),
         ("fanflow.steps", ("fanflow.engine", "fanflow.store", "fanflow.templates")),
         ("fanflow.engine", ("fanflow.templates",)),
+        # the run report knows task results and plain run descriptions, never pipelines
+        ("fanflow.report", ("fanflow.engine", "fanflow.store", "fanflow.steps",
+                            "fanflow.callbacks", "fanflow.cli", "fanflow.templates")),
         ("fanflow.engine.workflow", ("fanflow.engine.pipeline", "fanflow.store")),
     ],
 )  # fmt: skip

@@ -98,3 +98,38 @@ def test_notebook_starts_with_one_parameters_cell(path: Path) -> None:
     assert "BASE_URL = None" in code[0].source
     assert 'MODEL = "mock-model"' in code[0].source
     assert not any("parameters" in cell.metadata.get("tags", []) for cell in code[1:])
+
+
+RUN_IN_A_CELL = """
+from fanflow import MockAdapter, PipelineBuilder, PipelineConfig, Prompt
+
+builder = PipelineBuilder(PipelineConfig(store=False, run_name="in-a-cell"),
+                          MockAdapter(lambda request: "an <i>answer</i>"))
+builder.input([{"topic": f"t{n}"} for n in range(7)])
+builder << Prompt("answer", "Say {{topic}}")
+result = await builder.build().execute()
+result
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_run_in_a_notebook_cell_shows_progress_and_an_html_summary(
+    kernel_manager: KernelManager, tmp_path: Path
+) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(RUN_IN_A_CELL)])
+    client = NotebookClient(
+        notebook,
+        km=kernel_manager,
+        timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+
+    outputs = notebook.cells[0].outputs
+    assert not [output for output in outputs if output.output_type == "error"]
+    assert [output for output in outputs if WIDGET in output.get("data", {})], "no progress"
+    shown = [output.data for output in outputs if output.output_type == "execute_result"]
+    summary = [data["text/html"] for data in shown if "text/html" in data]
+    assert summary, "the result shows no HTML summary"
+    assert summary[0].startswith('<div class="fanflow-summary">')
+    assert "first 5 of 7 rows" in summary[0] and "&lt;i&gt;answer" in summary[0]

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "fanflow", "fanflow.steps", "fanflow.engine", "fanflow.engine.workflow",
     "fanflow.engine.pipeline", "fanflow.store", "fanflow.adapters", "fanflow.callbacks",
+    "fanflow.report",
 ]  # fmt: skip
 WORKFLOW_LANGUAGE = [
     "Workflow", "WorkflowBuilder", "Operator", "Edge", "ConditionBuilder", "Expression",

@@ -13,6 +13,7 @@ from fanflow.adapters import Usage
 from fanflow.engine.pipeline._accounting import UsageTotals
 from fanflow.engine.pipeline._lazy import StoredResults
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
+from fanflow.engine.pipeline._run_graph import graph_of_record
 from fanflow.steps import TaskResult
 from fanflow.store import Store
 
@@ -64,9 +65,12 @@ def load_run(id_or_name: str, store: str | Path | None = None) -> PipelineResult
     leaves = record.config.get("graph", {}).get("leaves")  # absent: a chain, one leaf
     source = StoreSource(opened, record.id, record.steps, leaves)
     functions = frozenset(record.config.get("function_steps", ()))
-    return PipelineResult(
+    result = PipelineResult(
         source, stats=stats_from_dict(record.stats), run_name=record.name, value_columns=functions
     )
+    result._run_graph = graph_of_record(record.steps, record.config)
+    result._run_config = record.config
+    return result
 
 
 def stats_to_dict(stats: RunStats) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._reuse import describe_network
+from fanflow.engine.pipeline._run_graph import graph_of_plans, recorded_flows
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.engine.pipeline._tracing import traced_run
 from fanflow.steps import StepTemplate
@@ -293,6 +294,7 @@ class Pipeline:
             await _run_with_display(dispatcher, display, drain)
         result = session.result(self._function_steps())
         result.pipeline = self  # described in the card of result.push_to_hub()
+        result._run_graph, result._run_config = graph_of_plans(self.plans), self._recorded(config)
         return result
 
     def _function_steps(self) -> frozenset[str]:
@@ -306,6 +308,8 @@ class Pipeline:
         if len(leaves) > 1 or any(len(plan.parents) > 1 for plan in self.plans):
             edges = [[parent, plan.index] for plan in self.plans for parent in plan.parents]
             recorded["graph"] = {"leaves": leaves, "edges": edges}  # for load_run, export
+        if flows := recorded_flows(self.plans):
+            recorded["flows"] = flows  # for the run report's graph
         if functions := self._function_steps():
             recorded["function_steps"] = sorted(functions)  # for load_run's rows
         return recorded

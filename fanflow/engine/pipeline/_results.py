@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import datasets
 
     from fanflow.engine.pipeline._card import Dumpable
+    from fanflow.report import ReportInput, RunGraph
 
 __all__ = [
     "MemorySource",
@@ -206,6 +208,9 @@ class PipelineResult:
         self.run_name = run_name
         self._steps: dict[str, StepResults] | None = None
         self.pipeline: Dumpable | None = None  # what made it (set by execute): for cards
+        # the pipeline's shape and recorded config, for `report()` (set by the engine)
+        self._run_graph: RunGraph | None = None
+        self._run_config: Mapping[str, Any] | None = None
 
     @property
     def steps(self) -> dict[str, StepResults]:
@@ -229,6 +234,7 @@ class PipelineResult:
         }
         for subset in subsets.values():
             subset.pipeline = self.pipeline
+            subset._run_graph, subset._run_config = self._run_graph, self._run_config
         return subsets
 
     def _single_leaf(self, what: str) -> None:
@@ -384,6 +390,50 @@ class PipelineResult:
         dataset = self.to_dataset()
         assert not isinstance(dataset, dict), "one leaf gives one Dataset"  # for mypy
         return dataset
+
+    def report(self, path: str | Path | None = None) -> Path:
+        """Write the run report, one self-contained HTML file (no network needed to open
+        it): the pipeline graph with task counts on its edges, a table per step, charts of
+        requests and latency, failures grouped by kind, the config without secrets. The
+        default path is `report-<run name>.html` in the working directory. The charts need
+        matplotlib (`pip install 'fanflow[report]'`)."""
+        from fanflow.report import write_report
+
+        default = Path.cwd() / f"report-{self.run_name or 'run'}.html"
+        target = Path(path) if path is not None else default
+        return write_report(target, self._report_input())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the step table, totals and the first rows (`fanflow.report`)."""
+        from fanflow.report import summary_html
+
+        return summary_html(self._report_input())
+
+    def _report_input(self) -> ReportInput:
+        from fanflow.report import ReportInput, RunGraph, StepTotals
+
+        stats, source = self.stats, self._source
+        totals = {}
+        for name in source.names:  # from the stats: the summary reads no task
+            used = stats.usage_by_step.get(name) or UsageTotals()
+            counts = stats.steps.get(name, {})
+            totals[name] = StepTotals(
+                counts, used.prompt_tokens, used.completion_tokens, used.requests, used.cost
+            )
+        single = len(source.leaves) == 1
+        return ReportInput(
+            name=self.run_name or "run",
+            graph=self._run_graph or RunGraph.chain(source.names),
+            step_results=lambda name: source.step(name).results,
+            first_rows=lambda n: [self._row_of(r) for r in islice(source.final_ok(), n)],
+            totals=totals,
+            wall_time_s=stats.wall_time_s,
+            requests=stats.requests,
+            cost=stats.cost,
+            stopped=stats.stopped,
+            config=self._run_config,
+            row_count=stats.steps.get(source.leaves[0], {}).get("ok", 0) if single else None,
+        )
 
     def __repr__(self) -> str:
         ok = sum(self.stats.steps.get(leaf, {}).get("ok", 0) for leaf in self._source.leaves)
