@@ -15,6 +15,7 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_keys`: content keys, what makes two tasks the same request.
 - `_runs`: a new run's identity; the list of past runs.
 - `_batches`: `SubmittedBatches`, Batch API lines submitted and not yet answered.
+- `_merge`: `copy_results`, a run copied from another store file (sharded runs).
 - `_timings`: `step_timings`, where each step's time went (durations, latency percentiles).
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 from fanflow.store._batches import SubmittedBatches
 from fanflow.store._claims import KeyClaims
 from fanflow.store._keys import task_key
+from fanflow.store._merge import copy_results
 from fanflow.store._records import RunRecord
 from fanflow.store._runs import new_run_identity, runs
 from fanflow.store._store import DEFAULT_PATH, Store, default_store_path
@@ -35,6 +37,7 @@ __all__ = [
     "StepTimings",
     "Store",
     "SubmittedBatches",
+    "copy_results",
     "default_store_path",
     "new_run_identity",
     "runs",

@@ -20,6 +20,8 @@
 - `_file_format` (the format), `_file_dump`, `_file_load`, `_file_network`,
   `_file_overrides`, `_files`: pipelines as YAML/JSON files (`Pipeline.dump`,
   `load_pipeline`, `fanflow run` and its `--set`).
+- `_ray_runner` (`RayRunner`), `_ray_run` (the driver), `_ray_worker` (a shard),
+  `_ray_shards` (rows to shards, limits divided), `_ray_merge`: sharded runs on Ray.
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
 """
 
@@ -30,7 +32,11 @@ from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._mix import Mix
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
+from fanflow.engine.pipeline._ray_run import run_on_ray
+from fanflow.engine.pipeline._ray_runner import RayRunner, use_launcher
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
+
+use_launcher(run_on_ray)  # for `execute(runner=RayRunner(...))` (see `_ray_runner`)
 
 __all__ = [
     "Mix",
@@ -38,6 +44,7 @@ __all__ = [
     "PipelineBuilder",
     "PipelineConfig",
     "PipelineResult",
+    "RayRunner",
     "Route",
     "RunStats",
     "StepResults",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +30,12 @@ import anyio
 
 from fanflow._exceptions import FanflowError, StepFailed
 from fanflow._redact import redact
-from fanflow._values import TaskInput, TaskResult, TaskStatus, TaskTiming
+from fanflow._values import Lineage, TaskInput, TaskResult, TaskStatus, TaskTiming
 from fanflow.adapters import LLMAdapter
 from fanflow.callbacks import as_inputs
 from fanflow.engine.pipeline._accounting import Budget, Prices, cost_of
 from fanflow.engine.pipeline._functions import FunctionCall, call_function, children_context
-from fanflow.engine.pipeline._input_rows import UnusableRow
+from fanflow.engine.pipeline._input_rows import Rooted, UnusableRow
 from fanflow.engine.pipeline._joins import GraphFlow
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._sink import ResultSink
@@ -90,7 +90,7 @@ class Dispatcher:
         plans: list[StepPlan],
         adapter: LLMAdapter,
         settings: DispatchSettings,
-        rows: Iterator[Mapping[str, Any] | UnusableRow],
+        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted],
         sink: ResultSink,
     ) -> None:
         self.plans = plans
@@ -109,6 +109,9 @@ class Dispatcher:
         self._workers: anyio.abc.TaskGroup
         self.stopped: str | None = None
         self.max_children: int | None = None
+        self.hold_whole_step = False  # a shard: barriers over a whole step are the driver's
+        # A sharded run's driver: tasks the shards ran, ok or not, by (step, lineage).
+        self.replay: Callable[[int, Lineage], TaskResult | None] | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
         self.graph = GraphFlow(plans, self._skip_join)  # branches, routes and joins
         self.tracing: RunTracing | None = None  # set when the run is traced (_tracing)
@@ -186,6 +189,8 @@ class Dispatcher:
             return None
         root = self.roots_read
         self.roots_read += 1
+        if type(row) is Rooted:  # a shard's row: its index in the whole input
+            root, row = row.root, row.row
         if isinstance(row, UnusableRow):  # a failed task of the first step (see _input_rows)
             self.groups[root] = _Group([0] * len(self.plans), {})
             return self._enqueue_work(_Work(0, {}, {}, (root,), root, row.message), push=False)
@@ -206,6 +211,9 @@ class Dispatcher:
             else:
                 task = prepare_task(plan, work.fields, work.context, work.lineage)
                 key = self.sink.key(task, work.lineage)
+            ran = None if self.replay is None else self.replay(work.step, work.lineage)
+            if ran is not None:  # a shard ran it (`_ray_run`): its outcome, never resent
+                return ran, key
             cached = self.sink.cached(key)
             if cached is not None:
                 return self._from_cache(work, cached), key
@@ -383,6 +391,8 @@ class Dispatcher:
         for row in self.rows:
             root = self.roots_read
             self.roots_read += 1
+            if type(row) is Rooted:
+                root, row = row.root, row.row
             now = time.time()
             timing = TaskTiming(now, now, now)
             if isinstance(row, UnusableRow):  # it could not have run anyway: say why
@@ -419,6 +429,8 @@ class Dispatcher:
                 continue
             # The ALL_ROOTS group also holds by-root barriers of tasks below a by="all" one.
             by_all = callback.group_by == "all"
+            if by_all and self.hold_whole_step:
+                continue  # a shard: the driver runs it over every shard's results
             if (by_all and owner != ALL_ROOTS) or not self._settled(group, plan.index, owner):
                 continue
             group.released.add(plan.index)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Row", "UnusableRow", "invalid_utf8", "problem_of", "usable"]
+__all__ = ["Rooted", "Row", "UnusableRow", "invalid_utf8", "problem_of", "usable"]
 
 Row = Mapping[str, Any]
 
@@ -32,6 +32,16 @@ class UnusableRow:
     @property
     def message(self) -> str:
         return f"input {self.where}: {self.problem}; this row was not run"
+
+
+@dataclass(frozen=True, slots=True)
+class Rooted:
+    """An input row with its root index given, not counted by the dispatcher: a shard of a
+    sharded run (`_ray_run`) feeds its rows with their indices in the whole input, so
+    lineages, routes and seeds are those of a run over every row."""
+
+    root: int
+    row: Row | UnusableRow
 
 
 def usable(row: Row, where: str) -> Row | UnusableRow:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +33,7 @@ from fanflow.engine.pipeline._drain import run_draining
 from fanflow.engine.pipeline._gc import relaxed_gc
 from fanflow.engine.pipeline._graph import Route, StepGraph
 from fanflow.engine.pipeline._input_options import InputOptions, check_renames, with_options
+from fanflow.engine.pipeline._input_rows import Rooted
 from fanflow.engine.pipeline._inputs import RowSource, UnusableRow, source_from
 from fanflow.engine.pipeline._join_plan import plan_graph
 from fanflow.engine.pipeline._mix import Mix
@@ -40,14 +41,17 @@ from fanflow.engine.pipeline._network_checks import check_network, check_step_mo
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.engine.pipeline._preflight import preflight
 from fanflow.engine.pipeline._progress import ProgressDisplay
+from fanflow.engine.pipeline._ray_runner import RayRunner, ray_launcher
 from fanflow.engine.pipeline._results import PipelineResult
 from fanflow.engine.pipeline._reuse import describe_network
 from fanflow.engine.pipeline._run_graph import graph_of_plans, recorded_flows
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.engine.pipeline._tracing import traced_run
-from fanflow.steps import StepTemplate
+from fanflow.steps import StepTemplate, TaskResult
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
+
+Replay = Callable[[int, tuple[int, ...]], TaskResult | None]
 
 _Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 """US dollars per million tokens: a NaN would break the store, a negative price budgets."""
@@ -83,6 +87,8 @@ class PipelineConfig(BaseModel):
     placeholders for what earlier steps give, so a broken step fails the build rather
     than the run after earlier steps were paid for (`engine/pipeline/_preflight.py`);
     False skips it, for steps whose code needs real values from earlier steps.
+    `runner`: where `execute()` runs by default: None in this process, a `RayRunner` as
+    shards on Ray (`engine/pipeline/_ray_run.py`).
 
     A bad or unknown setting is a `ConfigurationError` naming it (chaining pydantic's
     `ValidationError`).
@@ -123,6 +129,7 @@ class PipelineConfig(BaseModel):
     max_tokens_total: int | None = Field(default=None, gt=0)
     preflight: bool = True
     drain: float = Field(default=5.0, ge=0)
+    runner: RayRunner | None = None
 
 
 class PipelineBuilder:
@@ -225,7 +232,9 @@ class Pipeline:
         given = self._given_network
         return dump_pipeline(path, steps, self.sources, self.config, given, edges, routes)
 
-    async def execute(self, use_cache: bool = True, drain: float | None = None) -> PipelineResult:
+    async def execute(
+        self, use_cache: bool = True, drain: float | None = None, runner: RayRunner | None = None
+    ) -> PipelineResult:
         """Run every input row through every step and return the results.
 
         With a store (the default), every result is saved as it arrives and tasks already
@@ -233,8 +242,12 @@ class Pipeline:
         resumes; `use_cache=False` sends everything again. `drain`: when this call is
         cancelled, send nothing new but wait up to `drain` seconds for the requests in
         flight and save their answers before raising `CancelledError` (a second
-        cancellation stops at once); None (the default) stops at once.
+        cancellation stops at once); None (the default) stops at once. `runner`: a
+        `RayRunner` runs the rows as shards on Ray (default: `config.runner`).
         """
+        runner = runner or self.config.runner
+        if runner is not None:  # `_ray_run` (registered by the package: it loads pipelines)
+            return await ray_launcher()(self, runner, use_cache)
         return await self._execute(self._rows(), self.config, use_cache=use_cache, drain=drain)
 
     async def dry_run(self) -> PipelineResult:
@@ -250,6 +263,8 @@ class Pipeline:
         except RuntimeError:
             tune = self.config.tune_gc is not False
             drain = self.config.drain  # Ctrl-C cancels the run: first drain, then stop
+            if self.config.runner is not None:
+                return asyncio.run(self.execute(drain=drain))
             return asyncio.run(self._execute(self._rows(), self.config, tune_gc=tune, drain=drain))
         raise ExecutionError(
             "Pipeline.run() was called inside a running event loop (a notebook or async "
@@ -261,12 +276,14 @@ class Pipeline:
 
     async def _execute(
         self,
-        rows: Iterator[Mapping[str, Any] | UnusableRow],
+        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted],
         config: PipelineConfig,
         first_only: bool = False,
         use_cache: bool = True,
         tune_gc: bool | None = None,
         drain: float | None = None,
+        shard: bool = False,
+        replay: Replay | None = None,
     ) -> PipelineResult:
         names = [plan.name for plan in self.plans]
         session = RunSession.open(
@@ -281,6 +298,8 @@ class Pipeline:
         dispatcher = Dispatcher(self.plans, self.network, _settings(config), rows, session.sink)
         if first_only:
             dispatcher.limit_children_to_one()
+        dispatcher.hold_whole_step = shard  # a shard of a Ray run (_ray_worker)
+        dispatcher.replay = replay  # the driver of a Ray run after its shards (_ray_run)
         display = ProgressDisplay(names, dispatcher.counts, config.progress)
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731

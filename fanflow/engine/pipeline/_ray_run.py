@@ -1,0 +1,320 @@
+"""The driver of a sharded run: `execute(runner=RayRunner(...))` (see `_ray_runner`).
+
+1. The pipeline becomes its document (`Pipeline.dump`'s content, `_file_dump`): steps by
+   import path, the network as adapter classes, URLs and models. A pipeline that cannot be
+   written to a file cannot run on Ray: the dump's `ConfigurationError` says which part.
+   The document holds no key (checked as for a file); workers read keys from their
+   environment (`_ray_worker`). Every limit in it is divided among the shards
+   (`_ray_shards.divide_limits`), and so is `concurrency`.
+2. Input rows go to shards by a stable hash (`_ray_shards.shard_of`) and keep their
+   index in the whole input, so lineages, routes and seeds are those of a local run.
+3. Each shard is a Ray task (`_ray_worker.run_shard`) writing its own store file,
+   `<store folder>/shards/<run name or pipeline fingerprint>/shard-I-of-N.db`: the same
+   path on every run of the same pipeline, so a rerun (or Ray's retry of a shard whose
+   worker died) resumes from it. On a cluster that folder must be on a filesystem every
+   node shares. With `store=False` the shard files go to a temporary folder, removed at
+   the end (no resume).
+4. As each shard finishes, the driver copies its results into the driver's store under
+   the driver's run id (`fanflow.store.copy_results`) and sums the shards' statistics;
+   the result reads from the driver's store as a local run's does.
+5. A barrier over a whole step (`aggregate(by="all")`, `@step(group="all")`, a custom
+   callback) cannot be split: shards run every task up to it, and the driver then runs the
+   pipeline itself, taking the tasks the shards ran (ok or failed: nothing is sent again)
+   from their stores, and running the barrier and everything after it.
+
+A local Ray (`address=None`) is started here unless this process already has one, and
+shut down at the end if it was started here. Shard tasks ask for a quarter of a CPU (they
+wait on the network), so more shards than CPUs run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fanflow._exceptions import ConfigurationError, ExecutionError, FanflowError
+from fanflow._redact import get_logger
+from fanflow.engine.pipeline._file_dump import _refuse_secrets, pipeline_document, plain
+from fanflow.engine.pipeline._history import StoreSource, stats_from_dict, stats_to_dict
+from fanflow.engine.pipeline._input_rows import UnusableRow
+from fanflow.engine.pipeline._ray_merge import sum_stats
+from fanflow.engine.pipeline._ray_runner import RayRunner
+from fanflow.engine.pipeline._ray_shards import divide_limits, shard_of, shards_for
+from fanflow.engine.pipeline._ray_worker import IndexedRow, ShardJob, ShardOutcome, run_shard
+from fanflow.engine.pipeline._results import PipelineResult, StepResults
+from fanflow.engine.pipeline._run_graph import graph_of_plans
+from fanflow.steps import TaskResult
+from fanflow.store import Store, copy_results, default_store_path, new_run_identity
+
+__all__ = ["SHARD_CPUS", "run_on_ray", "shard_document"]
+
+logger = get_logger("fanflow.ray")
+
+SHARD_CPUS = 0.25
+"""CPUs a shard task asks Ray for: shards wait on the network, so several share a CPU."""
+
+
+async def run_on_ray(pipeline: Any, runner: RayRunner, use_cache: bool) -> PipelineResult:
+    """Run `pipeline` (a `Pipeline`) as `runner.shards` Ray tasks; one merged result."""
+    started = time.perf_counter()
+    config = pipeline.config
+    shards = shards_for(runner.shards, config.concurrency)
+    barrier = _whole_step_barrier(pipeline.plans)
+    document = shard_document(pipeline, shards)
+    temporary = Path(tempfile.mkdtemp(prefix="fanflow-shards-")) if config.store is False else None
+    folder = _shard_folder(pipeline, temporary)
+    jobs = _jobs(document, folder, shards, use_cache, barrier is not None)
+    parts = _split(pipeline._rows(), shards)
+    try:
+        if barrier is None:
+            return await _merged_run(pipeline, runner, jobs, parts, started, temporary)
+        outcomes = await _run_shards(runner, jobs, parts, None)
+        logger.info("shards done; the driver runs step %r (a barrier) and after", barrier)
+        return await _driver_pass(pipeline, outcomes, use_cache)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def shard_document(pipeline: Any, shards: int) -> dict[str, Any]:
+    """The pipeline as the shards get it: its document, limits divided, no key, no runner."""
+    steps = [plan.template for plan in pipeline.plans]
+    edges = [(pipeline.plans[up].name, plan.name) for plan in pipeline.plans for up in plan.parents]
+    routes = {plan.name: plan.route for plan in pipeline.plans if plan.route is not None}
+    network = pipeline._given_network
+    where = Path("<ray shard>.json")
+    try:
+        document = pipeline_document(steps, [], pipeline.config, network, where, edges, routes)
+        # The columns the driver planned with (the shard's own rows come separately).
+        first = plain(dict(pipeline.sources[0].first_row()), "input 0: first row")
+    except ConfigurationError as exc:
+        raise exc.with_context("a pipeline runs on Ray as its pipeline file: ") from None
+    if document["network"] is None:
+        raise ConfigurationError(
+            f"a pipeline runs on Ray as its pipeline file, and its network "
+            f"({type(network).__name__}) cannot be written to one; use an OpenAIAdapter, "
+            "EndpointPool, RateLimiter or RetryingAdapter (see fanflow.load_pipeline)"
+        )
+    _refuse_secrets(document)
+    document["inputs"] = [{"rows": [first]}]
+    document["network"] = divide_limits(document["network"], shards)
+    document["config"].update(
+        runner=None,
+        progress=False,
+        preflight=False,  # the driver's build() ran it
+        concurrency=max(1, pipeline.config.concurrency // shards),
+    )
+    return document
+
+
+def _whole_step_barrier(plans: list[Any]) -> str | None:
+    """The first step whose callback gathers the whole step, if any."""
+    for plan in plans:
+        callback = plan.callback
+        if callback is not None and callback.is_barrier and callback.group_by == "all":
+            return str(plan.name)
+    return None
+
+
+def _shard_folder(pipeline: Any, temporary: Path | None) -> Path:
+    """Where the shards' store files are: beside the driver's store, by run name (else
+    the pipeline's fingerprint), so running the same pipeline again finds them."""
+    if temporary is not None:
+        return temporary
+    store = pipeline.config.store
+    path = Path(store) if store is not None else default_store_path()
+    label = pipeline.config.run_name or pipeline.fingerprint()
+    return path.expanduser().absolute().parent / "shards" / re.sub(r"[^\w.-]", "_", label)
+
+
+def _jobs(
+    document: dict[str, Any], folder: Path, shards: int, use_cache: bool, hold: bool
+) -> list[ShardJob]:
+    label = folder.name
+    jobs = []
+    for index in range(shards):
+        store = folder / f"shard-{index}-of-{shards}.db"
+        name = f"{label}-shard-{index}-of-{shards}"
+        config = {**document["config"], "store": str(store), "run_name": name}
+        text = orjson.dumps({**document, "config": config})
+        jobs.append(ShardJob(index, shards, text, str(store), name, use_cache, hold))
+    return jobs
+
+
+def _split(rows: Iterator[Mapping[str, Any] | UnusableRow], shards: int) -> list[list[IndexedRow]]:
+    """Each shard's rows, with their indices in the whole input."""
+    parts: list[list[IndexedRow]] = [[] for _ in range(shards)]
+    for index, row in enumerate(rows):
+        # An unusable row fails in whichever shard it lands in, under its own index.
+        key = row.message if isinstance(row, UnusableRow) else row
+        parts[shard_of(key, shards) if shards > 1 else 0].append((index, row))
+    return parts
+
+
+async def _merged_run(
+    pipeline: Any,
+    runner: RayRunner,
+    jobs: list[ShardJob],
+    parts: list[list[IndexedRow]],
+    started: float,
+    temporary: Path | None,
+) -> PipelineResult:
+    """Shards run everything; their results are copied into the driver's store."""
+    config = pipeline.config
+    names = [plan.name for plan in pipeline.plans]
+    leaves = [plan.name for plan in pipeline.plans if not plan.children]
+    store = Store(temporary / "driver.db" if temporary is not None else config.store)
+    run_id, name = new_run_identity(config.run_name, names[0])
+    recorded = pipeline._recorded(config)
+    store.start_run(run_id, name, pipeline.fingerprint(), recorded, names)
+    status, stats = "failed", sum_stats([], 0.0)
+    try:
+        outcomes = await _run_shards(runner, jobs, parts, (store.path, run_id))
+        stats = sum_stats([stats_from_dict(o.stats) for o in outcomes], _since(started))
+        status = "ok"
+    except BaseException as exc:
+        interrupted = isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError))
+        status = "interrupted" if interrupted else "failed"
+        raise
+    finally:
+        store.finish_run(run_id, status, stats_to_dict(stats))
+    source = StoreSource(store, run_id, names, leaves)
+    functions = pipeline._function_steps()
+    if temporary is not None:  # store=False: kept in memory, as a local run's are
+        steps = [StepResults(step.name, step.results) for step in map(source.step, names)]
+        result = PipelineResult(steps, stats=stats, run_name=name, value_columns=functions)
+        store.close()
+    else:
+        result = PipelineResult(source, stats=stats, run_name=name, value_columns=functions)
+    result.pipeline = pipeline
+    result._run_graph, result._run_config = graph_of_plans(pipeline.plans), recorded
+    return result
+
+
+async def _run_shards(
+    runner: RayRunner,
+    jobs: list[ShardJob],
+    parts: list[list[IndexedRow]],
+    merge_into: tuple[Path, str] | None,
+) -> list[ShardOutcome]:
+    """Run every shard that has rows; with `merge_into` (store, run id), copy each one's
+    results there as it finishes."""
+    ray = _import_ray()
+    started_here = _start_ray(ray, runner)
+    task = ray.remote(run_shard).options(
+        num_cpus=SHARD_CPUS, max_retries=runner.max_retries, retry_exceptions=False
+    )
+    pending: dict[asyncio.Future[Any], tuple[Any, ShardJob]] = {}
+    try:
+        for job, rows in zip(jobs, parts):
+            if rows:
+                ref = task.remote(job, rows)
+                pending[asyncio.wrap_future(ref.future())] = (ref, job)
+        total, outcomes = len(pending), []
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                _, job = pending.pop(future)
+                outcome = _outcome(future, job)
+                outcomes.append(outcome)
+                _merge(outcome, merge_into, len(outcomes), total)
+        return sorted(outcomes, key=lambda outcome: outcome.index)
+    finally:
+        for ref, _ in pending.values():  # an error or a cancellation: stop the others
+            ray.cancel(ref, force=True)
+        if started_here:
+            ray.shutdown()
+
+
+def _outcome(future: asyncio.Future[Any], job: ShardJob) -> ShardOutcome:
+    try:
+        outcome: ShardOutcome = future.result()
+        return outcome
+    except Exception as exc:
+        cause = getattr(exc, "cause", None) or exc
+        message = f"shard {job.index} of {job.shards} (store {job.store}) failed: {cause}"
+        if isinstance(cause, FanflowError):
+            raise type(cause)(message) from exc
+        raise ExecutionError(
+            f"{message}; run the same pipeline again to resume from the tasks it saved"
+        ) from exc
+
+
+def _merge(outcome: ShardOutcome, into: tuple[Path, str] | None, done: int, total: int) -> None:
+    stats = stats_from_dict(outcome.stats)
+    tasks = sum(stats.tasks.values())
+    if into is None:
+        logger.info("shard %d finished (%d/%d): %d tasks", outcome.index, done, total, tasks)
+        return
+    began = time.perf_counter()
+    copied = copy_results(Path(outcome.store), outcome.run_id, *into)
+    logger.info(
+        "shard %d finished (%d/%d): %d tasks, %d requests; %d results merged in %.2fs",
+        outcome.index, done, total, tasks, stats.requests, copied, time.perf_counter() - began,
+    )  # fmt: skip
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigurationError(
+            "RayRunner needs Ray: pip install 'fanflow[ray]'"
+        ) from exc
+    return ray
+
+
+def _start_ray(ray: Any, runner: RayRunner) -> bool:
+    """Start (or join) Ray unless this process already has it; whether it was started."""
+    if ray.is_initialized():
+        return False
+    settings: dict[str, Any] = {"include_dashboard": False, **runner.init_kwargs}
+    if runner.address is not None:
+        settings["address"] = runner.address
+    elif runner.num_cpus is not None:
+        settings["num_cpus"] = runner.num_cpus
+    ray.init(**settings)
+    return True
+
+
+async def _driver_pass(
+    pipeline: Any, outcomes: list[ShardOutcome], use_cache: bool
+) -> PipelineResult:
+    """The pipeline run here, with the tasks the shards ran taken from their stores."""
+    ran: dict[tuple[int, tuple[int, ...]], TaskResult] = {}
+    names = [plan.name for plan in pipeline.plans]
+    for outcome in outcomes:
+        store = Store(outcome.store)
+        try:
+            for result in store.results(outcome.run_id):
+                ran[(names.index(result.step), result.lineage)] = result
+        finally:
+            store.close()
+    result: PipelineResult = await pipeline._execute(
+        pipeline._rows(), pipeline.config, use_cache=use_cache, replay=_replayer(ran)
+    )
+    shard_stats = [stats_from_dict(outcome.stats) for outcome in outcomes]
+    from_store = result.stats.from_store + sum(stats.from_store for stats in shard_stats)
+    result.stats = dataclasses.replace(result.stats, from_store=from_store)
+    return result
+
+
+def _replayer(ran: dict[tuple[int, tuple[int, ...]], TaskResult]) -> Any:
+    def replay(step: int, lineage: tuple[int, ...]) -> TaskResult | None:
+        return ran.pop((step, lineage), None)
+
+    return replay
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+

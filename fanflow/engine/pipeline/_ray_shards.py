@@ -1,0 +1,84 @@
+"""Sharding a run: which shard a row goes to, and each shard's part of every limit.
+
+A root row goes to shard `blake2b(canonical JSON of the row) % shards`: the same row lands
+in the same shard on every machine and every run (Python's `hash` is salted per process),
+so a rerun finds each row's earlier answers in the same shard's store.
+
+Limits are divided so the parts never add up to more than what was configured: the
+run's `concurrency` (a total across shards) and, in the network document, every
+`RateLimiter`'s requests/tokens per minute and requests in flight, every pool endpoint's
+`max_in_flight` and every adapter's `max_connections`. Whole numbers are floored (at
+least 1, with a warning when that gives more than the limit in all); rates per minute are
+divided exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from fanflow._redact import get_logger
+
+__all__ = ["divide_limits", "shard_of", "shards_for"]
+
+logger = get_logger("fanflow.ray")
+
+_WHOLE = ("max_in_flight", "max_connections")  # counts: floored, at least 1
+_RATES = ("requests_per_minute", "tokens_per_minute")  # per minute: divided exactly
+
+
+def shard_of(row: Any, shards: int) -> int:
+    """The shard of a root row: a stable hash of its canonical JSON, modulo `shards`."""
+    text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str)
+    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def shards_for(requested: int, concurrency: int) -> int:
+    """As many shards as asked, but never more than the total concurrency: each shard
+    needs one request in flight at least, and more would exceed the configured total."""
+    if requested <= concurrency:
+        return requested
+    logger.warning(
+        "RayRunner(shards=%d) with concurrency=%d: running %d shards, one request in "
+        "flight each, so the total stays within the concurrency",
+        requested,
+        concurrency,
+        concurrency,
+    )
+    return concurrency
+
+
+def divide_limits(entry: Any, shards: int) -> Any:
+    """The network document `entry` with each limit divided among `shards` (a copy)."""
+    if isinstance(entry, list):
+        return [divide_limits(item, shards) for item in entry]
+    if not isinstance(entry, Mapping):
+        return entry
+    divided: dict[str, Any] = {}
+    for name, value in entry.items():
+        if name in _WHOLE and isinstance(value, int) and not isinstance(value, bool):
+            divided[name] = _whole_part(name, value, shards)
+        elif name in _RATES and isinstance(value, (int, float)) and value is not None:
+            divided[name] = value / shards
+        else:
+            divided[name] = divide_limits(value, shards)
+    return divided
+
+
+def _whole_part(name: str, value: int, shards: int) -> int:
+    part = max(1, value // shards)
+    if part * shards > value:
+        logger.warning(
+            "network: %s=%d over %d shards gives each shard 1, %d in all; lower the "
+            "shards to keep within %d",
+            name,
+            value,
+            shards,
+            shards,
+            value,
+        )
+    return part

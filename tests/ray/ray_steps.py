@@ -1,0 +1,66 @@
+"""Steps, functions and a mock handler the Ray tests' pipelines name by import path (Ray's
+workers import them: this module is on the driver's `sys.path`, which Ray gives them)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+import fanflow
+from fanflow import GenerationRequest, StepTemplate, Workflow
+
+
+class Questions(StepTemplate):
+    def create_workflow(self, topic: str) -> Workflow:
+        return Workflow.from_prompt("questions on {{topic}}", topic=topic)
+
+
+class Answer(StepTemplate):
+    def create_workflow(self, question: str) -> Workflow:
+        return Workflow.from_prompt("answer {{question}}", question=question)
+
+
+class Judge(StepTemplate):
+    def create_workflow(self, question: str, llama: str, qwen: str) -> Workflow:
+        return Workflow.from_prompt(
+            "judge {{question}}: {{llama}} | {{qwen}}", question=question, llama=llama, qwen=qwen
+        )
+
+
+class Summary(StepTemplate):
+    def create_workflow(self, answer: list[str]) -> Workflow:
+        return Workflow.from_prompt("summarize {{answer}}", answer=" / ".join(answer))
+
+
+def fake_llm(request: GenerationRequest) -> str:
+    return answer_to(request.messages[-1].content, request.model)
+
+
+def answer_to(prompt: str, model: str | None) -> str:
+    """The same answers for MockAdapter (in a worker) and the mock server's handler."""
+    if match := re.fullmatch(r"questions on (.+)", prompt):
+        return orjson.dumps([f"{match[1]}-q{n}" for n in range(3)]).decode()
+    if match := re.fullmatch(r"answer (.+)", prompt):
+        if "FAIL" in match[1]:
+            raise RuntimeError("this answer fails")
+        return f"{model}:A({match[1]})"
+    return f"verdict[{prompt}]"
+
+
+def server_handler(body: dict[str, Any]) -> str:
+    """`MockServer`'s handler: the chat body's last message, answered as above."""
+    return answer_to(body["messages"][-1]["content"], body.get("model"))
+
+
+@fanflow.step
+def shout(answer: str) -> dict[str, Any] | None:
+    if answer.endswith("q1)"):
+        return None  # filtered
+    return {"loud": answer.upper()}
+
+
+@fanflow.step(group="all")
+def count_all(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"total": len(rows), "first": sorted(str(row["answer"]) for row in rows)[0]}
