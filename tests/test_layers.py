@@ -90,3 +90,21 @@ def test_imports_only_go_downward(layer: str, forbidden: tuple[str, ...]) -> Non
         if target.startswith(forbidden)
     )
     assert wrong == []
+
+
+def test_ray_is_imported_only_where_a_ray_run_starts() -> None:
+    """Ray (an optional extra, slow to import) is imported inside the function that starts
+    a sharded run, never at a module's top, so `import fanflow` works without it."""
+    importers = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        top_level = set(tree.body)
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            if any(name == "ray" or name.startswith("ray.") for name in names):
+                importers.append((_module_name(path), node in top_level))
+    assert importers == [("fanflow.engine.pipeline._ray_run", False)]

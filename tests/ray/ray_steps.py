@@ -64,3 +64,29 @@ def shout(answer: str) -> dict[str, Any] | None:
 @fanflow.step(group="all")
 def count_all(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"total": len(rows), "first": sorted(str(row["answer"]) for row in rows)[0]}
+
+
+@fanflow.step
+def die_once(answer: str, marker: str) -> dict[str, Any]:
+    """Kills its worker process the first time any task reaches it (a worker that dies)."""
+    import os
+    from pathlib import Path
+
+    if answer.endswith("q2)") and not Path(marker).exists():
+        Path(marker).write_text("died once")
+        os._exit(1)
+    return {"kept": answer}
+
+
+def key_seen_by_worker(document: bytes, expected: str) -> bool:
+    """In a Ray worker: the pipeline made from the document has the environment's key."""
+    from pathlib import Path
+
+    from fanflow.engine.pipeline._file_format import FileError
+    from fanflow.engine.pipeline._file_load import pipeline_from_document
+
+    pipeline = pipeline_from_document(orjson.loads(document), FileError("-"), Path("x.json"))
+    adapter = pipeline.network
+    while getattr(adapter, "wrapped", None) is not None:
+        adapter = adapter.wrapped
+    return bool(adapter._headers.get("Authorization") == f"Bearer {expected}")

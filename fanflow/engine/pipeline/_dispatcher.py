@@ -189,8 +189,9 @@ class Dispatcher:
             return None
         root = self.roots_read
         self.roots_read += 1
-        if type(row) is Rooted:  # a shard's row: its index in the whole input
-            root, row = row.root, row.row
+        if isinstance(row, Rooted):  # a shard's row: its index in the whole input
+            root = row.root
+            row = row.row
         if isinstance(row, UnusableRow):  # a failed task of the first step (see _input_rows)
             self.groups[root] = _Group([0] * len(self.plans), {})
             return self._enqueue_work(_Work(0, {}, {}, (root,), root, row.message), push=False)
@@ -391,8 +392,9 @@ class Dispatcher:
         for row in self.rows:
             root = self.roots_read
             self.roots_read += 1
-            if type(row) is Rooted:
-                root, row = row.root, row.row
+            if isinstance(row, Rooted):
+                root = row.root
+                row = row.row
             now = time.time()
             timing = TaskTiming(now, now, now)
             if isinstance(row, UnusableRow):  # it could not have run anyway: say why

@@ -215,7 +215,7 @@ async def _run_shards(
     )
     pending: dict[asyncio.Future[Any], tuple[Any, ShardJob]] = {}
     try:
-        for job, rows in zip(jobs, parts):
+        for job, rows in zip(jobs, parts, strict=True):
             if rows:
                 ref = task.remote(job, rows)
                 pending[asyncio.wrap_future(ref.future())] = (ref, job)
@@ -267,9 +267,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise ConfigurationError(
-            "RayRunner needs Ray: pip install 'fanflow[ray]'"
-        ) from exc
+        raise ConfigurationError("RayRunner needs Ray: pip install 'fanflow[ray]'") from exc
     return ray
 
 
@@ -279,8 +277,8 @@ def _start_ray(ray: Any, runner: RayRunner) -> bool:
         return False
     settings: dict[str, Any] = {"include_dashboard": False, **runner.init_kwargs}
     if runner.address is not None:
-        settings["address"] = runner.address
-    elif runner.num_cpus is not None:
+        settings["address"] = runner.address  # "local": a new local Ray, never a cluster's
+    if runner.address in (None, "local") and runner.num_cpus is not None:
         settings["num_cpus"] = runner.num_cpus
     ray.init(**settings)
     return True
@@ -295,8 +293,8 @@ async def _driver_pass(
     for outcome in outcomes:
         store = Store(outcome.store)
         try:
-            for result in store.results(outcome.run_id):
-                ran[(names.index(result.step), result.lineage)] = result
+            for task in store.results(outcome.run_id):
+                ran[(names.index(task.step), task.lineage)] = task
         finally:
             store.close()
     result: PipelineResult = await pipeline._execute(
@@ -317,4 +315,3 @@ def _replayer(ran: dict[tuple[int, tuple[int, ...]], TaskResult]) -> Any:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
-

@@ -1,4 +1,5 @@
-"""`RayRunner`: run a pipeline as shards on Ray (`execute(runner=...)`, `PipelineConfig(runner=...)`).
+"""`RayRunner`: a pipeline run as shards on Ray (`execute(runner=...)`, or as a default
+in `PipelineConfig(runner=...)`).
 
 A plain value (shards, the cluster's address, CPUs and `ray.init` keywords), so a config
 holding one is recorded with its run and written to pipeline files like any other setting.
@@ -14,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fanflow.engine.pipeline._config_errors import config_error
+from fanflow.engine.pipeline._results import PipelineResult
 
 __all__ = ["RayRunner", "ray_launcher", "use_launcher"]
 
@@ -61,7 +63,7 @@ class RayRunner(BaseModel):
             raise config_error(exc, "RayRunner") from exc
 
 
-Launcher = Callable[[Any, RayRunner, bool], Awaitable[Any]]
+Launcher = Callable[[Any, RayRunner, bool], Awaitable["PipelineResult"]]
 _launchers: list[Launcher] = []
 
 
