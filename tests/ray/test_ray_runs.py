@@ -101,3 +101,13 @@ async def test_a_runner_in_the_config_is_the_default(ray_cluster: Any, tmp_path:
     assert len(result.rows) == 30
     assert list((tmp_path / "shards").glob("*/shard-*-of-2.db"))
     assert fanflow.load_run(result.run_name, tmp_path / "s.db").rows[:] == result.rows[:]
+
+
+async def test_an_error_that_stops_a_shard_names_the_shard(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    rows = [{"topic": "FAIL"}]
+    async with MockServer(server_handler) as server:
+        pipeline = qa(server.base_url, tmp_path / "s.db", rows, on_error="raise", retry=None)
+        with pytest.raises(fanflow.StepFailed, match=r"shard \d of 2 .*answer/0.0. failed"):
+            await pipeline.execute(runner=RayRunner(shards=2))

@@ -48,7 +48,7 @@ from fanflow.engine.pipeline._history import StoreSource, stats_from_dict, stats
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._ray_merge import sum_stats
 from fanflow.engine.pipeline._ray_runner import RayRunner
-from fanflow.engine.pipeline._ray_shards import divide_limits, shard_of, shards_for
+from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, shard_of, shards_for
 from fanflow.engine.pipeline._ray_worker import IndexedRow, ShardJob, ShardOutcome, run_shard
 from fanflow.engine.pipeline._results import PipelineResult, StepResults
 from fanflow.engine.pipeline._run_graph import graph_of_plans
@@ -107,12 +107,9 @@ def shard_document(pipeline: Any, shards: int) -> dict[str, Any]:
     _refuse_secrets(document)
     document["inputs"] = [{"rows": [first]}]
     document["network"] = divide_limits(document["network"], shards)
-    document["config"].update(
-        runner=None,
-        progress=False,
-        preflight=False,  # the driver's build() ran it
-        concurrency=max(1, pipeline.config.concurrency // shards),
-    )
+    document["config"] = divide_config(document["config"], shards)
+    # No runner (a shard runs here), no display, no preflight (the driver's build ran it).
+    document["config"].update(runner=None, progress=False, preflight=False)
     return document
 
 
@@ -240,12 +237,13 @@ def _outcome(future: asyncio.Future[Any], job: ShardJob) -> ShardOutcome:
         outcome: ShardOutcome = future.result()
         return outcome
     except Exception as exc:
-        cause = getattr(exc, "cause", None) or exc
-        message = f"shard {job.index} of {job.shards} (store {job.store}) failed: {cause}"
+        cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the shard's error
+        where = f"shard {job.index} of {job.shards} (store {job.store})"
         if isinstance(cause, FanflowError):
-            raise type(cause)(message) from exc
+            raise cause.with_context(f"{where}: ") from exc
         raise ExecutionError(
-            f"{message}; run the same pipeline again to resume from the tasks it saved"
+            f"{where} failed: {type(cause).__name__}: {cause}; run the same pipeline again "
+            "to resume from the tasks it saved"
         ) from exc
 
 

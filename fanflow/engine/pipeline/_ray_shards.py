@@ -5,7 +5,8 @@ in the same shard on every machine and every run (Python's `hash` is salted per 
 so a rerun finds each row's earlier answers in the same shard's store.
 
 Limits are divided so the parts never add up to more than what was configured: the
-run's `concurrency` (a total across shards) and, in the network document, every
+run's `concurrency` (a total across shards), its budgets (`max_cost`,
+`max_tokens_total`) and, in the network document, every
 `RateLimiter`'s requests/tokens per minute and requests in flight, every pool endpoint's
 `max_in_flight` and every adapter's `max_connections`. Whole numbers are floored (at
 least 1, with a warning when that gives more than the limit in all); rates per minute are
@@ -22,7 +23,7 @@ import orjson
 
 from fanflow._redact import get_logger
 
-__all__ = ["divide_limits", "shard_of", "shards_for"]
+__all__ = ["divide_config", "divide_limits", "shard_of", "shards_for"]
 
 logger = get_logger("fanflow.ray")
 
@@ -50,6 +51,17 @@ def shards_for(requested: int, concurrency: int) -> int:
         concurrency,
     )
     return concurrency
+
+
+def divide_config(config: Mapping[str, Any], shards: int) -> dict[str, Any]:
+    """A shard's part of the run's config (as `PipelineConfig.model_dump` gives it)."""
+    divided = dict(config)
+    divided["concurrency"] = max(1, config["concurrency"] // shards)
+    if config.get("max_cost") is not None:
+        divided["max_cost"] = config["max_cost"] / shards
+    if config.get("max_tokens_total") is not None:
+        divided["max_tokens_total"] = max(1, config["max_tokens_total"] // shards)
+    return divided
 
 
 def divide_limits(entry: Any, shards: int) -> Any:

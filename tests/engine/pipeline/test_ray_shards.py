@@ -18,7 +18,7 @@ from fanflow import (
     RayRunner,
     load_pipeline,
 )
-from fanflow.engine.pipeline._ray_shards import divide_limits, shard_of, shards_for
+from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, shard_of, shards_for
 from tests.engine.pipeline.test_graph import Answer, Questions
 
 
@@ -67,6 +67,15 @@ def test_limits_are_divided_so_the_parts_never_exceed_the_whole() -> None:
     assert first["max_in_flight"] == 2 and first["adapter"]["max_connections"] == 21
     assert second["max_in_flight"] is None
     assert network["max_in_flight"] == 10  # a copy: the given one is unchanged
+
+
+def test_concurrency_and_budgets_are_divided_among_shards() -> None:
+    config = PipelineConfig(concurrency=10, max_cost=3.0, max_tokens_total=1001).model_dump()
+    divided = divide_config(config, 4)
+    assert (divided["concurrency"], divided["max_cost"], divided["max_tokens_total"]) == (
+        2, 0.75, 250,
+    )  # fmt: skip
+    assert divide_config(PipelineConfig(concurrency=3).model_dump(), 2)["max_cost"] is None
 
 
 def test_a_limit_smaller_than_the_shards_gives_one_each_with_a_warning(
