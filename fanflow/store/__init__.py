@@ -24,7 +24,7 @@ from __future__ import annotations
 from fanflow.store._batches import SubmittedBatches
 from fanflow.store._claims import KeyClaims
 from fanflow.store._keys import task_key
-from fanflow.store._merge import copy_results
+from fanflow.store._merge import StepProgress, copy_results, run_progress
 from fanflow.store._records import RunRecord
 from fanflow.store._runs import new_run_identity, runs
 from fanflow.store._store import DEFAULT_PATH, Store, default_store_path
@@ -34,12 +34,14 @@ __all__ = [
     "DEFAULT_PATH",
     "KeyClaims",
     "RunRecord",
+    "StepProgress",
     "StepTimings",
     "Store",
     "SubmittedBatches",
     "copy_results",
     "default_store_path",
     "new_run_identity",
+    "run_progress",
     "runs",
     "step_timings",
     "task_key",

@@ -5,6 +5,7 @@ file; at the end the driver copies them under its own run id with one SQL statem
 shard, inside SQLite (the shard file is attached; nothing goes through Python rows). The
 shard's references to answers of its earlier runs (`_reuse`) are copied as the answers
 they stand for, so the driver's run holds plain rows and depends on no shard file.
+`run_progress` reads what a shard has saved so far, for the driver's progress display.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from fanflow.store._reuse import results_query
 
-__all__ = ["copy_results"]
+__all__ = ["StepProgress", "copy_results", "run_progress"]
 
 _COLUMNS = (
     "step_index, step, lineage, key, status, result, error, inputs, context, prompt_tokens,"
@@ -37,5 +38,41 @@ def copy_results(source: Path, source_run: str, target: Path, target_run: str) -
                 [target_run, *params],
             )
         return int(copied.rowcount)
+    finally:
+        connection.close()
+
+
+StepProgress = dict[int, tuple[int, int, int]]
+"""(done, failed, cached) tasks so far, by step index."""
+
+
+def run_progress(path: Path, run_name: str) -> StepProgress:
+    """What the running run named `run_name` in the store file `path` (written by another
+    process) has saved so far, by step; empty if it has not started or the file is busy."""
+    if not path.exists():
+        return {}
+    connection = sqlite3.connect(path, timeout=1.0)
+    try:
+        found = connection.execute(
+            "SELECT id FROM runs WHERE name=? AND status='running'", (run_name,)
+        ).fetchone()
+        if found is None:
+            return {}
+        progress = {
+            int(step): (int(done), int(failed or 0), int(cached or 0))
+            for step, done, failed, cached in connection.execute(
+                "SELECT step_index, count(*), sum(status NOT IN ('ok', 'filtered')),"
+                " sum(cached) FROM results WHERE run_id=? GROUP BY step_index",
+                found,
+            )
+        }
+        for step, reused in connection.execute(
+            "SELECT step_index, count(*) FROM reused WHERE run_id=? GROUP BY step_index", found
+        ):
+            done, failed, cached = progress.get(int(step), (0, 0, 0))
+            progress[int(step)] = (done + int(reused), failed, cached + int(reused))
+        return progress
+    except sqlite3.Error:  # being created, or locked for longer than a poll waits
+        return {}
     finally:
         connection.close()

@@ -30,6 +30,7 @@ wait on the network), so more shards than CPUs run at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -47,6 +48,7 @@ from fanflow.engine.pipeline._file_dump import _refuse_secrets, pipeline_documen
 from fanflow.engine.pipeline._history import StoreSource, stats_from_dict, stats_to_dict
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._ray_merge import sum_stats
+from fanflow.engine.pipeline._ray_progress import ShardProgress
 from fanflow.engine.pipeline._ray_runner import RayRunner
 from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, shard_of, shards_for
 from fanflow.engine.pipeline._ray_worker import IndexedRow, ShardJob, ShardOutcome, run_shard
@@ -58,6 +60,9 @@ from fanflow.store import Store, copy_results, default_store_path, new_run_ident
 __all__ = ["SHARD_CPUS", "run_on_ray", "shard_document"]
 
 logger = get_logger("fanflow.ray")
+
+Shards = tuple[list[ShardJob], list[list[IndexedRow]], ShardProgress]
+"""Each shard's job, its rows, and the display of their progress."""
 
 SHARD_CPUS = 0.25
 """CPUs a shard task asks Ray for: shards wait on the network, so several share a CPU."""
@@ -74,10 +79,12 @@ async def run_on_ray(pipeline: Any, runner: RayRunner, use_cache: bool) -> Pipel
     folder = _shard_folder(pipeline, temporary)
     jobs = _jobs(document, folder, shards, use_cache, barrier is not None)
     parts = _split(pipeline._rows(), shards)
+    names = [plan.name for plan in pipeline.plans]
+    progress = ShardProgress(names, jobs, sum(map(len, parts)), config.progress)
     try:
         if barrier is None:
-            return await _merged_run(pipeline, runner, jobs, parts, started, temporary)
-        outcomes = await _run_shards(runner, jobs, parts, None)
+            return await _merged_run(pipeline, runner, (jobs, parts, progress), started, temporary)
+        outcomes = await _run_shards(runner, (jobs, parts, progress), None)
         logger.info("shards done; the driver runs step %r (a barrier) and after", barrier)
         return await _driver_pass(pipeline, outcomes, use_cache)
     finally:
@@ -160,8 +167,7 @@ def _split(rows: Iterator[Mapping[str, Any] | UnusableRow], shards: int) -> list
 async def _merged_run(
     pipeline: Any,
     runner: RayRunner,
-    jobs: list[ShardJob],
-    parts: list[list[IndexedRow]],
+    shards: Shards,
     started: float,
     temporary: Path | None,
 ) -> PipelineResult:
@@ -175,7 +181,7 @@ async def _merged_run(
     store.start_run(run_id, name, pipeline.fingerprint(), recorded, names)
     status, stats = "failed", sum_stats([], 0.0)
     try:
-        outcomes = await _run_shards(runner, jobs, parts, (store.path, run_id))
+        outcomes = await _run_shards(runner, shards, (store.path, run_id))
         stats = sum_stats([stats_from_dict(o.stats) for o in outcomes], _since(started))
         status = "ok"
     except BaseException as exc:
@@ -198,13 +204,29 @@ async def _merged_run(
 
 
 async def _run_shards(
+    runner: RayRunner, shards: Shards, merge_into: tuple[Path, str] | None
+) -> list[ShardOutcome]:
+    """Run every shard that has rows, showing their progress; with `merge_into` (store,
+    run id), copy each one's results there as it finishes."""
+    jobs, parts, progress = shards
+    with progress.display:
+        follower = asyncio.ensure_future(progress.follow())
+        try:
+            return await _run_shard_tasks(runner, jobs, parts, merge_into)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower  # its own error, if it had one, is raised here
+            progress.poll()
+            progress.display.refresh()
+
+
+async def _run_shard_tasks(
     runner: RayRunner,
     jobs: list[ShardJob],
     parts: list[list[IndexedRow]],
     merge_into: tuple[Path, str] | None,
 ) -> list[ShardOutcome]:
-    """Run every shard that has rows; with `merge_into` (store, run id), copy each one's
-    results there as it finishes."""
     ray = _import_ray()
     started_here = _start_ray(ray, runner)
     task = ray.remote(run_shard).options(
