@@ -20,6 +20,7 @@ from fanflow.store import StepProgress, run_progress
 __all__ = ["ShardProgress"]
 
 POLL_SECONDS = 1.0
+_NOT_FAILED = ("ok", "filtered")
 
 
 class ShardProgress:
@@ -28,12 +29,14 @@ class ShardProgress:
     def __init__(
         self, names: list[str], jobs: Sequence[ShardJob], rows: int, enabled: bool
     ) -> None:
+        self.names = names
         self.counts = [StepCounts() for _ in names]
         self.counts[0].created = rows
         self.display = ProgressDisplay(names, self.counts, enabled)
         self._jobs = list(jobs)
         # Each shard's last counts: a finished shard's run no longer reads as running.
         self._last: dict[int, StepProgress] = {}
+        self._done: set[int] = set()
 
     async def follow(self) -> None:
         """Poll and redraw until cancelled."""
@@ -44,10 +47,21 @@ class ShardProgress:
             self.display.refresh()
             await asyncio.sleep(POLL_SECONDS)
 
+    def finished(self, index: int, steps: dict[str, dict[str, int]]) -> None:
+        """Shard `index` is done: its final counts by step and status (`RunStats.steps`)."""
+        last = self._last.get(index, {})
+        final: StepProgress = {}
+        for name, statuses in steps.items():
+            step = self.names.index(name)
+            failed = sum(n for status, n in statuses.items() if status not in _NOT_FAILED)
+            final[step] = (sum(statuses.values()), failed, last.get(step, (0, 0, 0))[2])
+        self._last[index] = final
+        self._done.add(index)
+
     def poll(self) -> None:
         totals: dict[int, list[int]] = {}
         for job in self._jobs:
-            now = run_progress(Path(job.store), job.run_name)
+            now = {} if job.index in self._done else run_progress(Path(job.store), job.run_name)
             if now:
                 self._last[job.index] = now
             for step, saved in self._last.get(job.index, {}).items():

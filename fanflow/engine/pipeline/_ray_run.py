@@ -212,7 +212,7 @@ async def _run_shards(
     with progress.display:
         follower = asyncio.ensure_future(progress.follow())
         try:
-            return await _run_shard_tasks(runner, jobs, parts, merge_into)
+            return await _run_shard_tasks(runner, jobs, parts, merge_into, progress)
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,6 +226,7 @@ async def _run_shard_tasks(
     jobs: list[ShardJob],
     parts: list[list[IndexedRow]],
     merge_into: tuple[Path, str] | None,
+    progress: ShardProgress,
 ) -> list[ShardOutcome]:
     ray = _import_ray()
     started_here = _start_ray(ray, runner)
@@ -245,6 +246,7 @@ async def _run_shard_tasks(
                 _, job = pending.pop(future)
                 outcome = _outcome(future, job)
                 outcomes.append(outcome)
+                progress.finished(outcome.index, outcome.stats["steps"])
                 _merge(outcome, merge_into, len(outcomes), total)
         return sorted(outcomes, key=lambda outcome: outcome.index)
     finally:

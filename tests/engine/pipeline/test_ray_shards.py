@@ -120,3 +120,33 @@ async def test_a_network_that_cannot_be_written_cannot_run_on_ray() -> None:
 def test_importing_fanflow_does_not_import_ray() -> None:
     code = "import sys, fanflow; assert 'ray' not in sys.modules, 'ray imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_progress_sums_the_shards_saved_tasks_and_keeps_finished_shards(
+    tmp_path: Path,
+) -> None:
+    from fanflow import TaskResult, TaskStatus
+    from fanflow.engine.pipeline._ray_progress import ShardProgress
+    from fanflow.engine.pipeline._ray_worker import ShardJob
+    from fanflow.store import Store
+
+    jobs = [
+        ShardJob(i, 2, b"{}", str(tmp_path / f"shard-{i}.db"), f"run-{i}", True, False)
+        for i in range(2)
+    ]
+    progress = ShardProgress(["a", "b"], jobs, rows=5, enabled=False)
+    store = Store(jobs[0].store)
+    store.start_run("r0", "run-0", "f", {}, ["a", "b"])
+    for n in range(3):
+        status = TaskStatus.FAILED if n == 2 else TaskStatus.OK
+        await store.put("r0", 0, f"k{n}", TaskResult("a", (n,), {}, {}, status=status))
+    progress.poll()
+    assert (progress.counts[0].done, progress.counts[0].failed, progress.counts[0].created) == (
+        3, 1, 5,
+    )  # fmt: skip
+    progress.finished(1, {"a": {"ok": 2}, "b": {"ok": 4, "failed": 1}})
+    progress.poll()
+    assert (progress.counts[0].done, progress.counts[1].done, progress.counts[1].failed) == (
+        5, 5, 1,
+    )  # fmt: skip
+    store.close()
