@@ -35,7 +35,7 @@ async def test_the_key_never_travels_through_ray_and_workers_read_it_from_their_
     async with MockServer(server_handler) as server:
         pipeline = qa(server.base_url, tmp_path / "s.db")
         document = shard_document(pipeline, 2)
-        jobs = _jobs(document, tmp_path / "shards", 2, True, False)
+        jobs = _jobs(document, tmp_path / "shards", 2, True, None)
         sent = pickle.dumps((jobs, _split(pipeline._rows(), 2)))
         assert RAY_KEY.encode() not in sent and b"sk-" not in sent
         seen = ray_cluster.remote(key_seen_by_worker).remote(jobs[0].document, RAY_KEY)

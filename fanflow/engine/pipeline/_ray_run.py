@@ -75,17 +75,16 @@ async def run_on_ray(pipeline: Any, runner: RayRunner, use_cache: bool) -> Pipel
     shards = shards_for(runner.shards, config.concurrency)
     barrier = _whole_step_barrier(pipeline.plans)
     document = shard_document(pipeline, shards)
-    temporary = Path(tempfile.mkdtemp(prefix="fanflow-shards-")) if config.store is False else None
-    folder = _shard_folder(pipeline, temporary)
-    jobs = _jobs(document, folder, shards, use_cache, barrier is not None)
     parts = _split(pipeline._rows(), shards)
-    names = [plan.name for plan in pipeline.plans]
-    progress = ShardProgress(names, jobs, sum(map(len, parts)), config.progress)
+    temporary = Path(tempfile.mkdtemp(prefix="fanflow-shards-")) if config.store is False else None
     try:
+        jobs = _jobs(document, _shard_folder(pipeline, temporary), shards, use_cache, barrier)
+        names = [plan.name for plan in pipeline.plans]
+        progress = ShardProgress(names, jobs, sum(map(len, parts)), config.progress)
         if barrier is None:
             return await _merged_run(pipeline, runner, (jobs, parts, progress), started, temporary)
         outcomes = await _run_shards(runner, (jobs, parts, progress), None)
-        logger.info("shards done; the driver runs step %r (a barrier) and after", barrier)
+        logger.info("shards done; the driver runs what follows step %r (a barrier)", barrier)
         return await _driver_pass(pipeline, outcomes, use_cache)
     finally:
         if temporary is not None:
@@ -109,7 +108,8 @@ def shard_document(pipeline: Any, shards: int) -> dict[str, Any]:
         raise ConfigurationError(
             f"a pipeline runs on Ray as its pipeline file, and its network "
             f"({type(network).__name__}) cannot be written to one; use an OpenAIAdapter, "
-            "EndpointPool, RateLimiter or RetryingAdapter (see fanflow.load_pipeline)"
+            "EndpointPool, RateLimiter, RetryingAdapter or MockAdapter with an importable "
+            "handler (see fanflow.load_pipeline)"
         )
     _refuse_secrets(document)
     document["inputs"] = [{"rows": [first]}]
@@ -141,7 +141,7 @@ def _shard_folder(pipeline: Any, temporary: Path | None) -> Path:
 
 
 def _jobs(
-    document: dict[str, Any], folder: Path, shards: int, use_cache: bool, hold: bool
+    document: dict[str, Any], folder: Path, shards: int, use_cache: bool, barrier: str | None
 ) -> list[ShardJob]:
     label = folder.name
     jobs = []
@@ -150,6 +150,7 @@ def _jobs(
         name = f"{label}-shard-{index}-of-{shards}"
         config = {**document["config"], "store": str(store), "run_name": name}
         text = orjson.dumps({**document, "config": config})
+        hold = barrier is not None  # the driver runs the barrier and what follows it
         jobs.append(ShardJob(index, shards, text, str(store), name, use_cache, hold))
     return jobs
 

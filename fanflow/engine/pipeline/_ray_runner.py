@@ -35,7 +35,7 @@ class RayRunner(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shards: int = Field(default=2, ge=1)
+    shards: int = Field(ge=1)
     address: str | None = None
     num_cpus: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=3, ge=0)
@@ -43,7 +43,7 @@ class RayRunner(BaseModel):
 
     def __init__(
         self,
-        shards: int = 2,
+        shards: int,
         address: str | None = None,
         num_cpus: float | None = None,
         max_retries: int = 3,
