@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 import fanflow
-from fanflow import GenerationRequest, StepTemplate, Workflow
+from fanflow import GenerationRequest, StepOutput, StepTemplate, TaskInput, Workflow
 
 
 class Questions(StepTemplate):
@@ -32,6 +32,17 @@ class Judge(StepTemplate):
 class Summary(StepTemplate):
     def create_workflow(self, answer: list[str]) -> Workflow:
         return Workflow.from_prompt("summarize {{answer}}", answer=" / ".join(answer))
+
+
+class AnswerAll(StepTemplate):
+    """Answers, then gives the next step every answer of the step at once (a custom
+    callback: a barrier over the whole step)."""
+
+    def create_workflow(self, question: str) -> Workflow:
+        return Workflow.from_prompt("answer {{question}}", question=question)
+
+    def callback(self, step: StepOutput) -> list[TaskInput]:
+        return [TaskInput(answer=[result.result for result in step.output])]
 
 
 def fake_llm(request: GenerationRequest) -> str:

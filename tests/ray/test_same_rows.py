@@ -11,7 +11,16 @@ import orjson
 import pytest
 
 from fanflow import MockAdapter, PipelineBuilder, PipelineConfig, PipelineResult, RayRunner, Route
-from tests.ray.ray_steps import Answer, Judge, Questions, Summary, count_all, fake_llm, shout
+from tests.ray.ray_steps import (
+    Answer,
+    AnswerAll,
+    Judge,
+    Questions,
+    Summary,
+    count_all,
+    fake_llm,
+    shout,
+)
 
 TOPICS = [{"topic": f"t{n}"} for n in range(7)] + [{"topic": "FAIL"}]
 
@@ -42,6 +51,10 @@ def group_all(builder: PipelineBuilder) -> None:
     builder << Questions().scatter() << Answer() << count_all
 
 
+def custom_callback(builder: PipelineBuilder) -> None:
+    builder << Questions().scatter() << AnswerAll().custom() << Summary()
+
+
 def build(shape: Callable[[PipelineBuilder], None], store: Path, **config: Any) -> Any:
     settings = PipelineConfig(progress=False, store=store, concurrency=8, **config)
     builder = PipelineBuilder(settings, MockAdapter(fake_llm)).input(TOPICS)
@@ -60,7 +73,8 @@ def rows_of(result: PipelineResult) -> list[bytes]:
 
 
 @pytest.mark.parametrize(
-    "shape", [chain, branches_and_join, route, function_step, aggregate_all, group_all]
+    "shape",
+    [chain, branches_and_join, route, function_step, aggregate_all, group_all, custom_callback],
 )
 async def test_shards_give_the_rows_of_a_local_run(
     ray_cluster: Any, tmp_path: Path, shape: Callable[[PipelineBuilder], None]
@@ -78,3 +92,10 @@ async def test_shards_give_the_rows_of_a_local_run(
         assert failures == sorted(failure.task_id for failure in local.failures)
         shard_files = list((tmp_path / "shards").glob(f"*/shard-*-of-{shards}.db"))
         assert 1 <= len(shard_files) <= shards  # the shards ran there (a shard may get no row)
+
+
+def test_run_uses_the_runner_of_the_config(ray_cluster: Any, tmp_path: Path) -> None:
+    local = build(chain, tmp_path / "local.db").run()
+    on_ray = build(chain, tmp_path / "ray.db", runner=RayRunner(shards=2)).run()
+    assert rows_of(on_ray) == rows_of(local)
+    assert list((tmp_path / "shards").glob("*/shard-*-of-2.db"))

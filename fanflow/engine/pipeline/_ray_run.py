@@ -238,8 +238,9 @@ async def _run_shard_tasks(
     try:
         for job, rows in zip(jobs, parts, strict=True):
             if rows:
-                ref = task.remote(job, rows)
+                ref = task.remote(job, rows)  # the rows are serialized to Ray here
                 pending[asyncio.wrap_future(ref.future())] = (ref, job)
+                rows.clear()  # so the driver holds no second copy while the shards run
         total, outcomes = len(pending), []
         while pending:
             done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

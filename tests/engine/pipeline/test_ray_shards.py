@@ -150,3 +150,16 @@ async def test_progress_sums_the_shards_saved_tasks_and_keeps_finished_shards(
         5, 5, 1,
     )  # fmt: skip
     store.close()
+
+
+async def test_without_ray_installed_the_error_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.ray.ray_steps import fake_llm
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    config = PipelineConfig(progress=False, store=False)
+    builder = PipelineBuilder(config, MockAdapter(fake_llm)).input(topic="t")
+    builder << Questions()
+    with pytest.raises(ConfigurationError, match=r"pip install 'fanflow\[ray\]'"):
+        await builder.build().execute(runner=RayRunner(shards=2))
