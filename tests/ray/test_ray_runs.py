@@ -14,7 +14,14 @@ from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig, RayRunner
 from fanflow.engine.pipeline._ray_run import _jobs, _split, shard_document
 from fanflow.testing import MockServer
 from tests.ray.conftest import RAY_KEY
-from tests.ray.ray_steps import Answer, Questions, die_once, key_seen_by_worker, server_handler
+from tests.ray.ray_steps import (
+    Answer,
+    Questions,
+    Summary,
+    die_once,
+    key_seen_by_worker,
+    server_handler,
+)
 
 TOPICS = [{"topic": f"t{n}"} for n in range(10)]
 
@@ -111,3 +118,17 @@ async def test_an_error_that_stops_a_shard_names_the_shard(
         pipeline = qa(server.base_url, tmp_path / "s.db", rows, on_error="raise", retry=None)
         with pytest.raises(fanflow.StepFailed, match=r"shard \d of 2 .*answer/0.0. failed"):
             await pipeline.execute(runner=RayRunner(shards=2))
+
+
+async def test_after_a_barrier_the_driver_resends_nothing_the_shards_ran(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    rows = [*TOPICS, {"topic": "FAIL"}]  # its 3 answers fail: not to be sent again
+    async with MockServer(server_handler) as server:
+        settings = PipelineConfig(progress=False, store=tmp_path / "s.db", retry=None)
+        adapter = OpenAIAdapter(base_url=server.base_url, model="mock-model")
+        builder = PipelineBuilder(settings, adapter).input(rows)
+        builder << Questions().scatter() << Answer().aggregate(by="all") << Summary()
+        result = await builder.build().execute(runner=RayRunner(shards=2))
+    assert len(result.rows) == 1 and len(result.failures) == 3
+    assert server.requests_total == 11 + 33 + 1 == result.stats.requests
