@@ -150,6 +150,7 @@ def export_run(store: Path, name: str, out: Path, options: ExportOptions) -> Exp
             options.columns or {},
             options.conversational,
             options.on_invalid,
+            result._leaf_text_inputs(),
         )
     written = save_rows(
         rows, out, options.format, True, options.compression, options.max_shard_size

@@ -1,4 +1,5 @@
-"""Value types shared by callbacks, steps, the store and the engine: task inputs and results.
+"""Value types shared by callbacks, steps, the store and the engine: task inputs and results
+(and `nearest_rank`, the one percentile their timings are summed up with).
 
 They sit below every package but `adapters` (whose `Usage` they carry), so that callbacks,
 steps and the store can all use them without importing one another.
@@ -6,14 +7,23 @@ steps and the store can all use them without importing one another.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from fanflow.adapters import Usage
 
-__all__ = ["Lineage", "StepOutput", "TaskInput", "TaskResult", "TaskStatus", "TaskTiming"]
+__all__ = [
+    "Lineage",
+    "StepOutput",
+    "TaskInput",
+    "TaskResult",
+    "TaskStatus",
+    "TaskTiming",
+    "nearest_rank",
+]
 
 Lineage = tuple[int, ...]
 """Where a task sits: (root row index, child index at step 1, ..., index at its step)."""
@@ -99,6 +109,19 @@ class TaskTiming:
     def duration(self) -> float:
         """Queued to finished."""
         return self.finished - self.queued
+
+    @property
+    def request_latency(self) -> float | None:
+        """Mean seconds per request sent (`latency / attempts`); None when none was sent.
+        What `fanflow runs show` and the run report give percentiles of."""
+        return self.latency / self.attempts if self.attempts else None
+
+
+def nearest_rank(ordered: Sequence[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` from 0 to 1) of sorted values; None for none."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import pytest
 from fanflow import (
     GenerationRequest,
     MockAdapter,
+    Pipeline,
     PipelineBuilder,
     PipelineConfig,
     PipelineResult,
@@ -45,6 +46,10 @@ def hub_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Hub
 
 
 def two_leaves(adapter: MockAdapter | None = None) -> PipelineResult:
+    return two_leaves_pipeline(adapter).run()
+
+
+def two_leaves_pipeline(adapter: MockAdapter | None = None) -> Pipeline:
     config = PipelineConfig(progress=False, run_name="ideas", retry=None)
     builder = PipelineBuilder(config, adapter or MockAdapter(answer)).input([{"seed": "s1"}])
     (
@@ -55,4 +60,4 @@ def two_leaves(adapter: MockAdapter | None = None) -> PipelineResult:
             Prompt("long", "long on {{ideas}}").set_models(["m2"]),
         ]
     )
-    return builder.build().run()
+    return builder.build()

@@ -56,3 +56,31 @@ def test_push_without_a_token_or_with_an_unknown_subset_fails_clearly(
     out = runner.invoke(app, ["--store", store, "push", "ideas", "me/x", "--subset", "nope"])
     assert out.exit_code == 1 and "short, long" in out.output
     assert hub.requests == []
+
+
+def test_push_describes_the_pipeline_from_the_file_given(
+    hub: HubServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from tests.hub_helpers import two_leaves_pipeline
+
+    pipeline = two_leaves_pipeline()
+    pipeline.run()
+    written = pipeline.dump(tmp_path / "ideas.json")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    store = str(tmp_path / "fanflow.db")
+
+    out = CliRunner().invoke(
+        app, ["--store", store, "push", "ideas", "me/ideas", "--pipeline", str(written)]
+    )
+
+    assert out.exit_code == 0, out.output
+    card = hub.files("me/ideas")["README.md"].decode()
+    assert "not given the pipeline" not in card
+    assert "template: short on {{ideas}}" in card  # the file, as YAML
+    assert TOKEN not in card
+
+    missing = ["--store", store, "push", "ideas", "me/x", "--pipeline", str(tmp_path / "no.yaml")]
+    out = CliRunner().invoke(app, missing)
+    assert out.exit_code == 1 and "no.yaml" in out.output

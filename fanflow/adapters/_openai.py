@@ -12,7 +12,7 @@ import base64
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -171,14 +171,13 @@ class OpenAIAdapter(AdapterBase):
             "create one adapter in each process."
         )
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        """POST the request and turn the answer into a `Generation`."""
+    def generate(self, request: GenerationRequest) -> Coroutine[Any, Any, Generation]:
+        """POST the request and turn the answer into a `Generation` (awaited as `async`;
+        a plain method so that, untraced, no coroutine layer is added per request)."""
         traced = _otel.tracing
         if traced is not None:  # a span around this attempt (fanflow/_otel.py)
-            return await traced.attempt(
-                self._send_request(request), request, self.base_url, self.model
-            )
-        return await self._send_request(request)
+            return traced.attempt(self._send_request(request), request, self.base_url, self.model)
+        return self._send_request(request)
 
     async def _send_request(self, request: GenerationRequest) -> Generation:
         model = request.model or self.model

@@ -7,12 +7,11 @@ A failed task is kept only as the first of its kind (`_failures.FailureGroups`).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from fanflow._values import TaskResult, TaskStatus
+from fanflow._values import TaskResult, TaskStatus, nearest_rank
 
 __all__ = ["StepFigures", "percentile", "step_figures"]
 
@@ -59,9 +58,9 @@ class StepFigures:
         self.timed += 1
         if self.first_queued is None or timing.queued < self.first_queued:
             self.first_queued = timing.queued
-        if timing.attempts == 0:
+        latency = timing.request_latency
+        if latency is None:
             return  # no request: nothing to say about latency
-        latency = timing.latency / timing.attempts
         self.latencies.append(latency)
         self.request_times.append((timing.started, timing.attempts))
         self.latencies_by_model.setdefault(result.model or "(default)", []).append(latency)
@@ -83,6 +82,6 @@ def step_figures(
 
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (`share` from 0 to 1) of `values`, which is not empty."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
+    found = nearest_rank(sorted(values), share)
+    assert found is not None, "values is not empty"
+    return found

@@ -4,9 +4,10 @@ and the run report.
 `step_timings(results)` reads `TaskResult`s (a `PipelineResult`'s, or `load_run`'s);
 `Store.step_timings(run_id)` reads only the timing columns, so a run of a million tasks
 is summed without parsing its answers. Tasks without a timing (stored by a version that
-did not record them) are left out. Percentiles are nearest-rank, over the tasks that sent
-at least one request (cache hits, function steps and tasks that failed before sending
-have no latency to count).
+did not record them) are left out. Latency is `TaskTiming.request_latency` (a task's
+mean seconds per request), as in the run report; percentiles are nearest-rank, over the
+tasks that sent at least one request (cache hits, function steps and tasks that failed
+before sending have no latency to count).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from fanflow._values import TaskResult
+from fanflow._values import TaskResult, nearest_rank
 
 __all__ = ["StepTimings", "step_timings", "stored_step_timings"]
 
@@ -28,9 +29,9 @@ class StepTimings:
 
     `wall`: the step's first task queued to its last finished; `task_time`: the tasks'
     durations (queued to finished) summed, so `task_time / wall` is how many ran at once
-    on average. `latency_*`: a task's request latency (sending to complete answer, summed
-    over its requests and retries), p50 / p95 / max over the `requested` tasks that sent
-    any; None when none did. `attempts`: requests sent in all, `max_attempts` the most one
+    on average. `latency_*`: a task's request latency (sending to complete answer, its
+    mean over its requests and retries), p50 / p95 / max over the `requested` tasks that
+    sent any; None when none did. `attempts`: requests sent in all, `max_attempts` the most one
     task needed.
     """
 
@@ -102,13 +103,13 @@ class _Sums:
         self.attempts += attempts
         self.max_attempts = max(self.max_attempts, attempts)
         if attempts:
-            self.latencies.append(latency)
+            self.latencies.append(latency / attempts)  # as TaskTiming.request_latency
 
     def timings(self, step: str) -> StepTimings:
         ordered = sorted(self.latencies)
         return StepTimings(
             step, self.tasks, self.first_queued, self.last_finished, self.task_time,
-            len(ordered), _percentile(ordered, 0.5), _percentile(ordered, 0.95),
+            len(ordered), nearest_rank(ordered, 0.5), nearest_rank(ordered, 0.95),
             ordered[-1] if ordered else None, self.attempts, self.max_attempts,
         )  # fmt: skip
 
@@ -123,10 +124,3 @@ def _summed(rows: Iterable[TimingRow]) -> dict[str, StepTimings]:
             found = sums[step] = _Sums()
         found.add(queued, finished, latency or 0.0, attempts or 0)
     return {step: found.timings(step) for step, found in sums.items()}
-
-
-def _percentile(ordered: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of sorted values; None for none."""
-    if not ordered:
-        return None
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -13,16 +13,24 @@
 - `_session`: one `execute()` as a recorded run; `_reuse` says what came from the store,
   `_sharing` lets identical runs at once send each task once, `_drain` stops gently.
 - `_work`: a task waiting to run.
-- `_inputs`: input rows from keywords, lists, datasets and files (`_input_files`); a row
-  that cannot be read or used fails alone (`_input_rows`).
-- `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store).
+- `_inputs`: input rows from keywords, lists, datasets and files (`_input_files`), Hub
+  datasets (`_input_hub`), mixes by weight (`_mix`); `columns`, `skip`, `limit` and
+  `shuffle` on any of them (`_input_options`, `_input_shuffle`); a row that cannot be
+  read or used fails alone (`_input_rows`).
+- `_results`, `_history`: `PipelineResult` (of this run, or a past one from the store);
+  `_run_graph` the run's shape as the report draws it.
 - `_lazy`, `_arrow`: rows and failures read from the store as used; Arrow/Parquet files.
-- `_file_format` (the format), `_file_dump`, `_file_load`, `_file_network`,
-  `_file_overrides`, `_files`: pipelines as YAML/JSON files (`Pipeline.dump`,
-  `load_pipeline`, `fanflow run` and its `--set`).
+- `_save`, `_shards`, `_jsonl_shards`: `save()` to Parquet, Arrow or JSONL, in shards;
+  `_formats`: `to_format()` (TRL's shapes); `_hub`, `_card`: `push_to_hub()` and its
+  dataset card.
+- `_file_format` (the format), `_file_dump`, `_file_load`, `_file_inputs`,
+  `_file_network`, `_file_http`, `_file_overrides`, `_files`: pipelines as YAML/JSON files
+  (`Pipeline.dump`, `load_pipeline`, `fanflow run` and its `--set`).
 - `_ray_runner` (`RayRunner`), `_ray_run` (the driver), `_ray_worker` (a shard),
-  `_ray_shards` (rows to shards, limits divided), `_ray_merge`: sharded runs on Ray.
+  `_ray_shards` (rows to shards, limits divided), `_ray_merge`, `_ray_progress`: sharded
+  runs on Ray.
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
+  `_tracing`: a run's OpenTelemetry spans, when a provider is set up (`fanflow._otel`).
 """
 
 from __future__ import annotations

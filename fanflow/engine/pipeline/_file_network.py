@@ -1,30 +1,21 @@
 """The network of a pipeline file: adapter classes, base URLs and model names, never a key.
 
 Written by `network_entry`, made again by `network_from_entry` (keys for the format are in
-`_file_format`). An `OpenAIAdapter`'s key comes from the environment when loaded: the
-variable named by `api_key_env`, else `FANFLOW_API_KEY`, else `OPENAI_API_KEY`.
+`_file_format`): the HTTP adapters (`_file_http`, whose keys come from the environment
+when loaded), `MockAdapter` with a handler by import path or a script of answers, and the
+wrappers around them (`RateLimiter`, `RetryingAdapter`, `EndpointPool`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fanflow._exceptions import ConfigurationError
-from fanflow._redact import get_logger, is_secret_header
-from fanflow.adapters import (
-    FastTransport,
-    LLMAdapter,
-    MockAdapter,
-    OpenAIAdapter,
-    RateLimiter,
-    RetryingAdapter,
-    RetryPolicy,
-)
+from fanflow._redact import get_logger
+from fanflow.adapters import LLMAdapter, MockAdapter, RateLimiter, RetryingAdapter, RetryPolicy
 from fanflow.engine.pipeline._file_format import (
     FileError,
     expect_keys,
@@ -32,13 +23,12 @@ from fanflow.engine.pipeline._file_format import (
     import_ref,
     resolve_ref,
 )
+from fanflow.engine.pipeline._file_http import HTTP_KEYS, http_adapter, http_entry
 
-__all__ = ["KEY_VARIABLES", "network_entry", "network_from_entry"]
+__all__ = ["network_entry", "network_from_entry"]
 
 logger = get_logger("fanflow.pipeline_file")
 
-KEY_VARIABLES = ("FANFLOW_API_KEY", "OPENAI_API_KEY")
-_PLAIN_HEADERS = {"content-type", "accept"}  # set by the adapter itself
 _LIMITER_DEFAULTS = {
     "max_in_flight": None,
     "requests_per_minute": None,
@@ -47,8 +37,7 @@ _LIMITER_DEFAULTS = {
     "max_pause": 300.0,
 }
 _KEYS = {
-    "OpenAIAdapter": ("adapter", "base_url", "model", "headers", "timeout", "connect_timeout",
-                      "max_connections", "api_key_env"),
+    **HTTP_KEYS,
     "MockAdapter": ("adapter", "handler", "script", "latency", "model"),
     "RateLimiter": ("adapter", "wrapped", *_LIMITER_DEFAULTS),
     "RetryingAdapter": ("adapter", "wrapped", "policy"),
@@ -60,8 +49,8 @@ _ENDPOINT_KEYS = ("adapter", "models", "name", "max_in_flight")
 def network_entry(adapter: Any) -> dict[str, Any] | None:
     """`adapter` as data; None (with a warning) for an adapter this format cannot hold."""
     kind = type(adapter).__name__  # exact types: a subclass may behave otherwise
-    if type(adapter) is OpenAIAdapter:
-        return _openai_entry(adapter)
+    if (entry := http_entry(adapter)) is not None:
+        return entry
     if type(adapter) is MockAdapter:
         return _mock_entry(adapter)
     if type(adapter) is RateLimiter:
@@ -82,25 +71,6 @@ def network_entry(adapter: Any) -> dict[str, Any] | None:
 def _wrapping(kind: str, settings: dict[str, Any], wrapped: Any) -> dict[str, Any] | None:
     inner = network_entry(wrapped)
     return None if inner is None else {"adapter": kind, **settings, "wrapped": inner}
-
-
-def _openai_entry(adapter: OpenAIAdapter) -> dict[str, Any]:
-    parts = urlsplit(adapter.base_url)  # `base_url` already hides a user:password@
-    url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    entry: dict[str, Any] = {"adapter": "OpenAIAdapter", "base_url": url, "model": adapter.model}
-    headers = {
-        name: str(value)
-        for name, value in adapter._headers.items()
-        if name.lower() not in _PLAIN_HEADERS and not is_secret_header(name)
-    }
-    if headers:
-        entry["headers"] = headers
-    transport = adapter._transport
-    if isinstance(transport, FastTransport):  # a caller's own client keeps its settings
-        entry["timeout"] = transport._timeout
-        entry["connect_timeout"] = transport._connect_timeout
-        entry["max_connections"] = transport._max_connections
-    return entry
 
 
 def _mock_entry(adapter: MockAdapter) -> dict[str, Any]:
@@ -159,8 +129,8 @@ def network_from_entry(
     expect_keys(entry, _KEYS[kind], error, path)
     settings = {k: v for k, v in entry.items() if k not in ("adapter", "wrapped")}
     try:
-        if kind == "OpenAIAdapter":
-            return _openai(settings, error, path)
+        if kind in HTTP_KEYS:
+            return http_adapter(kind, settings, error, path)
         if kind == "MockAdapter":
             return _mock(settings, error, path, search)
         if kind == "EndpointPool":
@@ -173,25 +143,6 @@ def network_from_entry(
         raise error(path, str(exc)) from None
     except TypeError as exc:
         raise error(path, f"bad settings for {kind}: {exc}") from None
-
-
-def _openai(settings: dict[str, Any], error: FileError, path: list[Any]) -> LLMAdapter:
-    variable = settings.pop("api_key_env", None)
-    if "base_url" not in settings:
-        raise error([*path, "base_url"], "an OpenAIAdapter needs base_url")
-    return OpenAIAdapter(api_key=_api_key(variable, error, path), **settings)
-
-
-def _api_key(variable: Any, error: FileError, path: list[Any]) -> str | None:
-    if variable is None:
-        return next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
-    if not isinstance(variable, str) or not os.environ.get(variable):
-        raise error(
-            [*path, "api_key_env"],
-            f"the API key is to come from the environment variable {variable!r}, which is "
-            "not set; set it (the key is never kept in the file)",
-        )
-    return os.environ[variable]
 
 
 def _mock(

@@ -4,16 +4,17 @@
 - "prompt_completion": `prompt` and `completion`;
 - "preference": `prompt`, `chosen` and `rejected`.
 The last two are plain text, or with `conversational=True` lists of messages. Columns are
-named (`prompt="question"`), or inferred: the prompt is the rows' first column (the
-pipeline's first input column), the completion the final step, and `chosen` / `rejected`
-columns of those names. A row whose column is missing or not text is never dropped
-silently: it is a ConfigurationError naming the rows, or, with `on_invalid="skip"`, left
-out with a warning naming them.
+named (`prompt="question"`), or inferred where that is unambiguous: the completion is the
+final step, `chosen` / `rejected` are columns of those names, and the prompt is the final
+step's one text input left (in a chain topic -> question -> answer, `question`), else the
+one column left; when several are left, a ConfigurationError asks for `prompt=`. A row
+whose column is missing or not text is never dropped silently: it is a ConfigurationError
+naming the rows, or, with `on_invalid="skip"`, left out with a warning naming them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,14 +61,16 @@ def to_format(
     named: dict[str, str | None],
     conversational: bool,
     on_invalid: str,
+    leaf_inputs: Sequence[str] = (),
 ) -> datasets.Dataset:
-    """The rows mapped to `kind`, as a `datasets.Dataset` (see the module docstring)."""
+    """The rows mapped to `kind`, as a `datasets.Dataset` (see the module docstring);
+    `leaf_inputs`: the final step's text inputs, where the prompt is looked for first."""
     _check(kind, on_invalid)
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
         return _empty(kind)
-    columns = _columns(kind, first, leaf, named)
+    columns = _columns(kind, first, leaf, named, leaf_inputs)
     problems: list[str] = []
     mapped = _mapped(_chain(first, iterator), kind, columns, conversational, problems)
     dataset = _dataset(mapped, kind)
@@ -89,9 +92,11 @@ class FormattedRows:
         named: dict[str, str | None],
         conversational: bool,
         on_invalid: str,
+        leaf_inputs: Sequence[str] = (),
     ) -> None:
         _check(kind, on_invalid)
         self._rows, self._kind, self._leaf, self._named = rows, kind, leaf, named
+        self._leaf_inputs = leaf_inputs
         self._conversational, self._on_invalid = conversational, on_invalid
         self.problems: list[str] = []
         self.total = 0
@@ -102,7 +107,7 @@ class FormattedRows:
         first = next(iterator, None)
         if first is None:
             return
-        columns = _columns(self._kind, first, self._leaf, self._named)
+        columns = _columns(self._kind, first, self._leaf, self._named, self._leaf_inputs)
         rows = _chain(first, iterator)
         for row in _mapped(rows, self._kind, columns, self._conversational, self.problems):
             self.total += 1
@@ -126,10 +131,13 @@ def _check(kind: str, on_invalid: str) -> None:
 
 
 def _columns(
-    kind: str, first: dict[str, Any], leaf: str, named: dict[str, str | None]
+    kind: str,
+    first: dict[str, Any],
+    leaf: str,
+    named: dict[str, str | None],
+    leaf_inputs: Sequence[str],
 ) -> FormatColumns:
     available = [column for column in first if column != LINEAGE]
-    prompt = named.get("prompt") or available[0]
     if kind == "preference":
         chosen = named.get("chosen") or ("chosen" if "chosen" in available else None)
         rejected = named.get("rejected") or ("rejected" if "rejected" in available else None)
@@ -138,10 +146,16 @@ def _columns(
                 "to_format('preference') needs the columns of the chosen and rejected "
                 f"answers: pass chosen=... and rejected=... (columns: {', '.join(available)})"
             )
-        columns = FormatColumns(prompt, chosen=chosen, rejected=rejected)
+        answers: dict[str, str | None] = {"chosen": chosen, "rejected": rejected}
     else:
-        completion = named.get("completion") or leaf
-        columns = FormatColumns(prompt, completion, system=named.get("system"))
+        answers = {"completion": named.get("completion") or leaf, "system": named.get("system")}
+    prompt = named.get("prompt") or _prompt(available, leaf, leaf_inputs, answers.values())
+    if prompt is None:
+        raise ConfigurationError(
+            f"to_format({kind!r}) cannot tell which column is the prompt: pass prompt=... "
+            f"(columns: {', '.join(available)})"
+        )
+    columns = FormatColumns(prompt, **answers)
     for column in columns.used():
         if column not in available:
             raise ConfigurationError(
@@ -149,6 +163,18 @@ def _columns(
                 f"they have {', '.join(available)}"
             )
     return columns
+
+
+def _prompt(
+    available: list[str], leaf: str, leaf_inputs: Sequence[str], taken: Iterable[str | None]
+) -> str | None:
+    """The final step's one text input not used otherwise, else the one column left."""
+    used = {leaf, *taken}
+    for candidates in (leaf_inputs, available):
+        left = [column for column in candidates if column in available and column not in used]
+        if len(left) == 1:
+            return left[0]
+    return None
 
 
 def _mapped(

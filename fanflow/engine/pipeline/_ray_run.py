@@ -107,9 +107,9 @@ def shard_document(pipeline: Any, shards: int) -> dict[str, Any]:
     if document["network"] is None:
         raise ConfigurationError(
             f"a pipeline runs on Ray as its pipeline file, and its network "
-            f"({type(network).__name__}) cannot be written to one; use an OpenAIAdapter, "
-            "EndpointPool, RateLimiter, RetryingAdapter or MockAdapter with an importable "
-            "handler (see fanflow.load_pipeline)"
+            f"({type(network).__name__}) cannot be written to one; use the HTTP adapters "
+            "(OpenAI-compatible, Ollama, Anthropic, Batch API), EndpointPool, RateLimiter, "
+            "RetryingAdapter or a MockAdapter with an importable handler"
         )
     _refuse_secrets(document)
     document["inputs"] = [{"rows": [first]}]

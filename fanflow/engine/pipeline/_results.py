@@ -345,8 +345,9 @@ class PipelineResult:
         """The rows in a trainer's shape (TRL): "sft" (`messages`), "prompt_completion"
         (`prompt`, `completion`) or "preference" (`prompt`, `chosen`, `rejected`).
 
-        Columns not named are inferred: the prompt from the rows' first column, the
-        completion from the final step, chosen/rejected from columns of those names. A row
+        Columns not named are inferred where unambiguous: the prompt is the final step's
+        one text input, the completion the final step, chosen/rejected columns of those
+        names; else a ConfigurationError asks for them. A row
         that cannot be mapped (missing or non-text value) is a ConfigurationError naming
         it, or with `on_invalid="skip"` left out with a warning. Plain text by default;
         `conversational=True` gives lists of {"role", "content"} messages."""
@@ -355,8 +356,13 @@ class PipelineResult:
 
         named = {"prompt": prompt, "completion": completion, "chosen": chosen}
         named |= {"rejected": rejected, "system": system}
-        leaf = self._source.leaves[0]
-        return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid)
+        leaf, inputs = self._source.leaves[0], self._leaf_text_inputs()
+        return to_format(self.iter_rows(), kind, leaf, named, conversational, on_invalid, inputs)
+
+    def _leaf_text_inputs(self) -> list[str]:
+        """The final step's text inputs (where `to_format` looks for the prompt first)."""
+        first = next(iter(self.steps[self._source.leaves[0]].results), None)
+        return [] if first is None else [k for k, v in first.inputs.items() if isinstance(v, str)]
 
     def push_to_hub(
         self,

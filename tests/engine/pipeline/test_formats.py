@@ -35,6 +35,25 @@ def test_sft_infers_the_first_root_column_and_the_leaf_step() -> None:
     ]
 
 
+def test_the_prompt_inferred_is_the_final_steps_input_not_the_first_column() -> None:
+    results = [
+        TaskResult(step="answer", lineage=(0, 0), inputs={"question": "q0", "n": 3},
+                   context={"topic": "rivers"}, result="a0"),
+    ]  # fmt: skip
+    dataset = PipelineResult([StepResults("answer", results)]).to_format("sft")
+
+    assert dataset[0]["messages"][0] == {"role": "user", "content": "q0"}
+
+
+def test_a_prompt_that_cannot_be_told_apart_must_be_named() -> None:
+    results = [
+        TaskResult(step="judge", lineage=(0,), inputs={"a": "x", "b": "y"},
+                   context={"topic": "rivers"}, result="a"),
+    ]  # fmt: skip
+    with pytest.raises(ConfigurationError, match=r"prompt=.*topic, a, b, judge"):
+        PipelineResult([StepResults("judge", results)]).to_format("sft")
+
+
 def test_sft_with_a_system_column() -> None:
     dataset = _run(["a0"], persona=["be brief"]).to_format(
         "sft", prompt="question", completion="answer", system="persona"

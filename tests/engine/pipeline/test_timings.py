@@ -148,3 +148,26 @@ async def test_tasks_skipped_by_a_budget_are_timed_when_skipped(tmp_path: Path) 
         timing = _timed(task)
         assert timing.started == timing.finished
         assert (timing.latency, timing.attempts) == (0.0, 0)
+
+
+async def test_runs_show_and_the_report_give_a_retried_task_the_same_request_latency(
+    tmp_path: Path,
+) -> None:
+    from fanflow.store import step_timings
+
+    faults = Faults(script=["server_error"])
+    async with (
+        MockServer(latency=0.02, faults=faults) as server,
+        OpenAIAdapter(server.base_url, model="mock-model") as adapter,
+    ):
+        builder = _pipeline(adapter, retry=QUICK).input(topic="t")
+        builder << Prompt("say", "say {{topic}}")
+        result = await builder.build().execute()
+    (task,) = result.steps["say"].results
+    timing = _timed(task)
+    assert timing.attempts == 2 and timing.request_latency == timing.latency / 2
+
+    shown = step_timings(result.steps["say"].results)["say"]
+    html = result.report(tmp_path / "r.html").read_text()
+    assert shown.latency_max == timing.request_latency
+    assert f"{timing.request_latency:.2f} s" in html
