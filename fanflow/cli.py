@@ -303,10 +303,30 @@ def run(
     run_name: Annotated[
         str | None, typer.Option("--run-name", metavar="NAME", help="Name this run.")
     ] = None,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Run the rows as shards on Ray (pip install 'fanflow[ray]'); a local Ray "
+            "starts and stops with the run unless --ray-address names a cluster.",
+        ),
+    ] = False,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards", min=1, metavar="N", help="How many shards (implies --ray; default: CPUs)."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", metavar="ADDRESS", help="auto, or ray://host:10001."),
+    ] = None,
 ) -> None:
     """Run a pipeline file (written by `pipeline.dump(...)`), resuming what is stored."""
     store = ctx.find_root().params.get("store")
-    config = {"run_name": run_name} if run_name is not None else {}
+    config: dict[str, Any] = {"run_name": run_name} if run_name is not None else {}
+    if ray or shards is not None or ray_address is not None:
+        config["runner"] = {"shards": shards or os.cpu_count() or 1, "address": ray_address}
     if store is not None:
         config["store"] = str(store)
     with _errors(file):
