@@ -62,6 +62,13 @@ def two_barriers(builder: PipelineBuilder) -> None:
     builder << Summary()
 
 
+def by_root_below(builder: PipelineBuilder) -> None:
+    """Below `by="all"`, a by-root group is the whole step too (its root is the barrier's)."""
+    builder << Questions().scatter() << Answer().aggregate(by="all")
+    builder << Expand().scatter("question") << Answer(name="answer2").aggregate(by="root")
+    builder << Summary()
+
+
 def build(shape: Callable[[PipelineBuilder], None], store: Path, adapter: Any = None) -> Any:
     settings = PipelineConfig(progress=False, store=store, concurrency=8, retry=None)
     builder = PipelineBuilder(settings, adapter or MockAdapter(fake_llm)).input(TOPICS)
@@ -77,7 +84,14 @@ def saved(path: Path, status: str = "%") -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    "shape", [aggregate_then_scatter, custom_then_step, custom_one_then_scatter, two_barriers]
+    "shape",
+    [
+        aggregate_then_scatter,
+        custom_then_step,
+        custom_one_then_scatter,
+        two_barriers,
+        by_root_below,
+    ],
 )
 async def test_tasks_below_a_barrier_run_as_shards_with_a_local_runs_rows(
     ray_cluster: Any, tmp_path: Path, shape: Callable[[PipelineBuilder], None]
@@ -154,3 +168,16 @@ async def test_a_rerun_sends_only_the_failed_tasks_below_the_barrier(
     # The shards sent them again: 8 answered in the first run, 2 in the second.
     parts = (tmp_path / "shards").glob("*/shard-*-of-2-part-*.db")
     assert sum(saved(path, "ok").get("answer2", 0) for path in parts) == 8 + 2
+
+
+async def test_without_a_store_the_parts_use_a_temporary_folder(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    local = await build(two_barriers, tmp_path / "local.db").execute()
+    settings = PipelineConfig(progress=False, store=False, concurrency=8, retry=None)
+    builder = PipelineBuilder(settings, MockAdapter(fake_llm)).input(TOPICS)
+    two_barriers(builder)
+    result = await builder.build().execute(runner=RayRunner(shards=2))
+    assert rows_of(result) == rows_of(local)
+    assert result.stats.tasks == local.stats.tasks
+    assert not (tmp_path / "shards").exists()

@@ -29,7 +29,8 @@
    part's file (resumed the same way). The driver sends no request of its own (unless a
    shard could not save a task: the same tasks released twice run in the driver): a last
    pass over its store replays every shard's task and gives the result. Each part costs
-   the driver one replay of every result so far, held in memory meanwhile.
+   the driver one read of the input and one replay of every result so far, held in
+   memory meanwhile; the progress display shows each part's shards in turn.
 
 A local Ray (`address=None`) is started here unless this process already has one, and
 shut down at the end if it was started here. Shard tasks ask for a quarter of a CPU (they
