@@ -45,12 +45,22 @@ class AnswerAll(StepTemplate):
         return [TaskInput(answer=[result.result for result in step.output])]
 
 
+class Expand(StepTemplate):
+    """After a barrier: one prompt over every answer, scattered into many questions."""
+
+    def create_workflow(self, answer: list[str]) -> Workflow:
+        return Workflow.from_prompt("12 questions on {{n}} answers", n=str(len(answer)))
+
+
 def fake_llm(request: GenerationRequest) -> str:
     return answer_to(request.messages[-1].content, request.model)
 
 
 def answer_to(prompt: str, model: str | None) -> str:
     """The same answers for MockAdapter (in a worker) and the mock server's handler."""
+    if match := re.fullmatch(r"(\d+) questions on (.+)", prompt):  # every 5th one fails
+        count, topic = int(match[1]), match[2].replace(" ", "_")
+        return orjson.dumps([f"{topic}-{'FAIL' * (n % 5 == 4)}q{n}" for n in range(count)]).decode()
     if match := re.fullmatch(r"questions on (.+)", prompt):
         return orjson.dumps([f"{match[1]}-q{n}" for n in range(3)]).decode()
     if match := re.fullmatch(r"answer (.+)", prompt):

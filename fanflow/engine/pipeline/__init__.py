@@ -27,8 +27,8 @@
   `_file_network`, `_file_http`, `_file_overrides`, `_files`: pipelines as YAML/JSON files
   (`Pipeline.dump`, `load_pipeline`, `fanflow run` and its `--set`).
 - `_ray_runner` (`RayRunner`), `_ray_run` (the driver), `_ray_worker` (a shard),
-  `_ray_shards` (rows to shards, limits divided), `_ray_merge`, `_ray_progress`: sharded
-  runs on Ray.
+  `_ray_shards` (rows to shards, limits divided), `_ray_merge`, `_ray_progress`,
+  `_ray_phases` (barriers over a whole step, between sharded parts): sharded runs on Ray.
 - `_accounting`: cost, budgets, usage totals. `_progress`: the live display. `_gc`.
   `_tracing`: a run's OpenTelemetry spans, when a provider is set up (`fanflow._otel`).
 """

@@ -90,7 +90,7 @@ class Dispatcher:
         plans: list[StepPlan],
         adapter: LLMAdapter,
         settings: DispatchSettings,
-        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted],
+        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted | _Work],
         sink: ResultSink,
     ) -> None:
         self.plans = plans
@@ -112,6 +112,8 @@ class Dispatcher:
         self.hold_whole_step = False  # a shard: barriers over a whole step are the driver's
         # A sharded run's driver: tasks the shards ran, ok or not, by (step, lineage).
         self.replay: Callable[[int, Lineage], TaskResult | None] | None = None
+        # A sharded run's driver between its parts: True leaves a task to the shards.
+        self.defer: Callable[[_Work], bool] | None = None
         self.barriers = [p for p in plans if p.callback is not None and p.callback.is_barrier]
         self.graph = GraphFlow(plans, self._skip_join)  # branches, routes and joins
         self.tracing: RunTracing | None = None  # set when the run is traced (_tracing)
@@ -141,6 +143,9 @@ class Dispatcher:
 
     async def _worker(self) -> None:
         while (work := await self._next()) is not None:
+            if self.defer is not None and self.defer(work):
+                self._settle(work)  # no result, no children: a shard runs it (_ray_phases)
+                continue
             work.started = time.time()
             if not self.idle and self.workers < self.settings.concurrency:
                 self._add_worker()  # this one is busy now and nobody waits: maybe more work
@@ -189,6 +194,8 @@ class Dispatcher:
             return None
         root = self.roots_read
         self.roots_read += 1
+        if isinstance(row, _Work):  # a shard's task below a barrier the driver released
+            return self._enqueue_work(row, push=False)
         if isinstance(row, Rooted):  # a shard's row: its index in the whole input
             root = row.root
             row = row.row
@@ -292,6 +299,10 @@ class Dispatcher:
             )
         for child in children:
             self._enqueue_work(child)
+        self._settle(work)
+
+    def _settle(self, work: _Work) -> None:
+        """`work` is over: release what waited for it, wake workers for new work."""
         self._finish_live(work)
         if self.barriers:
             self._release_barriers(work.root)
@@ -390,6 +401,9 @@ class Dispatcher:
         """
         reason, name, counts = f"not run: {self.stopped}", self.plans[0].name, self.counts[0]
         for row in self.rows:
+            if isinstance(row, _Work):  # a shard's task below a barrier: skipped below
+                self._enqueue_work(row)
+                continue
             root = self.roots_read
             self.roots_read += 1
             if isinstance(row, Rooted):
@@ -431,7 +445,7 @@ class Dispatcher:
                 continue
             # The ALL_ROOTS group also holds by-root barriers of tasks below a by="all" one.
             by_all = callback.group_by == "all"
-            if by_all and self.hold_whole_step:
+            if self.hold_whole_step and (by_all or owner == ALL_ROOTS):
                 continue  # a shard: the driver runs it over every shard's results
             if (by_all and owner != ALL_ROOTS) or not self._settled(group, plan.index, owner):
                 continue

@@ -47,6 +47,7 @@ from fanflow.engine.pipeline._reuse import describe_network
 from fanflow.engine.pipeline._run_graph import graph_of_plans, recorded_flows
 from fanflow.engine.pipeline._session import RunSession
 from fanflow.engine.pipeline._tracing import traced_run
+from fanflow.engine.pipeline._work import Work
 from fanflow.steps import StepTemplate, TaskResult
 
 __all__ = ["Pipeline", "PipelineBuilder", "PipelineConfig"]
@@ -276,7 +277,7 @@ class Pipeline:
 
     async def _execute(
         self,
-        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted],
+        rows: Iterator[Mapping[str, Any] | UnusableRow | Rooted | Work],
         config: PipelineConfig,
         first_only: bool = False,
         use_cache: bool = True,
@@ -284,6 +285,7 @@ class Pipeline:
         drain: float | None = None,
         shard: bool = False,
         replay: Replay | None = None,
+        defer: Callable[[Work], bool] | None = None,
     ) -> PipelineResult:
         names = [plan.name for plan in self.plans]
         session = RunSession.open(
@@ -300,6 +302,7 @@ class Pipeline:
             dispatcher.limit_children_to_one()
         dispatcher.hold_whole_step = shard  # a shard of a Ray run (_ray_worker)
         dispatcher.replay = replay  # the driver of a Ray run after its shards (_ray_run)
+        dispatcher.defer = defer  # ... and between its parts (_ray_phases)
         display = ProgressDisplay(names, dispatcher.counts, config.progress)
         started = time.perf_counter()
         clock = lambda: (time.perf_counter() - started, dispatcher.stopped)  # noqa: E731

@@ -18,9 +18,19 @@
    the driver's run id (`fanflow.store.copy_results`) and sums the shards' statistics;
    the result reads from the driver's store as a local run's does.
 5. A barrier over a whole step (`aggregate(by="all")`, `@step(group="all")`, a custom
-   callback) cannot be split: shards run every task up to it, and the driver then runs the
-   pipeline itself, taking the tasks the shards ran (ok or failed: nothing is sent again)
-   from their stores, and running the barrier and everything after it.
+   callback) cannot be split: it runs in the driver, between sharded parts
+   (`_ray_phases`). Shards run every task up to it; the driver replays their results (ok
+   or failed: nothing is sent again) in memory, runs the barrier, and sends the tasks it
+   creates to the shards again, split by a stable hash of the lineage the barrier gave
+   each (so a subtree, joins included, stays in one shard); they run down to the next
+   barrier, if any, and so on: any number of barriers in sequence. Fewer such tasks than
+   shards (one, after `aggregate(by="all")`) run alone, and their children are spread in
+   the next part. Part P > 0 of shard I writes `shard-I-of-N-part-P.db` beside the first
+   part's file (resumed the same way). The driver sends no request of its own (unless a
+   shard could not save a task: the same tasks released twice run in the driver): a last
+   pass over its store replays every shard's task and gives the result. Each part costs
+   the driver one read of the input and one replay of every result so far, held in
+   memory meanwhile; the progress display shows each part's shards in turn.
 
 A local Ray (`address=None`) is started here unless this process already has one, and
 shut down at the end if it was started here. Shard tasks ask for a quarter of a CPU (they
@@ -31,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import re
 import shutil
 import tempfile
@@ -48,20 +57,20 @@ from fanflow.engine.pipeline._file_dump import _refuse_secrets, pipeline_documen
 from fanflow.engine.pipeline._history import StoreSource, stats_from_dict, stats_to_dict
 from fanflow.engine.pipeline._input_rows import UnusableRow
 from fanflow.engine.pipeline._ray_merge import sum_stats
+from fanflow.engine.pipeline._ray_phases import final_pass, seeds_after_barrier, split_seeds
 from fanflow.engine.pipeline._ray_progress import ShardProgress
 from fanflow.engine.pipeline._ray_runner import RayRunner
 from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, shard_of, shards_for
-from fanflow.engine.pipeline._ray_worker import IndexedRow, ShardJob, ShardOutcome, run_shard
+from fanflow.engine.pipeline._ray_worker import ShardInput, ShardJob, ShardOutcome, run_shard
 from fanflow.engine.pipeline._results import PipelineResult, StepResults
 from fanflow.engine.pipeline._run_graph import graph_of_plans
-from fanflow.steps import TaskResult
 from fanflow.store import Store, copy_results, default_store_path, new_run_identity
 
 __all__ = ["SHARD_CPUS", "run_on_ray", "shard_document"]
 
 logger = get_logger("fanflow.ray")
 
-Shards = tuple[list[ShardJob], list[list[IndexedRow]], ShardProgress]
+Shards = tuple[list[ShardJob], list[list[ShardInput]], ShardProgress]
 """Each shard's job, its rows, and the display of their progress."""
 
 SHARD_CPUS = 0.25
@@ -78,14 +87,14 @@ async def run_on_ray(pipeline: Any, runner: RayRunner, use_cache: bool) -> Pipel
     parts = _split(pipeline._rows(), shards)
     temporary = Path(tempfile.mkdtemp(prefix="fanflow-shards-")) if config.store is False else None
     try:
-        jobs = _jobs(document, _shard_folder(pipeline, temporary), shards, use_cache, barrier)
+        folder = _shard_folder(pipeline, temporary)
+        jobs = _jobs(document, folder, shards, use_cache, barrier)
         names = [plan.name for plan in pipeline.plans]
         progress = ShardProgress(names, jobs, sum(map(len, parts)), config.progress)
         if barrier is None:
             return await _merged_run(pipeline, runner, (jobs, parts, progress), started, temporary)
-        outcomes = await _run_shards(runner, (jobs, parts, progress), None)
-        logger.info("shards done; the driver runs what follows step %r (a barrier)", barrier)
-        return await _driver_pass(pipeline, outcomes, use_cache)
+        first = (jobs, parts, progress)
+        return await _run_in_parts(pipeline, runner, first, document, folder, use_cache)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
@@ -141,23 +150,30 @@ def _shard_folder(pipeline: Any, temporary: Path | None) -> Path:
 
 
 def _jobs(
-    document: dict[str, Any], folder: Path, shards: int, use_cache: bool, barrier: str | None
+    document: dict[str, Any],
+    folder: Path,
+    shards: int,
+    use_cache: bool,
+    barrier: str | None,
+    part: int = 0,
+    seeds_only: bool = False,
 ) -> list[ShardJob]:
     label = folder.name
     jobs = []
     for index in range(shards):
-        store = folder / f"shard-{index}-of-{shards}.db"
-        name = f"{label}-shard-{index}-of-{shards}"
+        suffix = f"-part-{part}" if part else ""  # the tasks below the part-th barrier
+        store = folder / f"shard-{index}-of-{shards}{suffix}.db"
+        name = f"{label}-shard-{index}-of-{shards}{suffix}"
         config = {**document["config"], "store": str(store), "run_name": name}
         text = orjson.dumps({**document, "config": config})
         hold = barrier is not None  # the driver runs the barrier and what follows it
-        jobs.append(ShardJob(index, shards, text, str(store), name, use_cache, hold))
+        jobs.append(ShardJob(index, shards, text, str(store), name, use_cache, hold, seeds_only))
     return jobs
 
 
-def _split(rows: Iterator[Mapping[str, Any] | UnusableRow], shards: int) -> list[list[IndexedRow]]:
+def _split(rows: Iterator[Mapping[str, Any] | UnusableRow], shards: int) -> list[list[ShardInput]]:
     """Each shard's rows, with their indices in the whole input."""
-    parts: list[list[IndexedRow]] = [[] for _ in range(shards)]
+    parts: list[list[ShardInput]] = [[] for _ in range(shards)]
     for index, row in enumerate(rows):
         # An unusable row fails in whichever shard it lands in, under its own index.
         key = row.message if isinstance(row, UnusableRow) else row
@@ -225,7 +241,7 @@ async def _run_shards(
 async def _run_shard_tasks(
     runner: RayRunner,
     jobs: list[ShardJob],
-    parts: list[list[IndexedRow]],
+    parts: list[list[ShardInput]],
     merge_into: tuple[Path, str] | None,
     progress: ShardProgress,
 ) -> list[ShardOutcome]:
@@ -308,33 +324,38 @@ def _start_ray(ray: Any, runner: RayRunner) -> bool:
     return True
 
 
-async def _driver_pass(
-    pipeline: Any, outcomes: list[ShardOutcome], use_cache: bool
+async def _run_in_parts(
+    pipeline: Any,
+    runner: RayRunner,
+    first: Shards,
+    document: dict[str, Any],
+    folder: Path,
+    use_cache: bool,
 ) -> PipelineResult:
-    """The pipeline run here, with the tasks the shards ran taken from their stores."""
-    ran: dict[tuple[int, tuple[int, ...]], TaskResult] = {}
-    names = [plan.name for plan in pipeline.plans]
-    for outcome in outcomes:
-        store = Store(outcome.store)
-        try:
-            for task in store.results(outcome.run_id):
-                ran[(names.index(task.step), task.lineage)] = task
-        finally:
-            store.close()
-    result: PipelineResult = await pipeline._execute(
-        pipeline._rows(), pipeline.config, use_cache=use_cache, replay=_replayer(ran)
-    )
-    shard_stats = [stats_from_dict(outcome.stats) for outcome in outcomes]
-    from_store = result.stats.from_store + sum(stats.from_store for stats in shard_stats)
-    result.stats = dataclasses.replace(result.stats, from_store=from_store)
-    return result
-
-
-def _replayer(ran: dict[tuple[int, tuple[int, ...]], TaskResult]) -> Any:
-    def replay(step: int, lineage: tuple[int, ...]) -> TaskResult | None:
-        return ran.pop((step, lineage), None)
-
-    return replay
+    """Shards up to a barrier, the barrier in the driver, shards again (`_ray_phases`)."""
+    ray = _import_ray()
+    started_here = _start_ray(ray, runner)  # once for every part
+    try:
+        outcomes = await _run_shards(runner, first, None)
+        sent: set[tuple[int, tuple[int, ...]]] = set()
+        part = 0
+        while seeds := await seeds_after_barrier(pipeline, outcomes):
+            if all((seed.step, seed.lineage) in sent for seed in seeds):
+                break  # the shards could not save them: the last pass runs them here
+            sent.update((seed.step, seed.lineage) for seed in seeds)
+            part, shards = part + 1, len(first[0])
+            logger.info("part %d: %d tasks below a barrier go to the shards", part, len(seeds))
+            # Too few to spread: run just them, and spread their children in the next part.
+            seeds_only = len(seeds) < shards
+            jobs = _jobs(document, folder, shards, use_cache, "held", part, seeds_only)
+            progress = ShardProgress(first[2].names, jobs, 0, pipeline.config.progress)
+            parts = split_seeds(seeds, shards)
+            outcomes += await _run_shards(runner, (jobs, parts, progress), None)
+        logger.info("shards done; the driver gathers their results")
+        return await final_pass(pipeline, outcomes, use_cache)
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def _since(started: float) -> float:

@@ -2,10 +2,12 @@
 
 What arrives is data only: the pipeline document (`Pipeline.dump`'s content: steps by
 import path, the network as adapter classes, URLs and models, never a key), the shard's
-rows with their indices in the whole input, and where its store file is. The pipeline is
-made again from the document here, so API keys are read from this worker's environment
-(`api_key_env`, else `FANFLOW_API_KEY`, else `OPENAI_API_KEY`), and the user's step code
-must be importable here (an installed package, or Ray's `working_dir` / `py_modules`).
+rows with their indices in the whole input (or, in a later part of a run with a barrier
+over a whole step, the tasks below it that the driver released: `_ray_phases`), and where
+its store file is. The pipeline is made again from the document here, so API keys are
+read from this worker's environment (`api_key_env`, else `FANFLOW_API_KEY`, else
+`OPENAI_API_KEY`), and the user's step code must be importable here (an installed
+package, or Ray's `working_dir` / `py_modules`).
 
 Each shard keeps its results in its own store file, at the same path on every run of the
 same pipeline: a rerun, or Ray's retry of a shard whose worker died, finds there every
@@ -15,7 +17,7 @@ task saved before and sends only the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,14 @@ from fanflow.engine.pipeline._file_format import FileError
 from fanflow.engine.pipeline._file_load import pipeline_from_document
 from fanflow.engine.pipeline._history import stats_to_dict
 from fanflow.engine.pipeline._input_rows import Rooted, UnusableRow
+from fanflow.engine.pipeline._work import Work
 
 __all__ = ["ShardJob", "ShardOutcome", "run_shard"]
 
 IndexedRow = tuple[int, "Mapping[str, Any] | UnusableRow"]
+ShardInput = IndexedRow | Work
+"""An input row with its index in the whole input, or (after a barrier the driver
+released) a task below it, with its lineage (`_ray_phases`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,7 @@ class ShardJob:
     run_name: str
     use_cache: bool
     hold_whole_step: bool  # barriers over a whole step are left to the driver
+    seeds_only: bool = False  # run the tasks given, not their children (`_ray_phases`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +61,25 @@ class ShardOutcome:
     stats: dict[str, Any]
 
 
-def run_shard(job: ShardJob, rows: Sequence[IndexedRow]) -> ShardOutcome:
+def run_shard(job: ShardJob, rows: Sequence[ShardInput]) -> ShardOutcome:
     """Run the shard's rows through the pipeline; its results stay in `job.store`."""
     return asyncio.run(_run(job, rows))
 
 
-async def _run(job: ShardJob, rows: Sequence[IndexedRow]) -> ShardOutcome:
+async def _run(job: ShardJob, rows: Sequence[ShardInput]) -> ShardOutcome:
     document = orjson.loads(job.document)
     where = f"<shard {job.index} of {job.shards}>"
     pipeline = pipeline_from_document(document, FileError(where), Path.cwd() / "shard.json")
-    rooted = iter([Rooted(root, row) for root, row in rows])
+    rooted = iter([row if isinstance(row, Work) else Rooted(*row) for row in rows])
+    defer = _given_only(rows) if job.seeds_only else None
     result = await pipeline._execute(
-        rooted, pipeline.config, use_cache=job.use_cache, shard=job.hold_whole_step
+        rooted, pipeline.config, use_cache=job.use_cache, shard=job.hold_whole_step, defer=defer
     )
     run_id = getattr(result._source, "run_id", "")
     return ShardOutcome(job.index, run_id, job.run_name, job.store, stats_to_dict(result.stats))
+
+
+def _given_only(rows: Sequence[ShardInput]) -> Callable[[Work], bool]:
+    """Leave every task but those given to the driver's next pass (`_ray_phases`)."""
+    given = {(row.step, row.lineage) for row in rows if isinstance(row, Work)}
+    return lambda work: (work.step, work.lineage) not in given
