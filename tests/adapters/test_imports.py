@@ -118,3 +118,13 @@ def test_every_public_name_is_importable_and_listed() -> None:
     assert adapters.AiohttpTransport.__name__ == "AiohttpTransport"
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         adapters.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_importing_fanflow_loads_no_feature_a_run_may_not_use() -> None:
+    # The run report, the Ray driver and the pipeline-file modules load when first used;
+    # pydantic's plugins load when a first model schema is built (all are deferred).
+    features = ("fanflow.report", "fanflow.engine.pipeline._ray_run",
+                "fanflow.engine.pipeline._file_load", "pydantic.plugin._loader",
+                "matplotlib", "ray", "opentelemetry", "datasets")  # fmt: skip
+    out = run(f"import fanflow\nprint(sorted(n for n in {features!r} if n in sys.modules))")
+    assert out == "[]"

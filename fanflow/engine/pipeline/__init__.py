@@ -35,16 +35,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fanflow.engine.pipeline._files import load_pipeline
 from fanflow.engine.pipeline._graph import Route
 from fanflow.engine.pipeline._history import load_run
 from fanflow.engine.pipeline._mix import Mix
 from fanflow.engine.pipeline._pipeline import Pipeline, PipelineBuilder, PipelineConfig
-from fanflow.engine.pipeline._ray_run import run_on_ray
 from fanflow.engine.pipeline._ray_runner import RayRunner, use_launcher
 from fanflow.engine.pipeline._results import PipelineResult, RunStats, StepResults
 
-use_launcher(run_on_ray)  # for `execute(runner=RayRunner(...))` (see `_ray_runner`)
+
+async def _run_on_ray(*args: Any) -> PipelineResult:
+    """`_ray_run.run_on_ray`, imported when a run first uses Ray: it brings the pipeline
+    file modules, which a run without Ray does not need at import."""
+    from fanflow.engine.pipeline._ray_run import run_on_ray
+
+    return await run_on_ray(*args)
+
+
+use_launcher(_run_on_ray)  # for `execute(runner=RayRunner(...))` (see `_ray_runner`)
 
 __all__ = [
     "Mix",

@@ -33,7 +33,8 @@ class RayRunner(BaseModel):
     when its worker dies (the retry resumes from the shard's store file).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: building a schema at import loads pydantic's plugins (~12 ms).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     shards: int = Field(ge=1)
     address: str | None = None

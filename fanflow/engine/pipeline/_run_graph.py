@@ -4,11 +4,13 @@ plans of a run in memory, or from a stored run's record (`load_run`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fanflow.callbacks import Aggregate, Broadcast, Callback, Each, Scatter, TemplateCallback
 from fanflow.engine.pipeline._plan import StepPlan
-from fanflow.report import RunGraph
+
+if TYPE_CHECKING:
+    from fanflow.report import RunGraph
 
 __all__ = ["flow_label", "graph_of_plans", "graph_of_record", "recorded_flows"]
 
@@ -35,12 +37,16 @@ def recorded_flows(plans: Sequence[StepPlan]) -> dict[str, str]:
 
 
 def graph_of_plans(plans: Sequence[StepPlan]) -> RunGraph:
+    from fanflow.report import RunGraph  # when a run ends, not when fanflow is imported
+
     edges = [(plans[up].name, plan.name) for plan in plans for up in plan.parents]
     return RunGraph([plan.name for plan in plans], edges, recorded_flows(plans))
 
 
 def graph_of_record(steps: list[str], config: Mapping[str, Any]) -> RunGraph:
     """A stored run's graph: its recorded edges (absent for a chain) and flows."""
+    from fanflow.report import RunGraph
+
     recorded = config.get("graph")
     if not isinstance(recorded, Mapping):
         graph = RunGraph.chain(steps)
