@@ -14,7 +14,7 @@ __all__ = ["timings_table"]
 def timings_table(steps: list[str], timings: dict[str, StepTimings]) -> Table:
     """One row per step: wall (first queued to last finished), the tasks' time summed,
     request latency p50 / p95 / max per task, attempts in all and the most for one task."""
-    title = "Timings (latency per task: sending to answer, retries included)"
+    title = "Timings (request latency: sending to answer, a task's mean over its attempts)"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("step")
     for column in ("wall", "task time", "p50", "p95", "max", "attempts", "most/task"):
