@@ -60,7 +60,7 @@ from fanflow.engine.pipeline._ray_merge import sum_stats
 from fanflow.engine.pipeline._ray_phases import final_pass, seeds_after_barrier, split_seeds
 from fanflow.engine.pipeline._ray_progress import ShardProgress
 from fanflow.engine.pipeline._ray_runner import RayRunner
-from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, shard_of, shards_for
+from fanflow.engine.pipeline._ray_shards import divide_config, divide_limits, row_shard, shards_for
 from fanflow.engine.pipeline._ray_worker import ShardInput, ShardJob, ShardOutcome, run_shard
 from fanflow.engine.pipeline._results import PipelineResult, StepResults
 from fanflow.engine.pipeline._run_graph import graph_of_plans
@@ -70,7 +70,8 @@ __all__ = ["SHARD_CPUS", "run_on_ray", "shard_document"]
 
 logger = get_logger("fanflow.ray")
 
-Shards = tuple[list[ShardJob], list[list[ShardInput]], ShardProgress]
+# Each shard's job, its rows (None: it reads them itself) and the progress display.
+Shards = tuple[list[ShardJob], list[list[ShardInput] | None], ShardProgress]
 """Each shard's job, its rows, and the display of their progress."""
 
 SHARD_CPUS = 0.25
@@ -84,13 +85,19 @@ async def run_on_ray(pipeline: Any, runner: RayRunner, use_cache: bool) -> Pipel
     shards = shards_for(runner.shards, config.concurrency)
     barrier = _whole_step_barrier(pipeline.plans)
     document = shard_document(pipeline, shards)
-    parts = _split(pipeline._rows(), shards)
+    parts: list[list[ShardInput] | None]
+    if runner.read_inputs == "workers":  # each shard reads the files and keeps its rows
+        document["inputs"] = worker_inputs(pipeline.sources)
+        parts, rows = [None] * shards, _known_length(pipeline.sources)
+    else:
+        split = _split(pipeline._rows(), shards)
+        parts, rows = list(split), sum(map(len, split))
     temporary = Path(tempfile.mkdtemp(prefix="fanflow-shards-")) if config.store is False else None
     try:
         folder = _shard_folder(pipeline, temporary)
         jobs = _jobs(document, folder, shards, use_cache, barrier)
         names = [plan.name for plan in pipeline.plans]
-        progress = ShardProgress(names, jobs, sum(map(len, parts)), config.progress)
+        progress = ShardProgress(names, jobs, rows, config.progress)
         if barrier is None:
             return await _merged_run(pipeline, runner, (jobs, parts, progress), started, temporary)
         first = (jobs, parts, progress)
@@ -175,10 +182,31 @@ def _split(rows: Iterator[Mapping[str, Any] | UnusableRow], shards: int) -> list
     """Each shard's rows, with their indices in the whole input."""
     parts: list[list[ShardInput]] = [[] for _ in range(shards)]
     for index, row in enumerate(rows):
-        # An unusable row fails in whichever shard it lands in, under its own index.
-        key = row.message if isinstance(row, UnusableRow) else row
-        parts[shard_of(key, shards) if shards > 1 else 0].append((index, row))
+        parts[row_shard(row, shards)].append((index, row))
     return parts
+
+
+def worker_inputs(sources: list[Any]) -> list[dict[str, Any]]:
+    """The pipeline's inputs as the shards read them (`read_inputs="workers"`): file
+    entries with absolute paths, so a worker's working folder does not matter."""
+    entries = []
+    for number, source in enumerate(sources):
+        entry = source.entry
+        if entry is None or "path" not in entry:
+            raise ConfigurationError(
+                f"RayRunner(read_inputs='workers') needs every input named by path (a "
+                f"file, glob or hf:// address), and input {number} ({source.label}) is "
+                f"{source.kind}: give it as a file, or leave read_inputs='driver'"
+            )
+        path = str(entry["path"])
+        entries.append({**entry, "path": path if "://" in path else str(Path(path).absolute())})
+    return entries
+
+
+def _known_length(sources: list[Any]) -> int:
+    """The rows in all, for the progress display, when every source knows it (else 0)."""
+    lengths = [source.length for source in sources]
+    return 0 if None in lengths else sum(lengths)
 
 
 async def _merged_run(
@@ -241,7 +269,7 @@ async def _run_shards(
 async def _run_shard_tasks(
     runner: RayRunner,
     jobs: list[ShardJob],
-    parts: list[list[ShardInput]],
+    parts: list[list[ShardInput] | None],
     merge_into: tuple[Path, str] | None,
     progress: ShardProgress,
 ) -> list[ShardOutcome]:
@@ -253,9 +281,10 @@ async def _run_shard_tasks(
     pending: dict[asyncio.Future[Any], tuple[Any, ShardJob]] = {}
     try:
         for job, rows in zip(jobs, parts, strict=True):
-            if rows:
+            if rows is None or rows:  # None: the shard reads its own rows
                 ref = task.remote(job, rows)  # the rows are serialized to Ray here
                 pending[asyncio.wrap_future(ref.future())] = (ref, job)
+            if rows:
                 rows.clear()  # so the driver holds no second copy while the shards run
         total, outcomes = len(pending), []
         while pending:
@@ -349,8 +378,8 @@ async def _run_in_parts(
             seeds_only = len(seeds) < shards
             jobs = _jobs(document, folder, shards, use_cache, "held", part, seeds_only)
             progress = ShardProgress(first[2].names, jobs, 0, pipeline.config.progress)
-            parts = split_seeds(seeds, shards)
-            outcomes += await _run_shards(runner, (jobs, parts, progress), None)
+            seeded: list[list[ShardInput] | None] = list(split_seeds(seeds, shards))
+            outcomes += await _run_shards(runner, (jobs, seeded, progress), None)
         logger.info("shards done; the driver gathers their results")
         return await final_pass(pipeline, outcomes, use_cache)
     finally:

@@ -10,7 +10,7 @@ It holds no secret: keys reach the workers through their environment, never thro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +31,11 @@ class RayRunner(BaseModel):
     "."}` or `{"py_modules": [...]}` to ship your step code; never put an API key there:
     Ray writes `runtime_env` to its logs). `max_retries`: how often Ray runs a shard again
     when its worker dies (the retry resumes from the shard's store file).
+    `read_inputs`: "driver" (the default) reads the input and sends each shard its rows;
+    "workers" has each shard read the input files itself and keep its own rows, so the
+    driver never holds or ships the input (for inputs of many millions of rows). Then
+    every input must be named by path (a file, glob or `hf://` address) that every node
+    reads at the same path (a shared filesystem, or the Hub).
     """
 
     # Built on first use: building a schema at import loads pydantic's plugins (~12 ms).
@@ -40,6 +45,7 @@ class RayRunner(BaseModel):
     address: str | None = None
     num_cpus: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=3, ge=0)
+    read_inputs: Literal["driver", "workers"] = "driver"
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     def __init__(
@@ -49,6 +55,7 @@ class RayRunner(BaseModel):
         num_cpus: float | None = None,
         max_retries: int = 3,
         init_kwargs: dict[str, Any] | None = None,
+        read_inputs: str = "driver",
         **ray_init_kwargs: Any,
     ) -> None:
         given = {**(init_kwargs or {}), **ray_init_kwargs}
@@ -58,6 +65,7 @@ class RayRunner(BaseModel):
                 address=address,
                 num_cpus=num_cpus,
                 max_retries=max_retries,
+                read_inputs=read_inputs,
                 init_kwargs=given,
             )
         except ValidationError as exc:

@@ -16,14 +16,15 @@ divided exactly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from fanflow._redact import get_logger
+from fanflow.engine.pipeline._input_rows import UnusableRow
 
-__all__ = ["divide_config", "divide_limits", "shard_of", "shards_for"]
+__all__ = ["divide_config", "divide_limits", "own_rows", "row_shard", "shard_of", "shards_for"]
 
 logger = get_logger("fanflow.ray")
 
@@ -36,6 +37,20 @@ def shard_of(row: Any, shards: int) -> int:
     text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS, default=str)
     digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "big") % shards
+
+
+def row_shard(row: Mapping[str, Any] | UnusableRow, shards: int) -> int:
+    """The shard of an input row; an unusable one fails in the shard its message picks."""
+    if shards == 1:
+        return 0
+    return shard_of(row.message if isinstance(row, UnusableRow) else row, shards)
+
+
+def own_rows(
+    rows: Iterator[Mapping[str, Any] | UnusableRow], index: int, shards: int
+) -> Iterator[tuple[int, Mapping[str, Any] | UnusableRow]]:
+    """Shard `index`'s rows of the whole input, each with its index in it."""
+    return ((n, row) for n, row in enumerate(rows) if row_shard(row, shards) == index)
 
 
 def shards_for(requested: int, concurrency: int) -> int:

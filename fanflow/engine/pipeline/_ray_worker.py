@@ -17,7 +17,7 @@ task saved before and sends only the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from fanflow.engine.pipeline._file_format import FileError
 from fanflow.engine.pipeline._file_load import pipeline_from_document
 from fanflow.engine.pipeline._history import stats_to_dict
 from fanflow.engine.pipeline._input_rows import Rooted, UnusableRow
+from fanflow.engine.pipeline._ray_shards import own_rows
 from fanflow.engine.pipeline._work import Work
 
 __all__ = ["ShardJob", "ShardOutcome", "run_shard"]
@@ -61,17 +62,22 @@ class ShardOutcome:
     stats: dict[str, Any]
 
 
-def run_shard(job: ShardJob, rows: Sequence[ShardInput]) -> ShardOutcome:
-    """Run the shard's rows through the pipeline; its results stay in `job.store`."""
+def run_shard(job: ShardJob, rows: Sequence[ShardInput] | None) -> ShardOutcome:
+    """Run the shard's rows through the pipeline (None: read them from the document's
+    input files, keeping this shard's); its results stay in `job.store`."""
     return asyncio.run(_run(job, rows))
 
 
-async def _run(job: ShardJob, rows: Sequence[ShardInput]) -> ShardOutcome:
+async def _run(job: ShardJob, rows: Sequence[ShardInput] | None) -> ShardOutcome:
     document = orjson.loads(job.document)
     where = f"<shard {job.index} of {job.shards}>"
     pipeline = pipeline_from_document(document, FileError(where), Path.cwd() / "shard.json")
-    rooted = iter([row if isinstance(row, Work) else Rooted(*row) for row in rows])
-    defer = _given_only(rows) if job.seeds_only else None
+    if rows is None:  # read_inputs="workers": this shard's own rows of the input files
+        mine = own_rows(pipeline._rows(), job.index, job.shards)
+        rooted: Iterator[Rooted | Work] = (Rooted(index, row) for index, row in mine)
+    else:
+        rooted = iter([row if isinstance(row, Work) else Rooted(*row) for row in rows])
+    defer = _given_only(rows) if job.seeds_only and rows is not None else None
     result = await pipeline._execute(
         rooted, pipeline.config, use_cache=job.use_cache, shard=job.hold_whole_step, defer=defer
     )
