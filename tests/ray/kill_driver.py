@@ -8,7 +8,7 @@ import asyncio
 import sys
 
 from fanflow import OpenAIAdapter, Pipeline, PipelineBuilder, PipelineConfig, RayRunner
-from tests.ray.ray_steps import Answer, Questions
+from tests.branch_steps import Answer, Questions
 
 ROWS = 300
 CONCURRENCY = 4  # in all: at most this many requests in flight when the driver is killed

@@ -12,23 +12,6 @@ import fanflow
 from fanflow import GenerationRequest, StepOutput, StepTemplate, TaskInput, Workflow
 
 
-class Questions(StepTemplate):
-    def create_workflow(self, topic: str) -> Workflow:
-        return Workflow.from_prompt("questions on {{topic}}", topic=topic)
-
-
-class Answer(StepTemplate):
-    def create_workflow(self, question: str) -> Workflow:
-        return Workflow.from_prompt("answer {{question}}", question=question)
-
-
-class Judge(StepTemplate):
-    def create_workflow(self, question: str, llama: str, qwen: str) -> Workflow:
-        return Workflow.from_prompt(
-            "judge {{question}}: {{llama}} | {{qwen}}", question=question, llama=llama, qwen=qwen
-        )
-
-
 class Summary(StepTemplate):
     def create_workflow(self, answer: list[str]) -> Workflow:
         return Workflow.from_prompt("summarize {{answer}}", answer=" / ".join(answer))

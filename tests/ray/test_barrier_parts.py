@@ -20,16 +20,8 @@ from fanflow import (
     TaskInput,
 )
 from fanflow.testing import MockServer
-from tests.ray.ray_steps import (
-    Answer,
-    AnswerAll,
-    Expand,
-    Judge,
-    Questions,
-    Summary,
-    fake_llm,
-    server_handler,
-)
+from tests.branch_steps import Answer, Judge, Questions
+from tests.ray.ray_steps import AnswerAll, Expand, Summary, fake_llm, server_handler
 from tests.ray.test_same_rows import TOPICS, rows_of
 
 

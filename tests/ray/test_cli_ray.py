@@ -11,7 +11,7 @@ import fanflow
 from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig
 from fanflow.cli import app
 from fanflow.testing import MockServerProcess
-from tests.ray.ray_steps import Answer, Questions
+from tests.branch_steps import Answer, Questions
 
 
 def test_fanflow_run_with_ray_shards_runs_the_file_on_ray(ray_cluster: Any, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig, RateLimiter, RayRunner
 from fanflow.testing import MockServer
-from tests.ray.ray_steps import Answer, server_handler
+from tests.branch_steps import Answer
+from tests.ray.ray_steps import server_handler
 
 
 class InFlight:

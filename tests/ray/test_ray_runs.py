@@ -13,15 +13,9 @@ import fanflow
 from fanflow import OpenAIAdapter, PipelineBuilder, PipelineConfig, RayRunner
 from fanflow.engine.pipeline._ray_run import _jobs, _split, shard_document
 from fanflow.testing import MockServer
+from tests.branch_steps import Answer, Questions
 from tests.ray.conftest import RAY_KEY
-from tests.ray.ray_steps import (
-    Answer,
-    Questions,
-    Summary,
-    die_once,
-    key_seen_by_worker,
-    server_handler,
-)
+from tests.ray.ray_steps import Summary, die_once, key_seen_by_worker, server_handler
 
 TOPICS = [{"topic": f"t{n}"} for n in range(10)]
 

@@ -11,16 +11,8 @@ import orjson
 import pytest
 
 from fanflow import MockAdapter, PipelineBuilder, PipelineConfig, PipelineResult, RayRunner, Route
-from tests.ray.ray_steps import (
-    Answer,
-    AnswerAll,
-    Judge,
-    Questions,
-    Summary,
-    count_all,
-    fake_llm,
-    shout,
-)
+from tests.branch_steps import Answer, Judge, Questions
+from tests.ray.ray_steps import AnswerAll, Summary, count_all, fake_llm, shout
 
 TOPICS = [{"topic": f"t{n}"} for n in range(7)] + [{"topic": "FAIL"}]
 

@@ -12,7 +12,8 @@ import pytest
 from fanflow import ConfigurationError, OpenAIAdapter, PipelineBuilder, PipelineConfig, RayRunner
 from fanflow.engine.pipeline import _ray_run
 from fanflow.testing import MockServer
-from tests.ray.ray_steps import Answer, Questions, server_handler
+from tests.branch_steps import Answer, Questions
+from tests.ray.ray_steps import server_handler
 
 
 def qa(url: str, store: Path, source: Any) -> Any:

@@ -14,28 +14,10 @@ from fanflow import (
     PipelineBuilder,
     PipelineConfig,
     PipelineResult,
-    StepTemplate,
-    Workflow,
 )
+from tests.branch_steps import Answer, Judge, Questions
 
 TOPICS = ["rivers", "FAIL<script>alert('x')</script>", "lakes"]
-
-
-class Questions(StepTemplate):
-    def create_workflow(self, topic: str) -> Workflow:
-        return Workflow.from_prompt("questions on {{topic}}", topic=topic)
-
-
-class Answer(StepTemplate):
-    def create_workflow(self, question: str) -> Workflow:
-        return Workflow.from_prompt("answer {{question}}", question=question)
-
-
-class Judge(StepTemplate):
-    def create_workflow(self, question: str, llama: str, qwen: str) -> Workflow:
-        return Workflow.from_prompt(
-            "judge {{question}}: {{llama}} | {{qwen}}", question=question, llama=llama, qwen=qwen
-        )
 
 
 def fake_llm(request: GenerationRequest) -> str:

@@ -21,23 +21,7 @@ from fanflow import (
     Workflow,
     load_run,
 )
-
-
-class Questions(StepTemplate):
-    def create_workflow(self, topic: str) -> Workflow:
-        return Workflow.from_prompt("questions on {{topic}}", topic=topic)
-
-
-class Answer(StepTemplate):
-    def create_workflow(self, question: str) -> Workflow:
-        return Workflow.from_prompt("answer {{question}}", question=question)
-
-
-class Judge(StepTemplate):
-    def create_workflow(self, question: str, llama: str, qwen: str) -> Workflow:
-        return Workflow.from_prompt(
-            "judge {{question}}: {{llama}} | {{qwen}}", question=question, llama=llama, qwen=qwen
-        )
+from tests.branch_steps import Answer, Judge, Questions
 
 
 class LenientJudge(StepTemplate):
