@@ -113,13 +113,6 @@ class AnthropicAdapter(OpenAIAdapter):
             "create one adapter in each process."
         )
 
-    def check_model(self, model: str | None) -> None:
-        if model is None and self.model is None:
-            raise ConfigurationError(
-                f"no model for requests to {self.base_url}: pass model= to AnthropicAdapter "
-                "or name the models with the step's set_models([...])."
-            )
-
     def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         """The Messages API body (`OpenAIAdapter.generate` sends it to /v1/messages)."""
         return messages_payload(request, model, self._max_tokens)

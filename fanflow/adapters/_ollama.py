@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
-from fanflow._exceptions import ConfigurationError, ProviderError, RateLimited
+from fanflow._exceptions import ProviderError, RateLimited
 from fanflow.adapters._openai import (
     _BODY_KEPT,
     OpenAIAdapter,
@@ -23,6 +23,7 @@ from fanflow.adapters._openai import (
     _provider_message,
     _provider_message_from_text,
     _sentence,
+    tool_calls_of,
 )
 from fanflow.adapters._ratelimit_headers import parse_rate_limits
 from fanflow.adapters._transport import HTTPResponse, HTTPTransport
@@ -99,13 +100,6 @@ class OllamaAdapter(OpenAIAdapter):
     def __repr__(self) -> str:
         return f"OllamaAdapter(base_url={self.base_url!r}, model={self.model!r})"
 
-    def check_model(self, model: str | None) -> None:
-        if model is None and self.model is None:
-            raise ConfigurationError(
-                f"no model for requests to {self.base_url}: pass model= to OllamaAdapter "
-                "or name the models with the step's set_models([...])."
-            )
-
     def _payload(self, request: GenerationRequest, model: str) -> dict[str, Any]:
         """The /api/chat body; orjson serialises the `ChatMessage`s as {role, content}."""
         payload: dict[str, Any] = {"model": model, "messages": request.messages, "stream": False}
@@ -144,7 +138,7 @@ class OllamaAdapter(OpenAIAdapter):
             message = data["message"]
             content = message.get("content")
             text = content if type(content) is str else self._content_text(response, content)
-            tool_calls = _tool_calls(message.get("tool_calls"))
+            tool_calls = tool_calls_of(message.get("tool_calls"), no_arguments="{}")
             return Generation(
                 text=text,
                 tool_calls=tool_calls,
@@ -204,17 +198,3 @@ class OllamaAdapter(OpenAIAdapter):
             status_code=status,
             body=text[:_BODY_KEPT],
         )
-
-
-def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
-    """Ollama's tool calls, whose arguments are an object, as `ToolCall`s (JSON text)."""
-    if not raw:
-        return ()
-    calls = []
-    for call in raw:
-        function = call["function"]
-        arguments = function.get("arguments")
-        if not isinstance(arguments, str):
-            arguments = "{}" if arguments is None else orjson.dumps(arguments).decode()
-        calls.append(ToolCall(name=function["name"], arguments=arguments, id=call.get("id")))
-    return tuple(calls)

@@ -159,8 +159,8 @@ class OpenAIAdapter(AdapterBase):
         would have no model; a pipeline asks this at `build()`, before any request."""
         if model is None and self.model is None:
             raise ConfigurationError(
-                f"no model for requests to {self.base_url}: pass model= to OpenAIAdapter "
-                "or name the models with the step's set_models([...])."
+                f"no model for requests to {self.base_url}: pass model= to "
+                f"{type(self).__name__} or name the models with the step's set_models([...])."
             )
 
     def __reduce__(self) -> Any:
@@ -225,7 +225,7 @@ class OpenAIAdapter(AdapterBase):
             message = choice["message"]
             content = message.get("content")
             text = content if type(content) is str else self._content_text(response, content)
-            tool_calls = _tool_calls(message.get("tool_calls"))
+            tool_calls = tool_calls_of(message.get("tool_calls"))
             usage = data.get("usage")
             if usage and ("prompt_tokens" in usage or "completion_tokens" in usage):
                 counted = Usage(
@@ -392,7 +392,9 @@ def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+def tool_calls_of(raw: Any, no_arguments: str = "") -> tuple[ToolCall, ...]:
+    """Chat-completion style tool calls as `ToolCall`s, arguments as JSON text (Ollama's
+    format too, whose arguments are an object; `no_arguments` stands in for none)."""
     if not raw:
         return ()
     calls = []
@@ -401,7 +403,7 @@ def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
         arguments = function.get("arguments")
         if not isinstance(arguments, str):
             # A few servers send the arguments as an object rather than JSON text.
-            arguments = "" if arguments is None else orjson.dumps(arguments).decode()
+            arguments = no_arguments if arguments is None else orjson.dumps(arguments).decode()
         calls.append(ToolCall(name=function["name"], arguments=arguments, id=call.get("id")))
     return tuple(calls)
 

@@ -313,3 +313,8 @@ async def test_the_key_is_hidden_from_errors_made_while_building() -> None:
     while frames is not None:
         assert KEY not in repr(frames.tb_frame.f_locals)
         frames = frames.tb_next
+
+
+def test_an_adapter_without_a_model_names_itself() -> None:
+    with pytest.raises(ConfigurationError, match="pass model= to AnthropicAdapter"):
+        AnthropicAdapter("key-for-the-mock").check_model(None)
