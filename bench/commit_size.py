@@ -42,7 +42,7 @@ def rows(count: int) -> list[tuple[object, ...]]:
             f"What is the answer to subtopic {n} of topic {root}? Please explain.", None,
             orjson.dumps({"subtopic": f"sub {n}", "topic": f"topic {root}"}),
             orjson.dumps({"topic": f"topic {root}", "subtopics": "[...]" * 10}),
-            30, 20, 1, "bench-model", 0.0, 0,
+            30, 20, 1, "bench-model", 0.0, 0, "stop", 1.0 + n, 2.0 + n, 3.0 + n, 0.05, 1,
         ))  # fmt: skip
     return made
 

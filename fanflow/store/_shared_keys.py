@@ -1,4 +1,5 @@
-"""The keys of one store file's reusable results, shared by every `Store` on it in a process.
+"""The keys of one store file's reusable results, shared by every `Store` on it in a process;
+likewise its reusable rows not yet committed (`shared_pending`).
 
 Two runs on one store in one process (two pipelines awaited together) must see each
 other's answers as soon as they are put. If each `Store` loaded its own filter once, a run
@@ -14,12 +15,29 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from pathlib import Path
+from typing import Any
 
 from fanflow.store._keyfilter import KeyFilter
 
-__all__ = ["shared_keys"]
+__all__ = ["PendingRows", "shared_keys", "shared_pending"]
 
 _FILTERS: weakref.WeakValueDictionary[Path, KeyFilter] = weakref.WeakValueDictionary()
+
+
+class PendingRows(dict[str, tuple[Any, ...]]):
+    """Reusable result rows written to a log and not yet committed, by key (`_writer`)."""
+
+
+_PENDING: weakref.WeakValueDictionary[Path, PendingRows] = weakref.WeakValueDictionary()
+
+
+def shared_pending(path: Path) -> PendingRows:
+    """The rows of `path` on their way to SQLite from every store on it in this process,
+    so that a run finds another's answers in the cache before they are committed."""
+    pending = _PENDING.get(path)
+    if pending is None:
+        pending = _PENDING[path] = PendingRows()
+    return pending
 
 
 def shared_keys(path: Path, reader: sqlite3.Connection, reusable: str) -> KeyFilter:

@@ -1,12 +1,13 @@
 """The embedded store: one SQLite file with run records and every task result.
 
 Default place: `.fanflow/fanflow.db` under the working directory; `FANFLOW_STORE` or
-`PipelineConfig(store=path)` moves it. Results are committed in batches in WAL mode by a
-child process that the event loop feeds through a pipe (`_writer`), so the loop never
-waits on the disk and shares no GIL with SQLite (asyncio only, like the engine's
-transports); `await store.put(...)` returns once that result is committed, which is what
-lets a crash lose at most the tasks in flight. Ok results double as the cache: a task
-whose content key (see `_keys`) was answered before is not sent again.
+`PipelineConfig(store=path)` moves it. A run's results are appended to a log file that a
+child process copies into SQLite in large transactions, in WAL mode (`_writer`, `_logs`),
+so the loop never waits on SQLite and shares no GIL with it; a run's `put` returns once
+its result is in the log, which is what lets a crash lose at most the tasks in flight.
+A log left by processes that died is committed by the next `Store` opened on the file.
+Ok results double as the cache: a task whose content key (see `_keys`) was answered
+before is not sent again, even while its answer is still in a log.
 
 Schema: `runs` (one record per `execute()`), `results` (one row per task a run answered
 itself, or failed, with its content key) and `reused` (one small row per cache hit: a
@@ -36,6 +37,7 @@ from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow._values import TaskResult, TaskStatus
 from fanflow.store._keyfilter import KeyFilter
 from fanflow.store._liveness import RunLocks
+from fanflow.store._logs import recover
 from fanflow.store._paths import cannot_open, store_path
 from fanflow.store._records import (
     RunRecord,
@@ -45,7 +47,7 @@ from fanflow.store._records import (
     result_row,
 )
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
-from fanflow.store._shared_keys import shared_keys
+from fanflow.store._shared_keys import shared_keys, shared_pending
 from fanflow.store._timings import StepTimings, stored_step_timings
 from fanflow.store._writer import Writes
 
@@ -75,6 +77,7 @@ CREATE TABLE IF NOT EXISTS results (
 );
 DROP INDEX IF EXISTS results_by_key;
 CREATE INDEX IF NOT EXISTS results_by_key_prefix ON results (substr(key, 1, 16));
+CREATE TABLE IF NOT EXISTS log_tails (log TEXT PRIMARY KEY, offset INTEGER NOT NULL);
 """
 # Keys are hex digests, so their first 16 characters (64 bits) are as good as the whole
 # for finding a row (the lookup still compares the whole key). Indexing only those keeps
@@ -96,9 +99,11 @@ class Store:
             self._reader = _connect(self.path)
             _unless_locked(lambda: self._reader.executescript(_SCHEMA + REUSE_SCHEMA))
             _unless_locked(lambda: _add_missing_columns(self._reader))
+            recover(self.path, self._reader)
         except sqlite3.Error as exc:
             raise cannot_open(self.path, exc) from exc
-        self._writes = Writes(self.path)
+        self._pending = shared_pending(self.path)
+        self._writes = Writes(self.path, self._pending)
         self._locks = RunLocks(self.path)
         self._known: KeyFilter | None = None
         self._hits: dict[str, Source] = {}  # cache hits not yet put, by key
@@ -171,6 +176,9 @@ class Store:
             self._known = self._load_keys()
         if not key or key not in self._known:
             return None
+        pending = self._pending.get(key)
+        if pending is not None:  # answered moments ago: in a log, not yet in SQLite
+            return self._origin(key, [pending])
         # The whole key is compared here: with `key=?` in the query, SQLite's planner
         # substitutes it into the indexed expression and scans instead.
         rows = self._reader.execute(
@@ -220,8 +228,12 @@ class Store:
             for table in ("results", "reused")
         )
 
-    async def put(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
-        """Store one result; returns once it is committed to disk."""
+    async def put(
+        self, run_id: str, step_index: int, key: str, result: TaskResult, committed: bool = True
+    ) -> None:
+        """Store one result; returns once it is committed to SQLite, or with
+        `committed=False` (what a run does), once it is in the store's log: on disk, where
+        it survives this process, and found by `lookup`, but not yet read by `results`."""
         self._raise_if_failed()
         if result.cached:
             source = self._hits.pop(key, None)
@@ -230,12 +242,15 @@ class Store:
                 and result.status in _REUSED
                 and result.result == source.result.result
             ):
-                await self._writes.put(reuse_row(run_id, step_index, result, source))
+                row = reuse_row(run_id, step_index, result, source)
+                await self._writes.put(row, committed=committed)
                 self._raise_if_failed()
                 return
-        elif self._known is not None and key and result.status in _REUSED:
+        reusable = bool(key) and result.status in _REUSED
+        if reusable and self._known is not None:
             self._known.add(key)
-        await self._writes.put(result_row(run_id, step_index, key, result))
+        row = result_row(run_id, step_index, key, result)
+        await self._writes.put(row, key if reusable else "", committed)
         self._raise_if_failed()
 
     def put_nowait(self, run_id: str, step_index: int, key: str, result: TaskResult) -> None:
@@ -298,14 +313,26 @@ class Store:
             return int(reused.rowcount + own.rowcount)
 
     def flush(self) -> None:
-        """Wait until every queued result is committed (the writer restarts when needed)."""
+        """Wait until every queued result is committed (the writer restarts when needed).
+
+        A log the writer's child could not finish is committed here if it can be now; if
+        not, `ExecutionError` says why, and the log stays for the next store to commit."""
         self._writes.flush()
+        if self._writes.failure is None:
+            return
+        recover(self.path, self._reader)
+        if any(path.exists() for path in self._writes.left):
+            self._raise_if_failed()
+        self._writes.failure = None  # all committed after all: the writes can go on
+        self._writes.left.clear()
 
     def close(self) -> None:
-        """Finish pending writes and close the file."""
-        self.flush()
-        self._locks.close()
-        self._reader.close()
+        """Finish pending writes and close the file (`ExecutionError` if some could not be)."""
+        try:
+            self.flush()
+        finally:
+            self._locks.close()
+            self._reader.close()
 
     def _raise_if_failed(self) -> None:
         failure = self._writes.failure

@@ -1,148 +1,215 @@
-"""The store's writes: rows go from the event loop to a child process that commits them.
+"""The store's writes: rows go from the event loop to a log file, and on into SQLite.
 
-SQLite in a thread of the engine's process cost the event loop about as much as the
-writes themselves (every INSERT hands the GIL back and forth), and even a thread that only
-passed batches on to a child cost the loop ~50 µs per result in GIL hand-offs
-(`bench/README.md`). So there is no thread: at the end of each turn of the event loop, the
-loop pickles what finished during it to the child's stdin as one frame, without waiting
-for earlier frames, and reads the child's replies with `add_reader`. The child commits
-all the frames that are waiting in one transaction, so commits grow with the load while
-a result waits for no commit but its own.
+At the end of each turn of the event loop, the loop appends what finished during it to
+its log (`_logs`) as one frame: one `write` to a file, no waiting on another process.
+A written row survives the death of this process (it is in the kernel's page cache), so
+the future `put()` returns is done then: a worker keeps its concurrency slot until its row
+is in the log, and a crash loses at most the tasks in flight.
 
-The future `put()` returns is done once its row is committed: a worker keeps its
-concurrency slot until then, so a crash loses at most the tasks in flight. `flush()`
-finishes synchronously. The child is `_writer_child.py` (its docstring has the protocol).
+A child process (`_writer_child`) copies the log into SQLite a few times a second, each
+time in one transaction: large commits are what keep the store's cost per result low,
+and the child uses the second core (bench/README.md, "the store's log"). Until the child
+says a row is committed, a reusable one waits in `pending` (shared by the stores on one
+file in this process), so the cache finds it all the same.
+
+`put(..., committed=True)` is done only once its row is committed (the child is asked to
+commit at once): for runs in other processes, which read answers from SQLite.
+`flush()` finishes synchronously: the child commits everything, deletes the log, exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import pickle
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fanflow.store._writer_child import FRAME_LENGTH
+from fanflow.store._logs import open_log
+from fanflow.store._writer_child import OFFSET, REPLY_LENGTH, encode_frame
 
 __all__ = ["WriterFailed", "Writes"]
 
-BATCH = 512
+BATCH = 512  # rows per frame
 _CHILD = Path(__file__).with_name("_writer_child.py")
 _Row = tuple[Any, ...]
-_Staged = tuple[_Row, "asyncio.Future[None] | None"]
+_Future = asyncio.Future[None]
+_Keyed = list[tuple[str, _Row]]
 
 
 class WriterFailed(RuntimeError):
-    """The child could not commit a batch, or is gone; the message says which."""
+    """The log could not be written, or the child could not commit, or is gone."""
 
 
 class Writes:
     """Result rows on their way to disk; used from one event loop at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pending: dict[str, _Row]) -> None:
         self.path = path
+        self.pending = pending  # reusable rows in the log, not yet in SQLite, by key
         self.failure: BaseException | None = None
+        self.left: list[Path] = []  # logs flushed after a failure: maybe not all committed
+        self._log: _Log | None = None
         self._child: _Child | None = None
-        self._staged: list[_Staged] = []
-        self._in_flight: deque[list[_Staged]] = deque()  # sent, in order, not yet replied
+        self._staged: list[_Row] = []
+        self._keyed: _Keyed = []
+        self._written: list[_Future] = []  # done once their rows are in the log
+        self._committing: list[_Future] = []  # done once their rows are committed
+        # Per frame written and not yet committed: its end in the log, rows, futures.
+        self._uncommitted: deque[tuple[int, _Keyed, list[_Future]]] = deque()
         self._scheduled = False
 
-    def put(self, row: _Row) -> asyncio.Future[None]:
-        """Queue `row`; the future is done once it is committed (or the writes failed).
+    def put(self, row: _Row, key: str = "", committed: bool = False) -> _Future:
+        """Queue `row`; the future is done once it is in the log (`committed`: in SQLite)
+        or the writes failed. With a `key`, the row answers cache lookups meanwhile.
 
         A future, not a coroutine: one coroutine layer fewer per task for the caller."""
-        done = asyncio.get_running_loop().create_future()
-        self._stage(row, done)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._stage(row, key, loop)
+        (self._committing if committed else self._written).append(done)
         return done
 
     def put_nowait(self, row: _Row) -> None:
         """Queue `row` without waiting; `flush()` commits it."""
-        self._stage(row, None)
+        self._stage(row, "", asyncio.get_running_loop())
 
     def flush(self) -> None:
         """Commit everything queued, then stop the child (the next put starts another)."""
-        child, self._child = self._child, None
+        self._send()
+        child, log = self._child, self._log
+        self._child = self._log = None
         if child is not None:
             child.detach()
             try:
-                while self._staged and self.failure is None:
-                    child.send(self._next_batch())
-                while self._in_flight:
-                    self._settle(child.read_reply())
+                for reply in child.replies_to_the_end():
+                    self._on_reply(reply)
             except WriterFailed as exc:
                 self.failure = self.failure or exc
-            finally:
-                child.close()
-        self._drop_all()
+        if log is not None:
+            log.close()
+            if self.failure is not None:
+                self.left.append(log.path)
+        self._release_all()
 
-    def _stage(self, row: _Row, done: asyncio.Future[None] | None) -> None:
-        loop = asyncio.get_running_loop()
+    def _stage(self, row: _Row, key: str, loop: asyncio.AbstractEventLoop) -> None:
         if self._child is not None and self._child.loop is not loop:
             self.flush()  # a new event loop: finish with the old one's child first
-        self._staged.append((row, done))
-        if self._child is None and self.failure is None:
-            try:
-                self._child = _Child(self.path, loop, self._settle, self._on_exit)
-            except OSError as exc:
-                self.failure = WriterFailed(f"could not start the store's writer: {exc}")
-        if self.failure is not None:
-            _resolve(self._staged)  # every waiting put() raises the failure
-            self._staged = []
-        elif not self._scheduled:
+        if self._log is None and self.failure is None:
+            self._start(loop)
+        self._staged.append(row)
+        if key:
+            self._keyed.append((key, row))
+            self.pending[key] = row
+        if not self._scheduled:
             self._scheduled = True  # at the end of this loop turn, with what else finished
             loop.call_soon(self._send)
 
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            path, fd = open_log(self.path)
+        except OSError as exc:
+            self.failure = WriterFailed(f"could not create a log beside {self.path}: {exc}")
+            return
+        self._log = _Log(path, fd)
+        try:
+            self._child = _Child(self.path, path, loop, self._on_reply, self._on_exit)
+        except OSError as exc:
+            self.failure = WriterFailed(f"could not start the store's writer: {exc}")
+
     def _send(self) -> None:
         self._scheduled = False
-        while self._staged and self._child is not None:
-            self._child.send(self._next_batch())
+        rows, keyed = self._staged, self._keyed
+        written, committing = self._written, self._committing
+        self._staged, self._keyed, self._written, self._committing = [], [], [], []
+        if rows and self._log is not None:
+            try:
+                end = self._log.append(rows)
+            except OSError as exc:
+                self.failure = self.failure or WriterFailed(
+                    f"could not append results to {self._log.path}: {exc}"
+                )
+            else:
+                if keyed or committing:
+                    self._uncommitted.append((end, keyed, committing))
+                    if committing and self._child is not None:
+                        self._child.poke()
+                    committing = []
+        _resolve(written)
+        _resolve(committing)  # only those the log could not take, or with no log
+        if self.failure is not None:
+            self._release_all()
 
-    def _next_batch(self) -> list[_Row]:
-        batch, self._staged = self._staged[:BATCH], self._staged[BATCH:]
-        self._in_flight.append(batch)
-        return [row for row, _ in batch]
-
-    def _settle(self, error: str | None) -> None:
-        """The child replied for the oldest frame in flight."""
-        if error is not None and self.failure is None:
-            self.failure = WriterFailed(error)
-        _resolve(self._in_flight.popleft())
+    def _on_reply(self, reply: int | str) -> None:
+        if isinstance(reply, str):
+            self.failure = self.failure or WriterFailed(reply)
+            self._release_all()
+            return
+        while self._uncommitted and self._uncommitted[0][0] <= reply:
+            _, keyed, committing = self._uncommitted.popleft()
+            self._forget(keyed)
+            _resolve(committing)
 
     def _on_exit(self, error: WriterFailed) -> None:
         self.failure = self.failure or error
         self._child = None
-        self._drop_all()
+        self._release_all()
 
-    def _drop_all(self) -> None:
+    def _release_all(self) -> None:
         """Release every waiting put(): committed, or failed (`failure` says which)."""
-        for batch in self._in_flight:
-            _resolve(batch)
-        _resolve(self._staged)
-        self._in_flight.clear()
-        self._staged = []
+        for _, keyed, committing in self._uncommitted:
+            self._forget(keyed)
+            _resolve(committing)
+        self._uncommitted.clear()
+
+    def _forget(self, keyed: _Keyed) -> None:
+        for key, row in keyed:
+            if self.pending.get(key) is row:
+                del self.pending[key]
 
 
-def _resolve(batch: list[_Staged]) -> None:
-    for _, done in batch:
-        if done is not None and not done.done() and not done.get_loop().is_closed():
+def _resolve(futures: list[_Future]) -> None:
+    for done in futures:
+        if not done.done() and not done.get_loop().is_closed():
             done.set_result(None)
 
 
+class _Log:
+    """The file this writer appends frames to; its offset is what the child replies in."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd, self.end = path, fd, 0
+
+    def append(self, rows: list[_Row]) -> int:
+        """Write `rows` in frames of `BATCH`; the log's length after them."""
+        for start in range(0, len(rows), BATCH):
+            frame = encode_frame(rows[start : start + BATCH])
+            unwritten = memoryview(frame)
+            while unwritten:
+                unwritten = unwritten[os.write(self.fd, unwritten) :]
+            self.end += len(frame)
+        return self.end
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 class _Child:
-    """One writer child: non-blocking pipes driven by the loop, until `detach()`."""
+    """One writer child, with its replies read by the loop until `detach()`."""
 
     def __init__(
         self,
-        path: Path,
+        database: Path,
+        log: Path,
         loop: asyncio.AbstractEventLoop,
-        on_reply: Callable[[str | None], None],
+        on_reply: Callable[[int | str], None],
         on_exit: Callable[[WriterFailed], None],
     ) -> None:
-        command = [sys.executable, "-I", "-S", str(_CHILD), str(path)]
+        command = [sys.executable, "-I", "-S", str(_CHILD), str(database), str(log)]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -150,101 +217,83 @@ class _Child:
         self._stdin, self._stdout = _fd(self.process.stdin), _fd(self.process.stdout)
         os.set_blocking(self._stdin, False)
         os.set_blocking(self._stdout, False)
-        self._unsent = b""
         self._replies = bytearray()
         self._attached = True
         loop.add_reader(self._stdout, self._readable)
 
-    def send(self, rows: list[_Row]) -> None:
-        frame = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-        part_written = bool(self._unsent)  # the loop is finishing a frame: queue behind it
-        self._unsent += FRAME_LENGTH.pack(len(frame)) + frame
-        if not part_written:
-            self._write()
-
-    def read_reply(self) -> str | None:
-        """Blocking, after `detach()`: the next reply (None for ok, else the error)."""
-        while True:
-            complete, error = _take_reply(self._replies)
-            if complete:
-                return error
-            data = os.read(self._stdout, 65536)
-            if not data:
-                raise self._gone()
-            self._replies += data
+    def poke(self) -> None:
+        """Ask the child to commit now rather than at its next turn."""
+        # A full pipe holds pokes already; a child that is gone says so on its stdout.
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self._stdin, b"!")
 
     def detach(self) -> None:
-        """Leave the loop: from here on, sends and reads block."""
+        """Leave the loop, and end the child's input: it commits what is left and exits."""
         if self._attached and not self.loop.is_closed():
             self.loop.remove_reader(self._stdout)
-            self.loop.remove_writer(self._stdin)
         self._attached = False
-        os.set_blocking(self._stdin, True)
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    def replies_to_the_end(self) -> Iterator[int | str]:
+        """Blocking, after `detach()`: every reply until the child exits."""
         os.set_blocking(self._stdout, True)
-        self._write()
-
-    def close(self) -> None:
-        """End the child's input and wait for it to commit and exit."""
-        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
-            if pipe is not None:
-                pipe.close()
-        self.process.wait()
-
-    def _write(self) -> None:
-        while self._unsent:
-            try:
-                written = os.write(self._stdin, self._unsent)
-            except BlockingIOError:
-                break
-            except OSError:
-                self._unsent = b""
-                return  # the child is gone: its end of stdout tells (`_readable`)
-            self._unsent = self._unsent[written:]
-        if self._attached:
-            if self._unsent:
-                self.loop.add_writer(self._stdin, self._write)
-            else:
-                self.loop.remove_writer(self._stdin)
+        try:
+            while data := os.read(self._stdout, 65536):
+                self._replies += data
+                yield from _take_replies(self._replies)
+        finally:
+            code = self.process.wait()
+            error = self._stderr() if code else ""
+            for pipe in (self.process.stdout, self.process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        if code:
+            raise WriterFailed(f"the store's writer process exited with code {code}: {error}")
 
     def _readable(self) -> None:
         try:
             data = os.read(self._stdout, 65536)
         except BlockingIOError:
             return
-        if not data:
-            self.detach()
-            self._on_exit(self._gone())
-            self.close()
+        if data:
+            self._replies += data
+            for reply in _take_replies(self._replies):
+                self._on_reply(reply)
             return
-        self._replies += data
-        while True:
-            complete, error = _take_reply(self._replies)
-            if not complete:
-                return
-            self._on_reply(error)
+        self.detach()  # the child is gone before its input ended
+        try:
+            for _ in self.replies_to_the_end():
+                pass
+            failure = WriterFailed("the store's writer process exited early")
+        except WriterFailed as exc:
+            failure = exc
+        self._on_exit(failure)
 
-    def _gone(self) -> WriterFailed:
-        code = self.process.wait()
+    def _stderr(self) -> str:
         stderr = self.process.stderr
-        detail = stderr.read().decode("utf-8", "replace").strip() if stderr else ""
-        return WriterFailed(f"the store's writer process exited with code {code}: {detail}")
+        return stderr.read().decode("utf-8", "replace").strip() if stderr else ""
 
 
-def _take_reply(buffer: bytearray) -> tuple[bool, str | None]:
-    """Remove one whole reply from `buffer`: (False, None) if there is none yet, else
-    (True, None) for a commit, (True, error text) for a failed one."""
-    head = 1 + FRAME_LENGTH.size
-    if len(buffer) < head:
-        return False, None
-    if buffer[:1] == b"K":
-        del buffer[:head]
-        return True, None
-    (size,) = FRAME_LENGTH.unpack(buffer[1:head])
-    if len(buffer) < head + size:
-        return False, None
-    message = bytes(buffer[head : head + size]).decode("utf-8", "replace")
-    del buffer[: head + size]
-    return True, message
+def _take_replies(buffer: bytearray) -> Iterator[int | str]:
+    """Remove the whole replies from `buffer`: a committed offset, or an error's text."""
+    while buffer:
+        if buffer[:1] == b"K":
+            if len(buffer) < 1 + OFFSET.size:
+                return
+            (offset,) = OFFSET.unpack_from(buffer, 1)
+            del buffer[: 1 + OFFSET.size]
+            yield int(offset)
+            continue
+        head = 1 + REPLY_LENGTH.size
+        if len(buffer) < head:
+            return
+        (size,) = REPLY_LENGTH.unpack_from(buffer, 1)
+        if len(buffer) < head + size:
+            return
+        message = bytes(buffer[head : head + size]).decode("utf-8", "replace")
+        del buffer[: head + size]
+        yield message
 
 
 def _fd(pipe: Any) -> int:

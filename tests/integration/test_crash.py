@@ -1,8 +1,9 @@
 """Crash safety with a real process: kill a run (SIGKILL, SIGINT), run it again, lose nothing.
 
 A mock server runs here, in the test's event loop; `crash_pipeline.py` runs a 2,200-task
-pipeline against it in a child process with its store in tmp. A result is committed before
-its worker takes another task, so after a kill at most `concurrency` answered tasks are lost:
+pipeline against it in a child process with its store in tmp. A result is in the store's log
+before its worker takes another task, so after a kill at most `concurrency` answered tasks
+are lost:
 the requests sent again by the resumed run are bounded by that, and its rows are exactly
 those of a run that was never interrupted.
 """
@@ -54,7 +55,9 @@ class Finished:
     completions: int  # requests the server answered during this run
 
 
-async def start(server: MockServer, store: Path) -> asyncio.subprocess.Process:
+async def start(
+    server: MockServer, store: Path, own_group: bool = False
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         str(SCRIPT),
@@ -64,6 +67,7 @@ async def start(server: MockServer, store: Path) -> asyncio.subprocess.Process:
         str(TOPICS),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=own_group,
     )
 
 
@@ -101,14 +105,20 @@ def final_rows(store: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["_lineage"])
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["the engine", "engine and writer"])
 async def test_a_killed_run_resumes_and_resends_at_most_what_was_in_flight(
-    tmp_path: Path,
+    tmp_path: Path, group: bool
 ) -> None:
+    """Killing the engine's process alone, or its whole process group (the store's writer
+    child too: its log is then committed by the next run that opens the store)."""
     crashed, fresh = tmp_path / "crashed.db", tmp_path / "fresh.db"
     async with MockServer(model_answer, latency=LATENCY) as server:
-        process = await start(server, crashed)
+        process = await start(server, crashed, own_group=group)
         await wait_for_completions(server, process, int(0.4 * TASKS))
-        os.kill(process.pid, signal.SIGKILL)
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            os.kill(process.pid, signal.SIGKILL)
         await asyncio.wait_for(process.wait(), 10)
         assert process.returncode == -signal.SIGKILL
         await asyncio.sleep(3 * LATENCY)  # requests already on their way are answered

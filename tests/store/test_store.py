@@ -246,6 +246,13 @@ async def test_a_failed_write_surfaces_as_an_execution_error(store: Store) -> No
     with pytest.raises(ExecutionError, match="disk says no"):  # and so does every later put
         await store.put("r1", 0, "k2", result("a", (2,)))
     assert [r.lineage for r in store.results("r1")] == [(0,)]  # what was committed stays
+    with pytest.raises(ExecutionError, match="disk says no"):
+        store.flush()  # and the answer the file refused waits in the store's log
+
+    with closing(sqlite3.connect(store.path)) as other, other:
+        other.execute("DROP TRIGGER refuse")
+    store.flush()  # the file takes it now
+    assert [r.lineage for r in store.results("r1")] == [(0,), (1,)]
 
 
 def test_the_default_path_follows_fanflow_store(

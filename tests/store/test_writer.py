@@ -1,10 +1,13 @@
-"""The store's writes: the loop feeds a child process that commits, and says what failed."""
+"""The store's writes: the loop appends to a log, a child commits it, nothing is lost."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -12,7 +15,10 @@ import pytest
 
 from fanflow import Store
 from fanflow.steps import TaskResult
+from fanflow.store import _writer, _writer_child
+from fanflow.store._logs import logs_folder, open_log
 from fanflow.store._records import result_row
+from fanflow.store._shared_keys import PendingRows
 from fanflow.store._writer import WriterFailed, Writes
 
 
@@ -26,39 +32,55 @@ def stored(path: Path) -> list[str]:
         return [r for (r,) in connection.execute("SELECT result FROM results ORDER BY lineage")]
 
 
+def logs(path: Path) -> list[Path]:
+    folder = logs_folder(path)
+    return sorted(folder.glob("*.log")) if folder.is_dir() else []
+
+
 @pytest.fixture
 def writes(tmp_path: Path) -> Writes:
     Store(tmp_path / "store.db").close()  # creates the schema, as a store does
-    return Writes(tmp_path / "store.db")
+    return Writes(tmp_path / "store.db", PendingRows())
 
 
-def child_of(writes: Writes) -> object:
+def child_of(writes: Writes) -> subprocess.Popen[bytes]:
     assert writes._child is not None
     return writes._child.process
 
 
-async def test_a_put_returns_once_its_row_is_on_disk(writes: Writes) -> None:
+async def test_a_put_returns_once_its_row_is_in_the_log_and_a_committed_one_once_in_sqlite(
+    writes: Writes,
+) -> None:
     await writes.put(row(0))
-    assert stored(writes.path) == ["a0"]
-    await writes.put(row(1))
+    [log] = logs(writes.path)
+    assert log.stat().st_size > 0  # on disk: it survives this process from here on
+    await writes.put(row(1), committed=True)
     assert stored(writes.path) == ["a0", "a1"]
     writes.flush()
+    assert logs(writes.path) == []  # committed, so the child deleted it
 
 
-async def test_many_puts_at_once_go_in_few_batches_and_all_land(
+async def test_a_keyed_row_waits_in_pending_until_it_is_committed(writes: Writes) -> None:
+    first = row(0)
+    await writes.put(first, "key0")
+    assert writes.pending == {"key0": first}
+    await writes.put(row(1), committed=True)  # commits everything written before it too
+    assert writes.pending == {}
+    writes.flush()
+
+
+async def test_many_puts_at_once_go_in_few_frames_and_all_land(
     writes: Writes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[int] = []
-    from fanflow.store import _writer
-
-    send = _writer._Child.send
+    frames: list[int] = []
+    encode = _writer.encode_frame
     monkeypatch.setattr(
-        _writer._Child, "send", lambda c, rows: (batches.append(len(rows)), send(c, rows))[1]
+        _writer, "encode_frame", lambda rows: (frames.append(len(rows)), encode(rows))[1]
     )
-    await asyncio.gather(*(writes.put(row(n)) for n in range(300)))
-    assert sorted(stored(writes.path)) == sorted(f"a{n}" for n in range(300))
-    assert sum(batches) == 300 and len(batches) < 10
+    await asyncio.gather(*(writes.put(row(n)) for n in range(1200)))
     writes.flush()
+    assert sorted(stored(writes.path)) == sorted(f"a{n}" for n in range(1200))
+    assert frames == [512, 512, 176]
 
 
 async def test_flush_commits_what_was_queued_without_waiting_and_a_later_put_restarts(
@@ -69,44 +91,59 @@ async def test_flush_commits_what_was_queued_without_waiting_and_a_later_put_res
     writes.flush()
     assert stored(writes.path) == ["a0", "a1", "a2"]
     assert writes._child is None
-    await writes.put(row(3))
+    await writes.put(row(3), committed=True)
     assert stored(writes.path) == ["a0", "a1", "a2", "a3"]
     writes.flush()
 
 
-async def test_a_refused_commit_is_the_writes_failure_in_sqlites_words(writes: Writes) -> None:
-    await writes.put(row(0))
+async def test_a_refused_commit_is_the_failure_in_sqlites_words_and_the_log_stays(
+    writes: Writes,
+) -> None:
+    await writes.put(row(0), committed=True)
     with closing(sqlite3.connect(writes.path)) as other, other:
         other.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON results "
             "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
         )
-    await writes.put(row(1))  # returns: the store raises the failure (see test_store)
+    await writes.put(row(1), committed=True)  # returns: the store raises the failure
     assert isinstance(writes.failure, WriterFailed)
     assert "IntegrityError: disk says no" in str(writes.failure)
     writes.flush()
-
-
-async def test_a_child_that_dies_is_the_failure_with_its_exit_code(writes: Writes) -> None:
-    await writes.put(row(0))
-    process = child_of(writes)
-    process.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
-    await asyncio.wait_for(writes.put(row(1)), timeout=10)
-    assert f"exited with code {-signal.SIGKILL}" in str(writes.failure)
-    await asyncio.wait_for(writes.put(row(2)), timeout=10)  # no child to wait for
-    writes.flush()
     assert stored(writes.path) == ["a0"]
+    assert len(logs(writes.path)) == 1  # the row the file refused is kept for later
+
+    with closing(sqlite3.connect(writes.path)) as other, other:
+        other.execute("DROP TRIGGER refuse")
+    Store(writes.path).close()  # the next store on the file commits it
+    assert stored(writes.path) == ["a0", "a1"]
+    assert logs(writes.path) == []
+
+
+async def test_a_child_that_dies_is_the_failure_with_its_exit_code_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "store.db")
+    writes = store._writes
+    await writes.put(row(0))
+    child_of(writes).send_signal(signal.SIGKILL)
+    await asyncio.wait_for(writes.put(row(1), committed=True), timeout=10)
+    assert f"exited with code {-signal.SIGKILL}" in str(writes.failure)
+    store.close()  # commits the log the child left
+    assert stored(store.path) == ["a0", "a1"]
+    assert logs(store.path) == []
 
 
 async def test_ctrl_c_is_left_to_the_engine(writes: Writes) -> None:
-    await writes.put(row(0))  # the child is past its start-up, so its handler is set
+    await writes.put(
+        row(0), committed=True
+    )  # the child is past its start-up, so its handler is set
     process = child_of(writes)
-    process.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+    process.send_signal(signal.SIGINT)
     await writes.put(row(1))
     writes.flush()
     assert writes.failure is None
     assert stored(writes.path) == ["a0", "a1"]
-    assert process.returncode == 0  # type: ignore[attr-defined]
+    assert process.returncode == 0
 
 
 def test_each_event_loop_gets_its_own_child(writes: Writes) -> None:
@@ -121,43 +158,76 @@ def test_each_event_loop_gets_its_own_child(writes: Writes) -> None:
     assert stored(writes.path) == ["a0", "a1", "a2", "a3"]
 
 
-async def test_a_batch_larger_than_the_pipe_goes_through(writes: Writes) -> None:
+async def test_rows_larger_than_a_pipe_go_through(writes: Writes) -> None:
     big = "x" * 200_000
     await asyncio.gather(*(writes.put(row(n, big + str(n))) for n in range(5)))
-    assert [len(text) for text in stored(writes.path)] == [200_001] * 5
     writes.flush()
+    assert [len(text) for text in stored(writes.path)] == [200_001] * 5
 
 
-def test_the_child_commits_frames_that_wait_together_and_replies_to_each(writes: Writes) -> None:
-    import pickle
-    import subprocess
-    import sys
+def frames(*groups: range) -> bytes:
+    return b"".join(_writer_child.encode_frame([row(n) for n in group]) for group in groups)
 
-    from fanflow.store import _writer_child
 
-    frames = b"".join(
-        _writer_child.FRAME_LENGTH.pack(len(data)) + data
-        for data in (pickle.dumps([row(n) for n in range(k, k + 2)]) for k in (0, 2, 4))
-    )
+def test_the_child_commits_whole_frames_replies_with_the_offset_and_deletes_the_log(
+    writes: Writes,
+) -> None:
+    log, fd = open_log(writes.path)
+    whole = frames(range(0, 2), range(2, 4))
+    os.write(fd, whole + frames(range(4, 6))[:20])  # and the start of a frame never finished
+    os.close(fd)
     done = subprocess.run(
-        [sys.executable, _writer_child.__file__, str(writes.path)],
-        input=frames + b"\x10\x00",  # and half of a length: a frame that never arrived
+        [sys.executable, _writer_child.__file__, str(writes.path), str(log)],
+        input=b"",
         capture_output=True,
         check=True,
+        timeout=30,
     )
-    assert done.stdout == b"K\x02\x00\x00\x00" * 3
-    assert stored(writes.path) == ["a0", "a1", "a2", "a3", "a4", "a5"]
+    assert done.stdout == b"K" + _writer_child.OFFSET.pack(len(whole))
+    assert stored(writes.path) == ["a0", "a1", "a2", "a3"]
+    assert not log.exists()
 
 
-async def test_frames_sent_while_one_is_part_written_follow_it_whole(writes: Writes) -> None:
-    big = "y" * 300_000  # more than the pipe holds, so each frame is written in parts
+def test_a_log_left_by_dead_processes_is_committed_when_a_store_opens(tmp_path: Path) -> None:
+    Store(tmp_path / "store.db").close()
+    log, fd = open_log(tmp_path / "store.db")
+    os.write(fd, frames(range(0, 3)) + frames(range(3, 5))[:30])  # the last frame torn
+    os.close(fd)  # its writer is gone: the lock with it
 
-    async def put_in_turn(n: int) -> None:
-        for _ in range(n):  # each in its own loop turn, so each is its own frame
-            await asyncio.sleep(0)
-        await writes.put(row(n, big + str(n)))
+    Store(tmp_path / "store.db").close()
+    assert stored(tmp_path / "store.db") == ["a0", "a1", "a2"]
+    assert not log.exists()
 
-    await asyncio.gather(*(put_in_turn(n) for n in range(6)))
-    assert sorted(text[-1] for text in stored(writes.path)) == [str(n) for n in range(6)]
-    assert writes.failure is None
-    writes.flush()
+
+def test_a_log_whose_writer_lives_is_left_to_it(tmp_path: Path) -> None:
+    Store(tmp_path / "store.db").close()
+    log, fd = open_log(tmp_path / "store.db")
+    os.write(fd, frames(range(0, 3)))
+    try:
+        Store(tmp_path / "store.db").close()
+        assert stored(tmp_path / "store.db") == []
+        assert log.exists()
+    finally:
+        os.close(fd)
+
+
+def test_a_damaged_frame_is_not_read_and_its_log_is_kept(tmp_path: Path) -> None:
+    Store(tmp_path / "store.db").close()
+    log, fd = open_log(tmp_path / "store.db")
+    data = bytearray(frames(range(0, 2)))
+    data[-3] ^= 0xFF  # a flipped byte: the checksum fails
+    os.write(fd, bytes(data))
+    os.close(fd)
+    Store(tmp_path / "store.db").close()
+    assert stored(tmp_path / "store.db") == []
+    assert log.exists()
+
+
+def test_a_frame_that_names_a_class_is_refused() -> None:
+    import pickle
+    import zlib
+
+    data = pickle.dumps([(Path("x"),)])
+    frame = _writer_child.FRAME_HEADER.pack(len(data), zlib.crc32(data)) + data
+    with pytest.raises(pickle.UnpicklingError, match="names pathlib"):
+        _writer_child.take_frames(bytearray(frame))

@@ -63,6 +63,7 @@ class RunSession:
         if self.sink.store is not None and self.sink.use_cache:
             # Tasks in flight are shared with identical runs going on now (`_sharing`).
             self.sink.sharing = Sharing(self.sink.store, self.sink.run_id)
+        unsaved = None
         try:
             yield
             status = "ok"
@@ -70,7 +71,9 @@ class RunSession:
             status = "interrupted" if _is_interruption(exc) else "failed"
             raise
         finally:
-            self.sink.settle()
+            unsaved = self.sink.settle()
+            if unsaved is not None and status == "ok":
+                status = "failed"
             if self.sink.sharing is not None:
                 self.sink.sharing.close()
             wall, stopped = clock()
@@ -82,6 +85,8 @@ class RunSession:
                 store.finish_run(self.sink.run_id, status, stats_to_dict(self._stats))
                 if status != "ok":
                     self._hint(store, status)
+        if unsaved is not None:
+            raise unsaved
 
     def result(self, value_columns: frozenset[str] = frozenset()) -> PipelineResult:
         """The run's result; `value_columns`: steps whose row column is their parsed value."""

@@ -128,6 +128,9 @@ class _Registry:
             self._start_claiming()
 
     def _start_claiming(self) -> None:
+        # Answers this process put so far may still be in its log: commit them, since the
+        # other runs read answers from SQLite (`Store.lookup_fresh`).
+        self.store.flush()
         claims = KeyClaims(self.store.locks_folder)
         for key in list(self.flights):  # already sent: claimed so that the others wait
             claims.try_claim(key)
@@ -153,6 +156,11 @@ class Sharing:
         self.store, self.run_id, self.registry = store, run_id, registry
         self.flights = registry.flights
         registry.join(run_id)
+
+    @property
+    def across_processes(self) -> bool:
+        """Whether runs in other processes share the store now (they read from SQLite)."""
+        return self.registry.claims is not None
 
     def claim(self, key: str) -> Coroutine[Any, Any, Outcome | None] | None:
         """None: the task is this run's to send. Else await the answer of another run

@@ -2,7 +2,7 @@
 
 The dispatcher hands every finished task here and asks here whether a task was answered
 before; it knows nothing of SQLite, run ids or `use_cache`. With a store, `save` returns
-once the result is committed (so a crash loses at most the tasks in flight), and a save
+once the result is on disk (so a crash loses at most the tasks in flight), and a save
 cut short by cancellation is counted afterwards if its commit landed all the same.
 Without a store (`PipelineConfig(store=False)`), results are kept in memory.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from fanflow._exceptions import ExecutionError
 from fanflow._values import Lineage, TaskResult, TaskStatus
 from fanflow.engine.pipeline._functions import FunctionCall
 from fanflow.engine.pipeline._history import StoreSource
@@ -85,14 +86,16 @@ class ResultSink:
             self.sharing.release(key, None)
 
     async def save(self, step_index: int, key: str, result: TaskResult) -> TaskResult:
-        """Keep one finished result; with a store, returns once it is committed.
+        """Keep one finished result; with a store, returns once it is on disk.
 
         Returns the result kept: if the store cannot write its fields (a key that is not
         a string, a lone surrogate, say from a custom callback), a failed one in its place
         saying why, so that one task fails and the run goes on."""
         if self.store is not None:
+            sharing = self.sharing
+            committed = sharing is not None and sharing.across_processes
             try:
-                await self.store.put(self.run_id, step_index, key, result)
+                await self.store.put(self.run_id, step_index, key, result, committed)
             except TypeError:  # orjson refused a field, before anything was queued
                 result = _unstorable(result)
                 await self.store.put(self.run_id, step_index, "", result)
@@ -119,15 +122,22 @@ class ResultSink:
             self.store.put_nowait(self.run_id, step_index, "", result)
         self._record(result)
 
-    def settle(self) -> None:
-        """After the run: wait for pending commits, then count cut-off saves that landed."""
+    def settle(self) -> ExecutionError | None:
+        """After the run: wait for pending commits, then count cut-off saves that landed.
+
+        Returns (rather than raises, so the run's record is still written) the error of
+        results that could not be committed."""
         if self.store is None:
-            return
-        self.store.flush()
+            return None
+        try:
+            self.store.flush()
+        except ExecutionError as exc:
+            return exc
         for result in self._cut_off:
             if self.store.has(self.run_id, self.names.index(result.step), result.lineage):
                 self._record(result)
         self._cut_off.clear()
+        return None
 
     def source(self) -> ResultSource:
         """The run's results, for its `PipelineResult` (read lazily from a store)."""
