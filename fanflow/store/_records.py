@@ -92,7 +92,7 @@ def result_from_row(row: tuple[Any, ...]) -> TaskResult:
 
 def lineage_text(lineage: tuple[int, ...]) -> str:
     """Sortable text form: fixed-width numbers, so SQL order is lineage order."""
-    return ".".join(f"{n + 1:08d}" for n in lineage)  # +1 keeps ALL_ROOTS (-1) sortable
+    return ".".join([f"{n + 1:08d}" for n in lineage])  # +1 keeps ALL_ROOTS (-1) sortable
 
 
 def lineage_tuple(text: str) -> tuple[int, ...]:
