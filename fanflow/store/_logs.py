@@ -32,7 +32,7 @@ def logs_folder(store_path: Path) -> Path:
 
 
 def open_log(store_path: Path) -> tuple[Path, int]:
-    """A new log for one writer: its path, and a file descriptor to append to it.
+    """A new log for one writer: its path, and a file descriptor to append to (and read).
 
     The file is locked (shared) under a temporary name first, so `recover` never takes
     a log whose writer has not locked it yet."""
@@ -40,7 +40,7 @@ def open_log(store_path: Path) -> tuple[Path, int]:
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     starting = folder / f"{name}.new"
-    fd = os.open(starting, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+    fd = os.open(starting, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     if fcntl is not None:
         fcntl.flock(fd, fcntl.LOCK_SH)
     path = folder / f"{name}.log"

@@ -15,17 +15,20 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fanflow.store._keyfilter import KeyFilter
+
+if TYPE_CHECKING:
+    from fanflow.store._writer import Frame
 
 __all__ = ["PendingRows", "shared_keys", "shared_pending"]
 
 _FILTERS: weakref.WeakValueDictionary[Path, KeyFilter] = weakref.WeakValueDictionary()
 
 
-class PendingRows(dict[str, tuple[Any, ...]]):
-    """Reusable result rows written to a log and not yet committed, by key (`_writer`)."""
+class PendingRows(dict[str, "Frame"]):
+    """Where reusable result rows written to a log and not yet committed are, by key."""
 
 
 _PENDING: weakref.WeakValueDictionary[Path, PendingRows] = weakref.WeakValueDictionary()

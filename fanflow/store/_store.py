@@ -176,9 +176,10 @@ class Store:
             self._known = self._load_keys()
         if not key or key not in self._known:
             return None
-        pending = self._pending.get(key)
-        if pending is not None:  # answered moments ago: in a log, not yet in SQLite
-            return self._origin(key, [pending])
+        frame = self._pending.get(key)
+        row = None if frame is None else frame.row(key)
+        if row is not None:  # answered moments ago: in a log, not yet in SQLite
+            return self._origin(key, [row])
         # The whole key is compared here: with `key=?` in the query, SQLite's planner
         # substitutes it into the indexed expression and scans instead.
         rows = self._reader.execute(

@@ -9,8 +9,8 @@ is in the log, and a crash loses at most the tasks in flight.
 A child process (`_writer_child`) copies the log into SQLite a few times a second, each
 time in one transaction: large commits are what keep the store's cost per result low,
 and the child uses the second core (bench/README.md, "the store's log"). Until the child
-says a row is committed, a reusable one waits in `pending` (shared by the stores on one
-file in this process), so the cache finds it all the same.
+says a row is committed, `pending` (shared by the stores on one file in this process)
+says which frame of the log holds each reusable one, so the cache finds it all the same.
 
 `put(..., committed=True)` is done only once its row is committed (the child is asked to
 commit at once): for runs in other processes, which read answers from SQLite.
@@ -30,15 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from fanflow.store._logs import open_log
-from fanflow.store._writer_child import OFFSET, REPLY_LENGTH, encode_frame
+from fanflow.store._writer_child import (
+    OFFSET,
+    REFERENCE_WIDTH,
+    REPLY_LENGTH,
+    encode_frame,
+    take_frames,
+)
 
-__all__ = ["WriterFailed", "Writes"]
+__all__ = ["Frame", "WriterFailed", "Writes"]
 
 BATCH = 512  # rows per frame
 _CHILD = Path(__file__).with_name("_writer_child.py")
 _Row = tuple[Any, ...]
 _Future = asyncio.Future[None]
-_Keyed = list[tuple[str, _Row]]
 
 
 class WriterFailed(RuntimeError):
@@ -48,19 +53,19 @@ class WriterFailed(RuntimeError):
 class Writes:
     """Result rows on their way to disk; used from one event loop at a time."""
 
-    def __init__(self, path: Path, pending: dict[str, _Row]) -> None:
+    def __init__(self, path: Path, pending: dict[str, Frame]) -> None:
         self.path = path
-        self.pending = pending  # reusable rows in the log, not yet in SQLite, by key
+        self.pending = pending  # where reusable rows not yet in SQLite are in a log, by key
         self.failure: BaseException | None = None
         self.left: list[Path] = []  # logs flushed after a failure: maybe not all committed
         self._log: _Log | None = None
         self._child: _Child | None = None
         self._staged: list[_Row] = []
-        self._keyed: _Keyed = []
+        self._keys: list[str] = []  # the staged rows' keys ("": no cache lookup finds it)
         self._written: list[_Future] = []  # done once their rows are in the log
         self._committing: list[_Future] = []  # done once their rows are committed
-        # Per frame written and not yet committed: its end in the log, rows, futures.
-        self._uncommitted: deque[tuple[int, _Keyed, list[_Future]]] = deque()
+        # Per frame written and not yet committed: the frame, its keys, futures waiting.
+        self._uncommitted: deque[tuple[Frame, list[str], list[_Future]]] = deque()
         self._scheduled = False
 
     def put(self, row: _Row, key: str = "", committed: bool = False) -> _Future:
@@ -102,9 +107,7 @@ class Writes:
         if self._log is None and self.failure is None:
             self._start(loop)
         self._staged.append(row)
-        if key:
-            self._keyed.append((key, row))
-            self.pending[key] = row
+        self._keys.append(key)
         if not self._scheduled:
             self._scheduled = True  # at the end of this loop turn, with what else finished
             loop.call_soon(self._send)
@@ -123,35 +126,44 @@ class Writes:
 
     def _send(self) -> None:
         self._scheduled = False
-        rows, keyed = self._staged, self._keyed
+        rows, keys = self._staged, self._keys
         written, committing = self._written, self._committing
-        self._staged, self._keyed, self._written, self._committing = [], [], [], []
+        self._staged, self._keys, self._written, self._committing = [], [], [], []
         if rows and self._log is not None:
             try:
-                end = self._log.append(rows)
+                frames = self._log.append(rows)
             except OSError as exc:
                 self.failure = self.failure or WriterFailed(
                     f"could not append results to {self._log.path}: {exc}"
                 )
             else:
-                if keyed or committing:
-                    self._uncommitted.append((end, keyed, committing))
-                    if committing and self._child is not None:
-                        self._child.poke()
-                    committing = []
+                self._track(frames, keys, committing)
+                committing = []
         _resolve(written)
         _resolve(committing)  # only those the log could not take, or with no log
         if self.failure is not None:
             self._release_all()
+
+    def _track(self, frames: list[Frame], keys: list[str], committing: list[_Future]) -> None:
+        """Until the child commits them: where the frames' keyed rows are, who waits."""
+        for number, frame in enumerate(frames):
+            keyed = [key for key in keys[number * BATCH : (number + 1) * BATCH] if key]
+            for key in keyed:
+                self.pending[key] = frame
+            waiting = committing if number == len(frames) - 1 else []
+            if keyed or waiting:
+                self._uncommitted.append((frame, keyed, waiting))
+        if committing and self._child is not None:
+            self._child.poke()
 
     def _on_reply(self, reply: int | str) -> None:
         if isinstance(reply, str):
             self.failure = self.failure or WriterFailed(reply)
             self._release_all()
             return
-        while self._uncommitted and self._uncommitted[0][0] <= reply:
-            _, keyed, committing = self._uncommitted.popleft()
-            self._forget(keyed)
+        while self._uncommitted and self._uncommitted[0][0].end <= reply:
+            frame, keyed, committing = self._uncommitted.popleft()
+            self._forget(frame, keyed)
             _resolve(committing)
 
     def _on_exit(self, error: WriterFailed) -> None:
@@ -161,14 +173,14 @@ class Writes:
 
     def _release_all(self) -> None:
         """Release every waiting put(): committed, or failed (`failure` says which)."""
-        for _, keyed, committing in self._uncommitted:
-            self._forget(keyed)
+        for frame, keyed, committing in self._uncommitted:
+            self._forget(frame, keyed)
             _resolve(committing)
         self._uncommitted.clear()
 
-    def _forget(self, keyed: _Keyed) -> None:
-        for key, row in keyed:
-            if self.pending.get(key) is row:
+    def _forget(self, frame: Frame, keyed: list[str]) -> None:
+        for key in keyed:
+            if self.pending.get(key) is frame:  # not a later frame with the same key
                 del self.pending[key]
 
 
@@ -179,23 +191,49 @@ def _resolve(futures: list[_Future]) -> None:
 
 
 class _Log:
-    """The file this writer appends frames to; its offset is what the child replies in."""
+    """The file this writer appends frames to; its offsets are what the child replies in."""
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path, self.fd, self.end = path, fd, 0
+        self.closed = False
 
-    def append(self, rows: list[_Row]) -> int:
-        """Write `rows` in frames of `BATCH`; the log's length after them."""
+    def append(self, rows: list[_Row]) -> list[Frame]:
+        """Write `rows` in frames of `BATCH` rows; where each frame went."""
+        frames = []
         for start in range(0, len(rows), BATCH):
-            frame = encode_frame(rows[start : start + BATCH])
-            unwritten = memoryview(frame)
+            data = encode_frame(rows[start : start + BATCH])
+            unwritten = memoryview(data)
             while unwritten:
                 unwritten = unwritten[os.write(self.fd, unwritten) :]
-            self.end += len(frame)
-        return self.end
+            frames.append(Frame(self, self.end, len(data)))
+            self.end += len(data)
+        return frames
 
     def close(self) -> None:
+        self.closed = True
         os.close(self.fd)
+
+
+class Frame:
+    """Where one frame is in a log, so that a cache hit on a row not yet committed reads it
+    back from there (the rows themselves are not kept: holding every row until its commit
+    cost the loop ~10 MB and the collector's time)."""
+
+    __slots__ = ("_rows", "end", "log", "size", "start")
+
+    def __init__(self, log: _Log, start: int, size: int) -> None:
+        self.log, self.start, self.size, self.end = log, start, size, start + size
+        self._rows: dict[str, _Row] | None = None  # read once a lookup asks for one
+
+    def row(self, key: str) -> _Row | None:
+        """The result row under `key` in this frame, read back from the log."""
+        if self._rows is None:
+            if self.log.closed:
+                return None
+            data = bytearray(os.pread(self.log.fd, self.size, self.start))
+            [rows], _ = take_frames(data)
+            self._rows = {str(row[4]): row for row in rows if len(row) != REFERENCE_WIDTH}
+        return self._rows.get(key)
 
 
 class _Child:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from fanflow import Store, TaskResult, TaskStatus
 
 KEYS = 10_000  # more than the filter's first bit array is sized for in an empty store
@@ -14,13 +16,22 @@ def result(n: int, status: TaskStatus = TaskStatus.OK) -> TaskResult:
     return TaskResult("a", (n,), {"n": n}, {}, status=status, result=f"answer {n}")
 
 
-async def test_every_key_put_during_a_run_is_a_hit_and_others_miss(tmp_path: Path) -> None:
+# A run's puts return once their rows are in the store's log (`committed=False`); its
+# answers are hits from there on, before the writer commits them.
+COMMITTED = pytest.mark.parametrize("committed", [True, False], ids=["committed", "in the log"])
+
+
+@COMMITTED
+async def test_every_key_put_during_a_run_is_a_hit_and_others_miss(
+    tmp_path: Path, committed: bool
+) -> None:
     store = Store(tmp_path / "store.db")
     try:
         store.start_run("r1", "first", "fp", {}, ["a"])
         assert store.lookup("key-0") is None  # loads the (empty) filter before the puts
-        await asyncio.gather(*(store.put("r1", 0, f"key-{n}", result(n)) for n in range(KEYS)))
-        await store.put("r1", 0, "failed-key", result(KEYS, TaskStatus.FAILED))
+        puts = (store.put("r1", 0, f"key-{n}", result(n), committed) for n in range(KEYS))
+        await asyncio.gather(*puts)
+        await store.put("r1", 0, "failed-key", result(KEYS, TaskStatus.FAILED), committed)
 
         found = [store.lookup(f"key-{n}") for n in range(KEYS)]
         assert [r.result if r else None for r in found] == [f"answer {n}" for n in range(KEYS)]
@@ -37,8 +48,9 @@ async def test_every_key_put_during_a_run_is_a_hit_and_others_miss(tmp_path: Pat
         reopened.close()
 
 
+@COMMITTED
 async def test_a_key_put_through_one_store_is_a_hit_for_another_on_the_same_file(
-    tmp_path: Path,
+    tmp_path: Path, committed: bool
 ) -> None:
     # Two runs on one store in one process: each opens its own Store. The second must
     # find what the first put after the second had loaded its keys, or it sends again.
@@ -46,7 +58,7 @@ async def test_a_key_put_through_one_store_is_a_hit_for_another_on_the_same_file
     try:
         first.start_run("r1", "first", "fp", {}, ["a"])
         assert first.lookup("key-1") is None and second.lookup("key-1") is None
-        await first.put("r1", 0, "key-1", result(1))
+        await first.put("r1", 0, "key-1", result(1), committed)
 
         found = second.lookup("key-1")
         assert found is not None and found.result == "answer 1"

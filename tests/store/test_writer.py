@@ -60,10 +60,13 @@ async def test_a_put_returns_once_its_row_is_in_the_log_and_a_committed_one_once
     assert logs(writes.path) == []  # committed, so the child deleted it
 
 
-async def test_a_keyed_row_waits_in_pending_until_it_is_committed(writes: Writes) -> None:
+async def test_a_keyed_row_is_read_back_from_the_log_until_it_is_committed(
+    writes: Writes,
+) -> None:
     first = row(0)
     await writes.put(first, "key0")
-    assert writes.pending == {"key0": first}
+    assert list(writes.pending) == ["key0"]
+    assert writes.pending["key0"].row("key0") == first
     await writes.put(row(1), committed=True)  # commits everything written before it too
     assert writes.pending == {}
     writes.flush()

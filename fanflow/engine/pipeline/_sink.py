@@ -98,7 +98,7 @@ class ResultSink:
                 await self.store.put(self.run_id, step_index, key, result, committed)
             except TypeError:  # orjson refused a field, before anything was queued
                 result = _unstorable(result)
-                await self.store.put(self.run_id, step_index, "", result)
+                await self.store.put(self.run_id, step_index, "", result, committed)
             except BaseException:
                 self._cut_off.append(result)  # its commit may land all the same
                 self.unclaim(key)
