@@ -19,6 +19,7 @@ that someone can lock exclusively has nobody left to finish it.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -150,6 +151,7 @@ def replay(connection: sqlite3.Connection, path: Path) -> int:
 
 def _serve(database: str, log: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
+    gc.disable()  # rows are tuples of strings and numbers: no cycles for it to find
     connection = sqlite3.connect(database, timeout=30.0)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
