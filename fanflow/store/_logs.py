@@ -9,26 +9,91 @@ what it holds and deletes it (`recover`), so a result written to a log is never 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import uuid
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 from fanflow._redact import get_logger
-from fanflow.store._writer_child import LogCorrupt, replay
+from fanflow.store._writer_child import (
+    REFERENCE_WIDTH,
+    LogCorrupt,
+    encode_frame,
+    replay,
+    take_frames,
+)
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["logs_folder", "open_log", "recover"]
+__all__ = ["BATCH", "Frame", "Log", "logs_folder", "open_log", "recover"]
+
+BATCH = 512  # rows per frame
+_Row = tuple[Any, ...]
 
 logger = get_logger("fanflow.store")
 
 
 def logs_folder(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + ".logs")
+
+
+class Log:
+    """A log this process appends frames to; its offsets are what its child replies in."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd, self.end = path, fd, 0
+        self.closed = False
+        # Per frame written and not yet committed: the frame, its keys, futures waiting.
+        self.uncommitted: deque[tuple[Frame, list[str], list[asyncio.Future[None]]]] = deque()
+
+    @classmethod
+    def create(cls, store_path: Path) -> Log:
+        return cls(*open_log(store_path))
+
+    def append(self, rows: list[_Row]) -> list[Frame]:
+        """Write `rows` in frames of `BATCH` rows; where each frame went."""
+        frames = []
+        for start in range(0, len(rows), BATCH):
+            data = encode_frame(rows[start : start + BATCH])
+            unwritten = memoryview(data)
+            while unwritten:
+                unwritten = unwritten[os.write(self.fd, unwritten) :]
+            frames.append(Frame(self, self.end, len(data)))
+            self.end += len(data)
+        return frames
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
+class Frame:
+    """Where one frame is in a log, so that a cache hit on a row not yet committed reads it
+    back from there (the rows themselves are not kept: holding every row until its commit
+    cost the loop ~10 MB and the collector's time)."""
+
+    __slots__ = ("_rows", "end", "log", "size", "start")
+
+    def __init__(self, log: Log, start: int, size: int) -> None:
+        self.log, self.start, self.size, self.end = log, start, size, start + size
+        self._rows: dict[str, _Row] | None = None  # read once a lookup asks for one
+
+    def row(self, key: str) -> _Row | None:
+        """The result row under `key` in this frame, read back from the log."""
+        if self._rows is None:
+            if self.log.closed:
+                return None
+            data = bytearray(os.pread(self.log.fd, self.size, self.start))
+            [rows], _ = take_frames(data)
+            self._rows = {str(row[4]): row for row in rows if len(row) != REFERENCE_WIDTH}
+        return self._rows.get(key)
 
 
 def open_log(store_path: Path) -> tuple[Path, int]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from fanflow.store._keyfilter import KeyFilter
 
 if TYPE_CHECKING:
-    from fanflow.store._writer import Frame
+    from fanflow.store._logs import Frame
 
 __all__ = ["PendingRows", "shared_keys", "shared_pending"]
 

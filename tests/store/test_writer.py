@@ -15,7 +15,7 @@ import pytest
 
 from fanflow import Store
 from fanflow.steps import TaskResult
-from fanflow.store import _writer, _writer_child
+from fanflow.store import _logs, _writer, _writer_child
 from fanflow.store._logs import logs_folder, open_log
 from fanflow.store._records import result_row
 from fanflow.store._shared_keys import PendingRows
@@ -76,14 +76,31 @@ async def test_many_puts_at_once_go_in_few_frames_and_all_land(
     writes: Writes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frames: list[int] = []
-    encode = _writer.encode_frame
+    encode = _logs.encode_frame
     monkeypatch.setattr(
-        _writer, "encode_frame", lambda rows: (frames.append(len(rows)), encode(rows))[1]
+        _logs, "encode_frame", lambda rows: (frames.append(len(rows)), encode(rows))[1]
     )
     await asyncio.gather(*(writes.put(row(n)) for n in range(1200)))
     writes.flush()
     assert sorted(stored(writes.path)) == sorted(f"a{n}" for n in range(1200))
     assert frames == [512, 512, 176]
+
+
+async def test_a_full_log_is_finished_by_its_child_while_a_new_one_takes_the_next_rows(
+    writes: Writes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_writer, "ROTATE_AT", 500)  # a few frames per log
+    logs_used = set()
+    for n in range(40):  # a frame per put: each in its own loop turn
+        await writes.put(row(n), f"key{n}")
+        frame = writes.pending[f"key{n}"]
+        assert frame.row(f"key{n}") == row(n)  # found before its commit
+        logs_used.add(frame.log.path)
+    assert len(logs_used) > 5
+    await writes.put(row(40), committed=True)
+    writes.flush()
+    assert stored(writes.path) == [f"a{n}" for n in range(41)]
+    assert logs(writes.path) == [] and writes.failure is None
 
 
 async def test_flush_commits_what_was_queued_without_waiting_and_a_later_put_restarts(
