@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -103,7 +102,7 @@ def open_log(store_path: Path) -> tuple[Path, int]:
     a log whose writer has not locked it yet."""
     folder = logs_folder(store_path)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    name = f"{os.getpid()}-{os.urandom(6).hex()}"
     starting = folder / f"{name}.new"
     fd = os.open(starting, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     if fcntl is not None:

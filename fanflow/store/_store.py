@@ -29,7 +29,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,7 +37,6 @@ from fanflow._exceptions import ConfigurationError, ExecutionError
 from fanflow._values import TaskResult, TaskStatus
 from fanflow.store._keyfilter import KeyFilter
 from fanflow.store._liveness import RunLocks
-from fanflow.store._logs import recover
 from fanflow.store._paths import cannot_open, store_path
 from fanflow.store._records import (
     RunRecord,
@@ -47,9 +46,11 @@ from fanflow.store._records import (
     result_row,
 )
 from fanflow.store._reuse import REUSE_SCHEMA, Source, materialize_sql, results_query, reuse_row
-from fanflow.store._shared_keys import shared_keys, shared_pending
+from fanflow.store._shared_keys import PendingRows, shared_keys, shared_pending
 from fanflow.store._timings import StepTimings, stored_step_timings
-from fanflow.store._writer import Writes
+
+if TYPE_CHECKING:
+    from fanflow.store._writer import Writes
 
 __all__ = ["DEFAULT_PATH", "Store", "default_store_path"]
 
@@ -99,11 +100,11 @@ class Store:
             self._reader = _connect(self.path)
             _unless_locked(lambda: self._reader.executescript(_SCHEMA + REUSE_SCHEMA))
             _unless_locked(lambda: _add_missing_columns(self._reader))
-            recover(self.path, self._reader)
+            _recover(self.path, self._reader)
         except sqlite3.Error as exc:
             raise cannot_open(self.path, exc) from exc
         self._pending = shared_pending(self.path)
-        self._writes = Writes(self.path, self._pending)
+        self._writes = _writes(self.path, self._pending)
         self._locks = RunLocks(self.path)
         self._known: KeyFilter | None = None
         self._hits: dict[str, Source] = {}  # cache hits not yet put, by key
@@ -321,7 +322,7 @@ class Store:
         self._writes.flush()
         if self._writes.failure is None:
             return
-        recover(self.path, self._reader)
+        _recover(self.path, self._reader)
         if any(path.exists() for path in self._writes.left):
             self._raise_if_failed()
         self._writes.failure = None  # all committed after all: the writes can go on
@@ -369,6 +370,19 @@ _ADDED_COLUMNS = {
     "results": ("finish_reason TEXT", *_TIMING_COLUMNS, "latency REAL", "attempts INTEGER"),
     "reused": _TIMING_COLUMNS,
 }
+
+
+def _writes(path: Path, pending: PendingRows) -> Writes:
+    # Imported when a store opens, not with `import fanflow` (bench/startup.py).
+    from fanflow.store._writer import Writes
+
+    return Writes(path, pending)
+
+
+def _recover(path: Path, connection: sqlite3.Connection) -> None:
+    from fanflow.store._logs import recover
+
+    recover(path, connection)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

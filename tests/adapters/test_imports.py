@@ -121,10 +121,12 @@ def test_every_public_name_is_importable_and_listed() -> None:
 
 
 def test_importing_fanflow_loads_no_feature_a_run_may_not_use() -> None:
-    # The run report, the Ray driver and the pipeline-file modules load when first used;
+    # The run report, the Ray driver, the pipeline-file modules and the store's writer
+    # load when first used;
     # pydantic's plugins load when a first model schema is built (all are deferred).
     features = ("fanflow.report", "fanflow.engine.pipeline._ray_run",
                 "fanflow.engine.pipeline._file_load", "pydantic.plugin._loader",
+                "fanflow.store._writer", "fanflow.store._logs",
                 "matplotlib", "ray", "opentelemetry", "datasets")  # fmt: skip
     out = run(f"import fanflow\nprint(sorted(n for n in {features!r} if n in sys.modules))")
     assert out == "[]"
