@@ -73,7 +73,9 @@ class Prompt(StepTemplate):
     def create_workflow(self, **inputs: Any) -> Workflow:
         """`Workflow.from_prompt`'s workflow, made once and then refilled per task (the
         tasks, edges and checks are the same for every task; only memory changes). The
-        parts that do not change are shared, and so written once for content keys."""
+        workflows share their tasks, edges, return value and config, so content keys
+        write those once: change a workflow by a copy (`model_copy(update=...)`), never
+        in place."""
         try:
             memory = {key: prompt_text(inputs[key]) for key in self._keys}
         except KeyError:  # called by hand without every variable: say which, as usual
@@ -90,6 +92,11 @@ class Prompt(StepTemplate):
 
     def parameters(self) -> dict[str, bool]:
         return dict.fromkeys(self.variables, True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the skeleton: a Ray worker makes its own, whose shared parts its
+        process's content keys then know (see `share_parts`)."""
+        return {**self.__dict__, "_skeleton": None}
 
     def accepts_any(self) -> bool:
         return False

@@ -11,6 +11,7 @@ test runs a pipeline with a store and checks the keys it saved.
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -279,6 +280,33 @@ def test_a_prompt_gives_its_tasks_the_keys_of_the_same_workflows_built_by_hand()
         workflow = QUESTION.create_workflow(subtopic=value, topic="t")
         by_hand = Workflow.from_prompt(QUESTION.template, subtopic=value, topic="t")
         assert task_key(workflow, "m", (0,)) == task_key(by_hand, "m", (0,))
+
+
+def test_a_copy_of_a_prompts_workflow_with_other_parts_has_the_key_of_those_parts() -> None:
+    # A prompt's tasks share parts that keys write once: a copy holding other parts (or
+    # its own copies of them) must be keyed by what it holds.
+    workflow = QUESTION.create_workflow(subtopic="Qubits", topic="quantum computing")
+    other = STRUCTURED.create_workflow(question="q", who="w")
+    copies = [
+        workflow.model_copy(update={"tasks": other.tasks}),
+        workflow.model_copy(update={"steps": [], "return_value": None}),
+        workflow.model_copy(update={"tasks": [*workflow.tasks]}),
+        workflow.model_copy(deep=True),
+        with_limits(workflow, max_tokens=5),
+        with_tools(workflow, tool_definitions(look_up)),
+    ]
+    for copy in copies:
+        unshared = copy.model_copy(deep=True)  # every part a new object: written in full
+        assert task_key(copy, "m", (0,)) == task_key(unshared, "m", (0,))
+    assert task_key(copies[2], "m", (0,)) == task_key(workflow, "m", (0,))
+
+
+def test_a_prompt_sent_to_another_process_gives_its_tasks_the_same_keys() -> None:
+    prompt = Prompt("q", "Say {{x}} to {{y}}", Answer, system="Be {{y}}.")
+    before = task_key(prompt.create_workflow(x="hi", y="you"), "m", (0, 1))
+    copied = pickle.loads(pickle.dumps(prompt))  # as Ray sends steps to its workers
+    assert task_key(copied.create_workflow(x="hi", y="you"), "m", (0, 1)) == before
+    assert task_key(copied.create_workflow(x="ho", y="you"), "m", (0, 1)) != before
 
 
 def test_a_workflow_holding_a_value_that_is_not_json_has_no_key() -> None:
