@@ -9,9 +9,12 @@ be, and their cache misses would cost as much again as the key):
 - `qa_subtopics`, `qa_question`, `qa_answer`: the cookbook's QA pipeline
   (`cookbook/qa_from_topics.py`'s three `Prompt` steps, topics and subtopics as inputs);
 - `prompt_full`: a `Prompt` with a schema, a system prompt, `set_workflow_params`,
-  `set_tools` and `set_generation` (so a copied config, tools and sampling parameters);
+  `set_tools` and `set_generation` (so a copied config, tools and sampling parameters),
+  its workflows made by the engine's `prepare_task`;
 - `builder`: a two-step workflow that a `StepTemplate` subclass builds per task with
-  `WorkflowBuilder` (nothing shared between tasks).
+  `WorkflowBuilder` (nothing shared between tasks);
+- `full_prepared`: `prompt_full`'s task made by `prepare_task` and then keyed, per task:
+  the step's params and tools applied to its workflow cost more than its key.
 
 Each round runs every tree in its own fresh process; `--tree DIR` (repeatable) adds
 another checkout (for example `git worktree add /tmp/before HEAD~3`), interleaved with
@@ -48,7 +51,8 @@ def cases(tasks: int) -> dict[str, Keys]:
     from qa_from_topics import ANSWER, QUESTION, SUBTOPICS
 
     from fanflow import Edge, Prompt, WorkflowBuilder, Write
-    from fanflow.steps import SamplingParams, with_tools
+    from fanflow.engine.pipeline._plan import StepPlan
+    from fanflow.engine.pipeline._tasks import prepare_task
     from fanflow.store import task_key
 
     class Answer(BaseModel):
@@ -77,13 +81,15 @@ def cases(tasks: int) -> dict[str, Keys]:
     answer_step = Prompt("answer", ANSWER)
     full = Prompt("full", ANSWER, Answer, system="Be exact.").set_workflow_params(max_tokens=512)
     full.set_tools([look_up]).set_generation(temperature=0.7, seed=3)
-    sampling = SamplingParams.of(full.generation, 1)
+    full_plan = StepPlan(0, full, full.parameters(), False)
+    full_tasks = [
+        prepare_task(full_plan, {"question": q}, {}, (n, 1)) for n, q in enumerate(questions)
+    ]
 
-    def full_workflow(question: str) -> Any:
-        workflow = full.create_workflow(question=question)
-        config = workflow.config.model_copy(update=full.workflow_params)
-        workflow = workflow.model_copy(update={"config": config})
-        return with_tools(workflow, full.tool_definitions)
+    def prepared() -> None:  # what the engine does per task: its workflow, then its key
+        for n, question in enumerate(questions * (tasks // DISTINCT)):
+            task = prepare_task(full_plan, {"question": question}, {}, (n, 1))
+            task_key(task.workflow, "m", (n, 1), task.sampling)
 
     def built(question: str) -> Any:
         builder = WorkflowBuilder(question=question)
@@ -101,8 +107,9 @@ def cases(tasks: int) -> dict[str, Keys]:
             [question_step.create_workflow(subtopic=s, topic=t) for s, t in qa_questions], "m"
         ),
         "qa_answer": timed([answer_step.create_workflow(question=q) for q in questions], "m"),
-        "prompt_full": timed([full_workflow(q) for q in questions], "m", sampling),
+        "prompt_full": timed([t.workflow for t in full_tasks], "m", full_tasks[0].sampling),
         "builder": timed([built(q) for q in questions], "m"),
+        "full_prepared": prepared,
     }
 
 
