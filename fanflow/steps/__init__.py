@@ -8,6 +8,8 @@
 - `_function`: `step` / `FunctionStep`, a plain Python function as a step (no request).
 - `_generation`, `_tools`: a step's generation parameters and tools (`set_generation`,
   `set_tools`), and the tools a workflow offers (Dria's custom tools included).
+- `_fields_json`: a workflow's JSON as content keys hash it, with the parts that a
+  `Prompt`'s tasks share written once.
 
 Task values (`TaskInput`, `TaskResult`, ...) live in `fanflow/_values.py` and are
 re-exported here; `steps` imports `callbacks` (for the fluent methods), never `engine`.

@@ -26,6 +26,7 @@ import orjson
 from pydantic import BaseModel
 
 from fanflow.steps._builder import SchemaLike, WorkflowBuilder
+from fanflow.steps._fields_json import share_parts
 from fanflow.steps._memory_ops import Write
 from fanflow.steps._template import StepTemplate
 from fanflow.steps._validation import template_variables
@@ -71,7 +72,10 @@ class Prompt(StepTemplate):
 
     def create_workflow(self, **inputs: Any) -> Workflow:
         """`Workflow.from_prompt`'s workflow, made once and then refilled per task (the
-        tasks, edges and checks are the same for every task; only memory changes)."""
+        tasks, edges and checks are the same for every task; only memory changes). The
+        workflows share their tasks, edges, return value and config, so content keys
+        write those once: change a workflow by a copy (`model_copy(update=...)`), never
+        in place."""
         try:
             memory = {key: prompt_text(inputs[key]) for key in self._keys}
         except KeyError:  # called by hand without every variable: say which, as usual
@@ -79,6 +83,7 @@ class Prompt(StepTemplate):
         skeleton = self._skeleton
         if skeleton is None:
             skeleton = self._skeleton = self._workflow(memory)
+            share_parts(skeleton)  # nothing changes them: each task's copy holds them
         return with_memory(skeleton, memory)
 
     def _workflow(self, inputs: Mapping[str, Any]) -> Workflow:
@@ -87,6 +92,11 @@ class Prompt(StepTemplate):
 
     def parameters(self) -> dict[str, bool]:
         return dict.fromkeys(self.variables, True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the skeleton: a Ray worker makes its own, whose shared parts its
+        process's content keys then know (see `share_parts`)."""
+        return {**self.__dict__, "_skeleton": None}
 
     def accepts_any(self) -> bool:
         return False

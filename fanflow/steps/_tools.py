@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import Field, PydanticUserError, create_model, validate_call
 
 from fanflow._exceptions import ConfigurationError
+from fanflow.steps._parts import Config
 from fanflow.steps._workflow import Workflow
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "tool_definition",
     "validating",
     "with_tools",
+    "with_tools_config",
 ]
 
 HTTP_REQUEST = "http_request"
@@ -185,10 +187,18 @@ def offered_name(definition: dict[str, Any]) -> str:
 def with_tools(workflow: Workflow, definitions: tuple[dict[str, Any], ...]) -> Workflow:
     """`workflow` offering also a step's tools; one it defines itself keeps its definition
     (the step's function then runs it)."""
-    own = workflow.config.custom_tools or []
+    config = with_tools_config(workflow.config, definitions)
+    if config is workflow.config:
+        return workflow
+    return workflow.model_copy(update={"config": config})
+
+
+def with_tools_config(config: Config, definitions: tuple[dict[str, Any], ...]) -> Config:
+    """`config` offering also these tools (`with_tools`); `config` itself if it offers
+    them all already."""
+    own = config.custom_tools or []
     known = {offered_name(definition) for definition in own}
     added = [d for d in definitions if d["function"]["name"] not in known]
     if not added:
-        return workflow
-    config = workflow.config.model_copy(update={"custom_tools": [*own, *added]})
-    return workflow.model_copy(update={"config": config})
+        return config
+    return config.model_copy(update={"custom_tools": [*own, *added]})
