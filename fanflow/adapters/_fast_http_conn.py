@@ -12,7 +12,7 @@ import asyncio
 import ssl
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeAlias
@@ -98,6 +98,14 @@ class ResponseHeaders(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._decoded()[name.lower()]
+
+    def any_named(self, prefix: bytes) -> bool:
+        """Whether a header's name starts with `prefix` (lower case), decoding nothing."""
+        size = len(prefix)
+        for name, _ in self._raw:  # noqa: SIM110  (a loop: any() of a generator costs more)
+            if name[:size].lower() == prefix:
+                return True
+        return False
 
     def get(self, name: str, default: Any = None) -> Any:
         # Mapping.get would raise and catch KeyError for every absent name; the adapter
@@ -285,34 +293,26 @@ class ConnectionPool:
         self.closed = False
         self._drained: asyncio.Future[None] | None = None
 
-    async def send(self, head: RequestHead, body: bytes) -> HTTPResponse:
-        """One request/answer exchange, on a pooled connection if one is idle."""
+    def send(self, head: RequestHead, body: bytes) -> Coroutine[Any, Any, HTTPResponse]:
+        """One request/answer exchange, on a pooled connection if one is idle (awaited as
+        `async`; a plain method so that a request goes through one coroutine here)."""
         deadline = None if self.timeout is None else self.loop.time() + self.timeout
-        key = head.origin
-        idle = self.idle.get(key)
-        conn = idle.popitem()[0] if idle else await self._acquire(key, deadline)
-        try:
-            return await self._exchange(conn, head, body, deadline)
-        except StaleConnection:
-            # The server closed it while it idled and received nothing of this request,
-            # so the request is sent once more, on a fresh connection in the same slot.
-            try:
-                fresh = await self._connect(key, deadline)
-                response = await self._exchange(fresh, head, body, deadline)
-            except Exception as exc:
-                raise ResentAndFailed(str(exc)) from exc
-            return replace(response, attempts=2)
+        idle = self.idle.get(head.origin)
+        return self._exchange(idle.popitem()[0] if idle else None, head, body, deadline)
 
     async def _exchange(
-        self, conn: Connection, head: RequestHead, body: bytes, deadline: float | None
+        self, conn: Connection | None, head: RequestHead, body: bytes, deadline: float | None
     ) -> HTTPResponse:
+        """Send on `conn` (None: acquire one first) and read the answer."""
+        if conn is None:
+            conn = await self._acquire(head.origin, deadline)
         waiter = conn.request(head, body)
         timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
         try:
             response = await waiter
         except StaleConnection:
-            conn.abort()  # the caller keeps the slot for its retry
-            raise
+            conn.abort()  # its slot is kept for the resend
+            return await self._resend(head, body, deadline)
         except BaseException:  # failed, timed out or cancelled: never reuse the socket
             self._discard(conn)
             raise
@@ -324,6 +324,17 @@ class ConnectionPool:
         else:
             self._discard(conn)
         return response
+
+    async def _resend(self, head: RequestHead, body: bytes, deadline: float | None) -> HTTPResponse:
+        """The server closed a kept-alive connection while it idled and received nothing of
+        this request, so the request is sent once more, on a fresh connection in the same
+        slot (a fresh connection is never stale, so this happens at most once)."""
+        try:
+            fresh = await self._connect(head.origin, deadline)
+            response = await self._exchange(fresh, head, body, deadline)
+        except Exception as exc:
+            raise ResentAndFailed(str(exc)) from exc
+        return replace(response, attempts=2)
 
     async def _acquire(self, key: Key, deadline: float | None) -> Connection:
         if self.closed:
