@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, WorkflowTimeout
+from fanflow._frozen import fast_init
 from fanflow._json import json_or_text
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter, Usage
 from fanflow.engine.workflow import _operators as ops
@@ -56,6 +57,7 @@ _SAMPLE, _SEARCH, _RAW_CALLS = Operator.SAMPLE, Operator.SEARCH, Operator.FUNCTI
 _NO_TOOLS: Mapping[str, ops.ToolFunction] = MappingProxyType({})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WorkflowResult:
     """What one workflow run returned and what it cost."""
