@@ -1,9 +1,10 @@
 """The connections under `FastTransport`: one `asyncio.Protocol` each, and their pool.
 
 Protocol callbacks resolve one future per request, so a request costs one future, one
-`transport.write` and one timer handle: no tasks, no stream objects. httptools parses
-the responses, so Content-Length, chunked bodies and `Connection: close` are handled by
-a real HTTP parser, not by hand; it is imported when the first connection opens.
+`transport.write` and a dict entry for its deadline (`_deadlines`): no tasks, no stream
+objects, no timer of its own. httptools parses the responses, so Content-Length, chunked
+bodies and `Connection: close` are handled by a real HTTP parser, not by hand; it is
+imported when the first connection opens.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, TypeAlias
 
+from fanflow.adapters._deadlines import Deadlines
 from fanflow.adapters._transport import HTTPResponse
 
 __all__ = [
@@ -140,12 +142,6 @@ def is_parser_error(exc: BaseException) -> bool:
     import httptools
 
     return isinstance(exc, httptools.HttpParserError)
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    """The timer callback: a request or a wait for a slot ran out of time."""
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
 
 
 class Connection(asyncio.Protocol):
@@ -292,6 +288,7 @@ class ConnectionPool:
         self.slots_used = 0
         self.closed = False
         self._drained: asyncio.Future[None] | None = None
+        self.deadlines = Deadlines(loop)  # of requests and of waits for a slot
 
     def send(self, head: RequestHead, body: bytes) -> Coroutine[Any, Any, HTTPResponse]:
         """One request/answer exchange, on a pooled connection if one is idle (awaited as
@@ -307,7 +304,8 @@ class ConnectionPool:
         if conn is None:
             conn = await self._acquire(head.origin, deadline)
         waiter = conn.request(head, body)
-        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        if deadline is not None:
+            self.deadlines.add(waiter, deadline)
         try:
             response = await waiter
         except StaleConnection:
@@ -317,8 +315,8 @@ class ConnectionPool:
             self._discard(conn)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadline is not None:
+                self.deadlines.discard(waiter)
         if conn.keep_alive and conn.transport is not None:
             self._release(conn)
         else:
@@ -351,7 +349,8 @@ class ConnectionPool:
         """Queue for a slot: resolves to an idle connection for `key`, or None (a free slot)."""
         waiter: asyncio.Future[Connection | None] = self.loop.create_future()
         self.waiters.append((key, waiter))
-        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        if deadline is not None:
+            self.deadlines.add(waiter, deadline)
         try:
             return await waiter
         except BaseException:
@@ -363,8 +362,8 @@ class ConnectionPool:
                     self._release(handed)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadline is not None:
+                self.deadlines.discard(waiter)
 
     async def _connect(self, key: Key, deadline: float | None) -> Connection:
         """Open a connection in a slot already held; the slot is freed if that fails."""
@@ -445,6 +444,7 @@ class ConnectionPool:
     async def close(self) -> None:
         """Abort every connection, fail every waiter, and wait until all sockets are shut."""
         self.closed = True
+        self.deadlines.close()
         self.idle.clear()
         for _, waiter in self.waiters:
             if not waiter.done():
