@@ -1,9 +1,10 @@
 """The connections under `FastTransport`: one `asyncio.Protocol` each, and their pool.
 
 Protocol callbacks resolve one future per request, so a request costs one future, one
-`transport.write` and one timer handle: no tasks, no stream objects. httptools parses
-the responses, so Content-Length, chunked bodies and `Connection: close` are handled by
-a real HTTP parser, not by hand; it is imported when the first connection opens.
+`transport.write` and a dict entry for its deadline (`_deadlines`): no tasks, no stream
+objects, no timer of its own. httptools parses the responses, so Content-Length, chunked
+bodies and `Connection: close` are handled by a real HTTP parser, not by hand; it is
+imported when the first connection opens.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import asyncio
 import ssl
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeAlias
 
+from fanflow.adapters._deadlines import Deadlines
 from fanflow.adapters._transport import HTTPResponse
 
 __all__ = [
@@ -99,6 +101,14 @@ class ResponseHeaders(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._decoded()[name.lower()]
 
+    def any_named(self, prefix: bytes) -> bool:
+        """Whether a header's name starts with `prefix` (lower case), decoding nothing."""
+        size = len(prefix)
+        for name, _ in self._raw:  # noqa: SIM110  (a loop: any() of a generator costs more)
+            if name[:size].lower() == prefix:
+                return True
+        return False
+
     def get(self, name: str, default: Any = None) -> Any:
         # Mapping.get would raise and catch KeyError for every absent name; the adapter
         # looks up several rate-limit headers that most servers never send.
@@ -132,12 +142,6 @@ def is_parser_error(exc: BaseException) -> bool:
     import httptools
 
     return isinstance(exc, httptools.HttpParserError)
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    """The timer callback: a request or a wait for a slot ran out of time."""
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
 
 
 class Connection(asyncio.Protocol):
@@ -284,46 +288,51 @@ class ConnectionPool:
         self.slots_used = 0
         self.closed = False
         self._drained: asyncio.Future[None] | None = None
+        self.deadlines = Deadlines(loop)  # of requests and of waits for a slot
 
-    async def send(self, head: RequestHead, body: bytes) -> HTTPResponse:
-        """One request/answer exchange, on a pooled connection if one is idle."""
+    def send(self, head: RequestHead, body: bytes) -> Coroutine[Any, Any, HTTPResponse]:
+        """One request/answer exchange, on a pooled connection if one is idle (awaited as
+        `async`; a plain method so that a request goes through one coroutine here)."""
         deadline = None if self.timeout is None else self.loop.time() + self.timeout
-        key = head.origin
-        idle = self.idle.get(key)
-        conn = idle.popitem()[0] if idle else await self._acquire(key, deadline)
-        try:
-            return await self._exchange(conn, head, body, deadline)
-        except StaleConnection:
-            # The server closed it while it idled and received nothing of this request,
-            # so the request is sent once more, on a fresh connection in the same slot.
-            try:
-                fresh = await self._connect(key, deadline)
-                response = await self._exchange(fresh, head, body, deadline)
-            except Exception as exc:
-                raise ResentAndFailed(str(exc)) from exc
-            return replace(response, attempts=2)
+        idle = self.idle.get(head.origin)
+        return self._exchange(idle.popitem()[0] if idle else None, head, body, deadline)
 
     async def _exchange(
-        self, conn: Connection, head: RequestHead, body: bytes, deadline: float | None
+        self, conn: Connection | None, head: RequestHead, body: bytes, deadline: float | None
     ) -> HTTPResponse:
+        """Send on `conn` (None: acquire one first) and read the answer."""
+        if conn is None:
+            conn = await self._acquire(head.origin, deadline)
         waiter = conn.request(head, body)
-        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        if deadline is not None:
+            self.deadlines.add(waiter, deadline)
         try:
             response = await waiter
         except StaleConnection:
-            conn.abort()  # the caller keeps the slot for its retry
-            raise
+            conn.abort()  # its slot is kept for the resend
+            return await self._resend(head, body, deadline)
         except BaseException:  # failed, timed out or cancelled: never reuse the socket
             self._discard(conn)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadline is not None:
+                self.deadlines.discard(waiter)
         if conn.keep_alive and conn.transport is not None:
             self._release(conn)
         else:
             self._discard(conn)
         return response
+
+    async def _resend(self, head: RequestHead, body: bytes, deadline: float | None) -> HTTPResponse:
+        """The server closed a kept-alive connection while it idled and received nothing of
+        this request, so the request is sent once more, on a fresh connection in the same
+        slot (a fresh connection is never stale, so this happens at most once)."""
+        try:
+            fresh = await self._connect(head.origin, deadline)
+            response = await self._exchange(fresh, head, body, deadline)
+        except Exception as exc:
+            raise ResentAndFailed(str(exc)) from exc
+        return replace(response, attempts=2)
 
     async def _acquire(self, key: Key, deadline: float | None) -> Connection:
         if self.closed:
@@ -340,7 +349,8 @@ class ConnectionPool:
         """Queue for a slot: resolves to an idle connection for `key`, or None (a free slot)."""
         waiter: asyncio.Future[Connection | None] = self.loop.create_future()
         self.waiters.append((key, waiter))
-        timer = None if deadline is None else self.loop.call_at(deadline, _expire, waiter)
+        if deadline is not None:
+            self.deadlines.add(waiter, deadline)
         try:
             return await waiter
         except BaseException:
@@ -352,8 +362,8 @@ class ConnectionPool:
                     self._release(handed)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadline is not None:
+                self.deadlines.discard(waiter)
 
     async def _connect(self, key: Key, deadline: float | None) -> Connection:
         """Open a connection in a slot already held; the slot is freed if that fails."""
@@ -434,6 +444,7 @@ class ConnectionPool:
     async def close(self) -> None:
         """Abort every connection, fail every waiter, and wait until all sockets are shut."""
         self.closed = True
+        self.deadlines.close()
         self.idle.clear()
         for _, waiter in self.waiters:
             if not waiter.done():

@@ -178,27 +178,32 @@ class RateLimiter(WrappingAdapter):
         if not window.try_take():  # a free slot costs no trip through the event loop
             await _unsent_if_cut_off(window.take())
         try:
-            return await self._send(request)
+            # No limit known and never paused (a self-hosted server): nothing to wait for
+            # or charge, so not even the clock is read.
+            if self._requests is None and self._tokens is None and not self._paused_until:
+                charged = 0
+            else:
+                charged = await self._admit(request)
+            sequence = window.sent
+            window.sent = sequence + 1
+            self.in_flight += 1
+            try:
+                generation = await self.wrapped.generate(request)
+            except RateLimited as exc:
+                self._rate_limited(exc, sequence)
+                raise
+            finally:
+                self.in_flight -= 1
+            window.succeeded()
+            if charged or (self.use_headers and generation.rate_limits is not None):
+                self._settle(generation, charged)
+            return generation
         finally:
             window.release()
 
-    async def _send(self, request: GenerationRequest) -> Generation:
-        charged = await self._admit(request)
-        window = self._window
-        sequence = window.sent
-        window.sent = sequence + 1
-        self.in_flight += 1
-        try:
-            generation = await self.wrapped.generate(request)
-        except RateLimited as exc:
-            if window.rate_limited(sequence):
-                self._pause(exc.retry_after if exc.retry_after is not None else _DEFAULT_PAUSE_S)
-            raise
-        finally:
-            self.in_flight -= 1
-        window.succeeded()
-        self._settle(generation, charged)
-        return generation
+    def _rate_limited(self, exc: RateLimited, sequence: int) -> None:
+        if self._window.rate_limited(sequence):
+            self._pause(exc.retry_after if exc.retry_after is not None else _DEFAULT_PAUSE_S)
 
     async def _admit(self, request: GenerationRequest) -> int:
         """Wait until the request may be sent and charge it; the tokens charged.

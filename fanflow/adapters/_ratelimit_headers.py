@@ -2,7 +2,8 @@
 
 OpenAI, Azure OpenAI, Groq and others send the six headers below; a rate limiter uses
 them to learn an endpoint's limits instead of being told. Self-hosted servers (vLLM,
-SGLang, llama.cpp) send none, and the common path is then four failed lookups.
+SGLang, llama.cpp) send none: FastTransport's headers say so without being decoded, other
+mappings with four failed lookups.
 
 Reset times are Go-style durations ("1s", "6m0s", "20ms", "1h2m3.5s"); a bare number is
 taken as seconds.
@@ -14,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from fanflow.adapters._fast_http_conn import ResponseHeaders
 from fanflow.adapters._types import RateLimitInfo
 
 __all__ = ["parse_duration", "parse_rate_limits"]
@@ -32,6 +34,8 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|ns|h|m|s)")
 
 def parse_rate_limits(headers: Mapping[str, str]) -> RateLimitInfo | None:
     """The rate-limit headers of a response, or None when it has none (the usual case)."""
+    if isinstance(headers, ResponseHeaders) and not headers.any_named(b"x-ratelimit-"):
+        return None  # FastTransport's headers: no lookups, nothing decoded
     limit_requests = headers.get(_LIMIT_REQUESTS)
     remaining_requests = headers.get(_REMAINING_REQUESTS)
     limit_tokens = headers.get(_LIMIT_TOKENS)

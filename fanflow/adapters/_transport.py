@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from fanflow._exceptions import TransportError
+from fanflow._frozen import fast_init
 
 __all__ = ["HTTPResponse", "HTTPTransport", "connection_error", "timeout_error"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HTTPResponse:
     """A complete HTTP response; `headers` looks names up case-insensitively.

@@ -1,7 +1,7 @@
 """The adapter protocol and the value types that cross it.
 
 Plain slotted dataclasses rather than pydantic models: one of each is built per LLM call
-(CPU per call: bench/README.md).
+(CPU per call: bench/README.md), those built per call with `fast_init`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from typing_extensions import Self
+
+from fanflow._frozen import fast_init
 
 __all__ = [
     "AdapterBase",
@@ -24,6 +26,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One chat message: `role` is "system", "user", "assistant" or "tool"."""
@@ -32,6 +35,7 @@ class ChatMessage:
     content: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A function call the model asked for; `arguments` is the JSON text it produced."""
@@ -41,6 +45,7 @@ class ToolCall:
     id: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts reported by the endpoint (zero where it reported none).
@@ -65,6 +70,7 @@ class Usage:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """What to ask a model.
@@ -101,6 +107,7 @@ class RateLimitInfo:
     reset_tokens_s: float | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Generation:
     """What a model answered, and who answered it how fast.

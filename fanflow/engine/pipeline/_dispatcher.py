@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from fanflow.engine.pipeline._sink import ResultSink
 from fanflow.engine.pipeline._tasks import PreparedTask, bind_inputs, prepare_task
 from fanflow.engine.pipeline._tracing import RunTracing
 from fanflow.engine.pipeline._work import Work as _Work
-from fanflow.engine.workflow import UsageMeter, run_workflow
+from fanflow.engine.workflow import UsageMeter, WorkflowResult, run_workflow
 
 __all__ = ["ALL_ROOTS", "DispatchSettings", "Dispatcher", "StepCounts"]
 
@@ -219,12 +219,9 @@ class Dispatcher:
             else:
                 task = prepare_task(plan, work.fields, work.context, work.lineage)
                 key = self.sink.key(task, work.lineage)
-            ran = None if self.replay is None else self.replay(work.step, work.lineage)
-            if ran is not None:  # a shard ran it (`_ray_run`): its outcome, never resent
-                return ran, key
-            cached = self.sink.cached(key)
-            if cached is not None:
-                return self._from_cache(work, cached), key
+            known = self._known(work, key)
+            if known is not None:
+                return known, key
             # An identical task of another run in flight now: its answer, once committed.
             waiting = self.sink.claim(key)
             if waiting is not None and (shared := await waiting) is not None:
@@ -233,34 +230,54 @@ class Dispatcher:
                 timeout = self.settings.task_timeout
                 called = await call_function(task, work.fields, work.context, work.lineage, timeout)
                 return dataclasses.replace(called, timing=_timing(work)), key
-            return await self._answer(work, task), key
+            # The workflow is awaited here, not in a coroutine of its own: one layer less.
+            meter = UsageMeter()
+            try:
+                outcome = await self._run_workflow(task, meter)
+            except TimeoutError as exc:
+                return self._answer(work, task, meter, TaskStatus.TIMED_OUT, _describe(exc)), key
+            except Exception as exc:  # recorded on the result and surfaced in PipelineResult
+                return self._answer(work, task, meter, TaskStatus.FAILED, _describe(exc)), key
+            return self._answer(work, task, meter, TaskStatus.OK, None, outcome), key
         except Exception as exc:  # recorded on the result and surfaced in PipelineResult
             return self._ended(work, TaskStatus.FAILED, exc), key
         except BaseException:
             self.sink.unclaim(key)  # cancelled: runs waiting for this task send it themselves
             raise
 
+    def _known(self, work: _Work, key: str) -> TaskResult | None:
+        """The task's outcome without sending it: run by a shard, or cached; else None."""
+        ran = None if self.replay is None else self.replay(work.step, work.lineage)
+        if ran is not None:  # a shard ran it (`_ray_run`): its outcome, never resent
+            return ran
+        cached = self.sink.cached(key)
+        return None if cached is None else self._from_cache(work, cached)
+
     def _function_call(self, plan: StepPlan, work: _Work) -> FunctionCall:
         assert plan.function is not None
         return FunctionCall(plan.function, bind_inputs(plan, work.fields, work.context))
 
-    async def _answer(self, work: _Work, task: PreparedTask) -> TaskResult:
-        meter = UsageMeter()
-        status, error, text, value = TaskStatus.OK, None, "", None
-        try:
-            timeout = self.settings.task_timeout
-            sampling = task.sampling
-            outcome = await run_workflow(
-                task.workflow, self.adapter, task.model, timeout=timeout, meter=meter,
-                temperature=None if sampling is None else sampling.temperature,
-                extra=None if sampling is None else sampling.extra, tools=task.tools,
-            )  # fmt: skip
-        except TimeoutError as exc:
-            status, error = TaskStatus.TIMED_OUT, _describe(exc)
-        except Exception as exc:  # recorded on the result and surfaced in PipelineResult
-            status, error = TaskStatus.FAILED, _describe(exc)
-        else:
-            text, value = outcome.result, outcome.value
+    def _run_workflow(
+        self, task: PreparedTask, meter: UsageMeter
+    ) -> Coroutine[Any, Any, WorkflowResult]:
+        sampling = task.sampling
+        return run_workflow(
+            task.workflow, self.adapter, task.model, timeout=self.settings.task_timeout,
+            meter=meter, temperature=None if sampling is None else sampling.temperature,
+            extra=None if sampling is None else sampling.extra, tools=task.tools,
+        )  # fmt: skip
+
+    def _answer(
+        self,
+        work: _Work,
+        task: PreparedTask,
+        meter: UsageMeter,
+        status: TaskStatus,
+        error: str | None,
+        outcome: WorkflowResult | None = None,
+    ) -> TaskResult:
+        """The result of a task whose workflow ran (`outcome`), or failed with `error`."""
+        text, value = ("", None) if outcome is None else (outcome.result, outcome.value)
         model = task.model or meter.model
         cost = cost_of(meter.usage, model, self.settings.prices)
         plan_name = self.plans[work.step].name
@@ -364,8 +381,7 @@ class Dispatcher:
 
     def _enqueue_work(self, work: _Work, push: bool = True) -> _Work:
         work.queued = time.time()
-        for owner in {work.root, ALL_ROOTS}:
-            self.groups[owner].live[work.step] += 1
+        self._count_live(work, 1)
         self.counts[work.step].created += 1
         if push:
             self.pending[work.step].append(work)
@@ -431,8 +447,15 @@ class Dispatcher:
         counts.cached += result.cached
 
     def _finish_live(self, work: _Work) -> None:
-        for owner in {work.root, ALL_ROOTS}:
-            self.groups[owner].live[work.step] -= 1
+        self._count_live(work, -1)
+
+    def _count_live(self, work: _Work, change: int) -> None:
+        """Add `change` to the live tasks of `work`'s step, in its root's group and the
+        whole run's (the same group for a task below a by="all" barrier)."""
+        groups, root, step = self.groups, work.root, work.step
+        groups[root].live[step] += change
+        if root != ALL_ROOTS:
+            groups[ALL_ROOTS].live[step] += change
 
     def _release_barriers(self, owner: int) -> None:
         group = self.groups.get(owner)

@@ -452,6 +452,10 @@ class PipelineResult:
         return row
 
 
+# A dict lookup, not `status.value` (an enum property, slower) once per result.
+_STATUS_NAMES = {status: status.value for status in TaskStatus}
+
+
 class StatsCollector:
     """Run statistics kept up to date one result at a time (no list of results needed)."""
 
@@ -470,7 +474,7 @@ class StatsCollector:
         self.by_step.setdefault(name, UsageTotals())
 
     def add(self, result: TaskResult) -> None:
-        status, name = result.status.value, result.step
+        status, name = _STATUS_NAMES[result.status], result.step
         self.tasks[status] += 1
         # get-or-create by hand: setdefault would build a Counter and two totals per result
         counts = self.steps.get(name)

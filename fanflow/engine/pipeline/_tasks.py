@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fanflow._exceptions import ConfigurationError
+from fanflow._frozen import fast_init
 from fanflow._values import Lineage
 from fanflow.engine.pipeline._plan import StepPlan
 from fanflow.steps import Config, SamplingParams, StepTemplate, Workflow
@@ -26,6 +27,7 @@ from fanflow.steps._tools import with_tools_config
 __all__ = ["PreparedTask", "bind_inputs", "prepare_task"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PreparedTask:
     """What to send for one task: its workflow, the model chosen for it (None: the

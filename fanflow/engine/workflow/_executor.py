@@ -31,12 +31,13 @@ Given the adapter's answers, a run is deterministic (`sample` uses a seeded gene
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from fanflow._exceptions import ExecutionError, FanflowError, StepFailed, WorkflowTimeout
+from fanflow._frozen import fast_init
 from fanflow._json import json_or_text
 from fanflow.adapters import ChatMessage, Generation, GenerationRequest, LLMAdapter, Usage
 from fanflow.engine.workflow import _operators as ops
@@ -56,6 +57,7 @@ _SAMPLE, _SEARCH, _RAW_CALLS = Operator.SAMPLE, Operator.SEARCH, Operator.FUNCTI
 _NO_TOOLS: Mapping[str, ops.ToolFunction] = MappingProxyType({})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WorkflowResult:
     """What one workflow run returned and what it cost."""
@@ -71,7 +73,7 @@ class WorkflowResult:
     finish_reason: str | None = None
 
 
-async def run_workflow(
+def run_workflow(
     workflow: Workflow,
     adapter: LLMAdapter,
     model: str | None = None,
@@ -82,8 +84,9 @@ async def run_workflow(
     timeout: float | None = None,
     meter: UsageMeter | None = None,
     extra: dict[str, Any] | None = None,
-) -> WorkflowResult:
-    """Run `workflow` with `adapter` (and `model`, else the adapter's default).
+) -> Coroutine[Any, Any, WorkflowResult]:
+    """Run `workflow` with `adapter` (and `model`, else the adapter's default); awaited
+    as `async` (a plain function returning the run, so no coroutine layer is added).
 
     `temperature` and `extra` (further body parameters: `top_p`, `seed`, `stop`, ...)
     go with every request. `tools` are the functions (sync ones run in a worker thread)
@@ -98,18 +101,7 @@ async def run_workflow(
     tools = tools or _NO_TOOLS
     run = _Run(workflow, adapter, model, temperature, tools, seed, meter or UsageMeter())
     run.extra = extra or None
-    max_time = workflow.config.max_time
-    limit = max_time if timeout is None else min(timeout, max_time)
-    with time_limit(limit) as scope:
-        await run.execute()
-    if scope.cancelled_caught:
-        which = f"max_time={max_time}s" if limit == max_time else f"task_timeout={timeout}s"
-        raise WorkflowTimeout(
-            f"workflow ran past {which} during task {run.current!r}; raise the limit "
-            "(WorkflowBuilder.set_max_time, PipelineConfig.task_timeout) or use a faster "
-            "endpoint"
-        )
-    return run.result()
+    return run.execute(timeout)
 
 
 class _Run:
@@ -159,28 +151,50 @@ class _Run:
         self.cut_task: str | None = None
         self.cut_keys: dict[str, tuple[str, int | None]] | None = None
 
-    async def execute(self) -> None:
+    async def execute(self, timeout: float | None) -> WorkflowResult:
+        """Run the tasks under the time limit, then the result."""
+        max_time = self.workflow.config.max_time
+        limit = max_time if timeout is None else min(timeout, max_time)
         tasks = self.workflow.tasks
         task = tasks[0] if tasks else None
-        while task is not None and task.operator != _END:
-            self._count_step(task)
-            try:
-                values = self._read_inputs(task)
-                if task.operator == _GENERATION and task.output_schema is None:  # most tasks
-                    text = (await self._call(self._request(task, values, None))).text
-                else:
-                    text = await self._operate(task, values)
-                for output in task.outputs:
-                    self.memory.store(output, text)
-                if self.cut_keys is not None:
-                    self._track_cut_off(task)
-                next_id = self._route(task)
-            except FanflowError as exc:
-                next_id = self._fallback(task, exc)
-            except Exception as exc:  # an adapter's or tool's own bug: still a task failure
-                failure = StepFailed(f"{type(exc).__name__}: {exc}", task_id=task.id)
-                next_id = self._fallback(task, failure, cause=exc)
-            task = self._task(next_id)
+        with time_limit(limit) as scope:
+            while task is not None and task.operator != _END:
+                self._count_step(task)
+                try:
+                    values = self._read_inputs(task)
+                    if task.operator == _GENERATION and task.output_schema is None:  # most
+                        # `_call` inline: one coroutine less per task.
+                        request = self._request(task, values, None)
+                        try:
+                            generation = await self.adapter.generate(request)
+                        except BaseException as exc:  # a timeout too: its request was sent
+                            self.meter.add_failure(exc)
+                            raise
+                        text = self._answered(generation, request).text
+                    else:
+                        text = await self._operate(task, values)
+                    for output in task.outputs:
+                        self.memory.store(output, text)
+                    if self.cut_keys is not None:
+                        self._track_cut_off(task)
+                    next_id = self._route(task)
+                except FanflowError as exc:
+                    next_id = self._fallback(task, exc)
+                except Exception as exc:  # an adapter's or tool's own bug: a task failure
+                    failure = StepFailed(f"{type(exc).__name__}: {exc}", task_id=task.id)
+                    next_id = self._fallback(task, failure, cause=exc)
+                task = self._task(next_id)
+        if scope.cancelled_caught:
+            which = f"max_time={max_time}s" if limit == max_time else f"task_timeout={timeout}s"
+            raise self._timed_out(which)
+        return self.result()
+
+    def _timed_out(self, which: str) -> WorkflowTimeout:
+        return WorkflowTimeout(
+            f"workflow ran past {which} during task {self.current!r}; raise the limit "
+            "(WorkflowBuilder.set_max_time, PipelineConfig.task_timeout) or use a faster "
+            "endpoint"
+        )
 
     def result(self) -> WorkflowResult:
         """The result; only once, at the end: the memory is handed over, not copied."""
@@ -291,6 +305,10 @@ class _Run:
         except BaseException as exc:  # cut off by a timeout too: its request was sent
             self.meter.add_failure(exc)
             raise
+        return self._answered(generation, request)
+
+    def _answered(self, generation: Generation, request: GenerationRequest) -> Generation:
+        """Charge the meter; note an answer cut off at max_tokens."""
         self.meter.add(generation)
         unusual = generation.finish_reason not in USUAL_FINISH or not generation.text
         if unusual and check_answer(generation, request):  # cut off at max_tokens
