@@ -90,7 +90,6 @@ def main() -> None:
     print(f"median: {medians}")
 
 
-
 def _scratch() -> Path:
     """A folder for one run's store, removed when the bench process exits."""
     folder = tempfile.mkdtemp(prefix="fanflow-bench-")

@@ -126,7 +126,6 @@ def _child_run(args: argparse.Namespace, tree: str) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-
 def _scratch() -> Path:
     """A folder for one run's store, removed when the bench process exits."""
     folder = tempfile.mkdtemp(prefix="fanflow-bench-")
