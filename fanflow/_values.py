@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from fanflow._frozen import fast_init
 from fanflow.adapters import Usage
 
 __all__ = [
@@ -83,6 +84,7 @@ class TaskStatus(str, Enum):
     FILTERED = "filtered"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TaskTiming:
     """When one task waited and ran, in seconds since the epoch (`time.time()`).
@@ -124,6 +126,7 @@ def nearest_rank(ordered: Sequence[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+@fast_init  # built once per task (CPU per call: bench/README.md)
 @dataclass(frozen=True, slots=True)
 class TaskResult:
     """One task's outcome, with its inputs and its place in the pipeline; built once, when
