@@ -85,13 +85,13 @@ def take_frames(pending: bytearray) -> tuple[list[Rows], int]:
 
 def commit(connection: sqlite3.Connection, frames: list[Rows], log: str, offset: int) -> None:
     """Insert every row of `frames` and record `offset` as `log`'s tail, in one transaction."""
+    rows = [row for frame in frames for row in frame]  # one statement for them all
+    references = [row for row in rows if len(row) == REFERENCE_WIDTH]
+    if references:
+        rows = [row for row in rows if len(row) != REFERENCE_WIDTH]
     with connection:
-        for rows in frames:
-            references = [row for row in rows if len(row) == REFERENCE_WIDTH]
-            if references:
-                rows = [row for row in rows if len(row) != REFERENCE_WIDTH]
-                connection.executemany(INSERT_REFERENCE, references)
-            connection.executemany(INSERT, rows)
+        connection.executemany(INSERT_REFERENCE, references)
+        connection.executemany(INSERT, rows)
         connection.execute("INSERT OR REPLACE INTO log_tails VALUES (?, ?)", (log, offset))
 
 
