@@ -4,9 +4,11 @@ topic -> 5 subtopics (scatter) -> a question each -> an answer each: 11 LLM call
 input row. Prints wall time against the ideal ceil(calls / concurrency) * latency, the
 client's CPU per LLM call (all of fanflow: dispatch, executor, workflow building, HTTP,
 and the store, in a fresh temporary file, with its writer process; `--no-store` to leave
-it out), and peak RSS. Then, in the same process and against the same server, a bare
-aiohttp client (`bench/adapter.py`'s `PlainAiohttp`) sends as many requests at the same
-concurrency, and the engine's CPU per call is printed as a ratio to it (`x_aiohttp`).
+it out; `engine_us_per_call` and `writer_us_per_call` split it between this process and
+the store's writer child), and peak RSS. Then, in the same process and against the same
+server, a bare aiohttp client (`bench/adapter.py`'s `PlainAiohttp`) sends as many
+requests at the same concurrency, and the engine's CPU per call is printed as a ratio to
+it (`x_aiohttp`).
 Each run is a fresh process, so RSS is per run (read before the aiohttp baseline).
 
     python bench/pipeline.py --roots 2000 --latency 0.05 --concurrency 256 --runs 3
@@ -35,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._cpu import cpu_seconds  # noqa: E402
+from bench._cpu import cpu_seconds, cpu_split  # noqa: E402
 
 CALLS_PER_ROOT = 11
 
@@ -55,9 +57,11 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
                 concurrency=concurrency, progress=False, store=where, tune_gc=True
             )
             pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
-            cpu0, wall0 = cpu_seconds(), time.perf_counter()
+            (own0, writer0), wall0 = cpu_split(), time.perf_counter()
             result = await pipeline.execute()
-            cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+            (own1, writer1), wall = cpu_split(), time.perf_counter() - wall0
+            own, writer = own1 - own0, writer1 - writer0
+            cpu = own + writer
             calls = result.stats.requests
             if calls != roots * CALLS_PER_ROOT or result.failures:
                 raise SystemExit(f"expected {roots * CALLS_PER_ROOT} ok calls, got {result.stats}")
@@ -71,6 +75,8 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
         "ideal_s": ideal,
         "wall_over_ideal": wall / ideal if ideal else float("nan"),
         "cpu_us_per_call": cpu / calls * 1e6,
+        "engine_us_per_call": own / calls * 1e6,  # of which this process
+        "writer_us_per_call": writer / calls * 1e6,  # and the store's writer child
         "peak_rss_mb": peak_rss,
         "aiohttp_us_per_call": aiohttp_cpu * 1e6,
         "x_aiohttp": cpu / calls / aiohttp_cpu,

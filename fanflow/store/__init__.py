@@ -7,8 +7,10 @@ nothing of pipelines, steps' callbacks or dispatch, and imports nothing from `en
 - `_reuse`: cache hits stored as references to the answers, not copies.
 - `_keyfilter`, `_shared_keys`: the compact filter of stored keys in front of cache
   lookups, one per file in a process.
-- `_writer`, `_writer_child`, `_logs`: results appended by the event loop to a log, which a
-  child process commits in large transactions; logs left by dead processes, recovered.
+- `_writer` (`Writes`), `_logs` (the log files, their frames, recovery), `_writer_child`
+  (the child process that commits a log to SQLite in large transactions) and
+  `_writer_process` (the engine's handle on that child): results appended by the event
+  loop to a log, committed a few times a second; logs left by dead processes, recovered.
 - `_records`: how run records and results look on disk, and back.
 - `_paths`: the store's path, made absolute and checked before SQLite opens it.
 - `_liveness`: lock files that tell a killed run from a running one.
