@@ -46,27 +46,39 @@ def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RunRecord:
 
 
 def result_row(run_id: str, step_index: int, key: str, result: TaskResult) -> tuple[Any, ...]:
+    """The row of `result`: plain strings and numbers only (a step name or model given as a
+    `str` enum, a cost as a numpy float, are written as what they hold), so the writer
+    child reads it without knowing any class (`_writer_child`)."""
     timing = result.timing
+    usage = result.usage
     return (
         run_id,
         step_index,
-        result.step,
+        _text(result.step),
         lineage_text(result.lineage),
         key,
         result.status.value,
-        result.result,
-        result.error,
+        _text(result.result),
+        _text(result.error),
         orjson.dumps(result.inputs, default=str),
         orjson.dumps(result.context, default=str),
-        result.usage.prompt_tokens,
-        result.usage.completion_tokens,
-        result.requests,
-        result.model,
-        result.cost,
+        _whole(usage.prompt_tokens),
+        _whole(usage.completion_tokens),
+        _whole(result.requests),
+        _text(result.model),
+        float(result.cost),
         int(result.cached),
-        result.finish_reason,
+        _text(result.finish_reason),
         *(_NOT_TIMED if timing is None else timing_columns(timing)),
     )
+
+
+def _text(value: str | None) -> str | None:
+    return value if value is None or type(value) is str else str.__str__(value)
+
+
+def _whole(value: int) -> int:
+    return value if type(value) is int else int(value)
 
 
 _NOT_TIMED = (None, None, None, None, None)
@@ -74,7 +86,10 @@ _NOT_TIMED = (None, None, None, None, None)
 
 def timing_columns(timing: TaskTiming) -> tuple[float, float, float, float, int]:
     """The `queued, started, finished, latency, attempts` columns of a result row."""
-    return timing.queued, timing.started, timing.finished, timing.latency, timing.attempts
+    return (
+        float(timing.queued), float(timing.started), float(timing.finished),
+        float(timing.latency), _whole(timing.attempts),
+    )  # fmt: skip
 
 
 def result_from_row(row: tuple[Any, ...]) -> TaskResult:

@@ -415,4 +415,4 @@ def _unless_locked(action: Callable[[], object], patience: float = 30.0) -> None
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()

@@ -49,7 +49,8 @@ Rows = list[tuple[object, ...]]
 
 
 class LogCorrupt(ValueError):
-    """A whole frame whose checksum or contents are wrong (a damaged disk, not a crash)."""
+    """A whole frame whose checksum or contents are wrong (a damaged disk, not a crash,
+    or a value in a row that is not plain data, which `_records.result_row` prevents)."""
 
 
 class _RowsOnly(pickle.Unpickler):
@@ -77,7 +78,10 @@ def take_frames(pending: bytearray) -> tuple[list[Rows], int]:
         data = pending[start : start + size]
         if zlib.crc32(data) != checksum:
             raise LogCorrupt(f"a frame fails its checksum at byte {consumed} of the log")
-        frames.append(_RowsOnly(io.BytesIO(data)).load())
+        try:
+            frames.append(_RowsOnly(io.BytesIO(data)).load())
+        except pickle.UnpicklingError as exc:
+            raise LogCorrupt(f"the frame at byte {consumed} of the log: {exc}") from exc
         consumed = start + size
     del pending[:consumed]
     return frames, consumed

@@ -243,11 +243,20 @@ def test_a_damaged_frame_is_not_read_and_its_log_is_kept(tmp_path: Path) -> None
     assert log.exists()
 
 
-def test_a_frame_that_names_a_class_is_refused() -> None:
+def test_a_frame_that_names_a_class_is_refused_and_the_store_still_opens(
+    tmp_path: Path,
+) -> None:
     import pickle
     import zlib
 
     data = pickle.dumps([(Path("x"),)])
     frame = _writer_child.FRAME_HEADER.pack(len(data), zlib.crc32(data)) + data
-    with pytest.raises(pickle.UnpicklingError, match="names pathlib"):
+    with pytest.raises(_writer_child.LogCorrupt, match="names pathlib"):
         _writer_child.take_frames(bytearray(frame))
+
+    Store(tmp_path / "store.db").close()
+    log, fd = open_log(tmp_path / "store.db")
+    os.write(fd, frame)
+    os.close(fd)
+    Store(tmp_path / "store.db").close()  # logs what it could not read, keeps the file
+    assert log.exists()
