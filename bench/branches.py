@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import math
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._cpu import cpu_seconds  # noqa: E402
+from bench._scratch import scratch_folder  # noqa: E402
 from bench.pipeline import bare_aiohttp_cpu  # noqa: E402
 
 CALLS_PER_ROOT = 5
@@ -40,7 +38,7 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
 
     with MockServerProcess(latency=latency, handler="bench.qa_handler:answer") as server:
         async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
-            where = _scratch() / "fanflow.db" if store else False
+            where = scratch_folder() / "fanflow.db" if store else False
             config = PipelineConfig(
                 concurrency=concurrency, progress=False, store=where, tune_gc=True
             )
@@ -88,13 +86,6 @@ def main() -> None:
         print(f"run {number}: " + ", ".join(f"{k}={v:.3g}" for k, v in run.items()))
     medians = ", ".join(f"{k}={statistics.median(r[k] for r in runs):.3g}" for k in runs[0])
     print(f"median: {medians}")
-
-
-def _scratch() -> Path:
-    """A folder for one run's store, removed when the bench process exits."""
-    folder = tempfile.mkdtemp(prefix="fanflow-bench-")
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
 
 
 if __name__ == "__main__":

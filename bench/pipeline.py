@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import json
 import math
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._cpu import cpu_seconds, cpu_split  # noqa: E402
+from bench._scratch import scratch_folder  # noqa: E402
 
 CALLS_PER_ROOT = 11
 
@@ -51,7 +49,7 @@ async def one_run(roots: int, latency: float, concurrency: int, store: bool) -> 
     topics = [f"topic {n}" for n in range(roots)]
     with MockServerProcess(latency=latency, handler="bench.qa_handler:answer") as server:
         async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
-            where = _scratch() / "fanflow.db" if store else False
+            where = scratch_folder() / "fanflow.db" if store else False
             # A script owns its process, so it may tune the collector (as `Pipeline.run()` does).
             config = PipelineConfig(
                 concurrency=concurrency, progress=False, store=where, tune_gc=True
@@ -130,13 +128,6 @@ def _child_run(args: argparse.Namespace, tree: str) -> dict[str, float]:
     command += ["--no-store"] if args.no_store else []
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _scratch() -> Path:
-    """A folder for one run's store, removed when the bench process exits."""
-    folder = tempfile.mkdtemp(prefix="fanflow-bench-")
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import json
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path[:0] = [str(ROOT), str(ROOT / "cookbook")]
 
+from bench._scratch import scratch_folder  # noqa: E402
 from bench._tree_cpu import tree_cpu_seconds  # noqa: E402
 
 CALLS_PER_ROOT = 11
@@ -52,7 +50,7 @@ async def one_run(args: argparse.Namespace) -> dict[str, float]:
         started = time.perf_counter() - clock
     with MockServerProcess(latency=args.latency, handler="bench.qa_handler:answer") as server:
         async with OpenAIAdapter(server.base_url, model="bench-model") as adapter:
-            store = _scratch() / "fanflow.db"
+            store = scratch_folder() / "fanflow.db"
             config = PipelineConfig(concurrency=args.concurrency, progress=False, store=store)
             pipeline = build_pipeline(PipelineBuilder(config, adapter), topics).build()
             runner = RayRunner(shards=args.shards) if args.shards else None
@@ -110,13 +108,6 @@ def _child_run(args: argparse.Namespace, shards: int) -> dict[str, float]:
         command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=args.timeout)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _scratch() -> Path:
-    """A folder for one run's store, removed when the bench process exits."""
-    folder = tempfile.mkdtemp(prefix="fanflow-bench-")
-    atexit.register(shutil.rmtree, folder, True)
-    return Path(folder)
 
 
 if __name__ == "__main__":
