@@ -141,8 +141,9 @@ def _recover_one(path: Path, store_path: Path, connection: sqlite3.Connection) -
             rows = replay(connection, path)
         except (LogCorrupt, sqlite3.Error) as exc:
             logger.error(
-                "could not recover results from %s: %s; the file is kept, and the next "
-                "store opened on %s tries again",
+                "could not recover results from %s: %s; the file is kept: fix what the "
+                "error names (disk space, permissions, another program holding the store) "
+                "and the next store opened on %s commits it",
                 path, exc, store_path,
             )  # fmt: skip
             return 0

@@ -323,10 +323,9 @@ class Store:
         if self._writes.failure is None:
             return
         _recover(self.path, self._reader)
-        if any(path.exists() for path in self._writes.left):
+        if self._writes.unfinished():
             self._raise_if_failed()
-        self._writes.failure = None  # all committed after all: the writes can go on
-        self._writes.left.clear()
+        self._writes.recovered()
 
     def close(self) -> None:
         """Finish pending writes and close the file (`ExecutionError` if some could not be)."""

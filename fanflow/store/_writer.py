@@ -81,6 +81,15 @@ class Writes:
         self._retiring.clear()
         self._release_all()
 
+    def unfinished(self) -> list[Path]:
+        """The logs flushed after a failure that are still on disk (not all committed)."""
+        self.left = [path for path in self.left if path.exists()]
+        return self.left
+
+    def recovered(self) -> None:
+        """Every log flushed after the failure is committed now: writes may go on."""
+        self.failure, self.left = None, []
+
     def _stage(self, row: _Row, key: str, loop: asyncio.AbstractEventLoop) -> None:
         if self._child is not None and self._child.loop is not loop:
             self.flush()  # a new event loop: finish with the old one's child first
@@ -181,8 +190,10 @@ class Writes:
 
     def _release_all(self) -> None:
         """Release every waiting put(): committed, or failed (`failure` says which)."""
-        for log in {child.log for child in self._retiring} | ({self._log} - {None}):
-            assert log is not None
+        logs = [child.log for child in self._retiring]
+        if self._log is not None and self._log not in logs:
+            logs.append(self._log)
+        for log in logs:
             for frame, keyed, committing in log.uncommitted:
                 self._forget(frame, keyed)
                 _resolve(committing)
