@@ -1,4 +1,4 @@
-"""`fast_init`: a frozen slotted dataclass's `__init__`, at about half the cost.
+"""`fast_init`: a cheaper `__init__` for a frozen slotted dataclass (bench/README.md).
 
 A frozen dataclass's generated `__init__` sets each field with `object.__setattr__`,
 which looks the field up on the class every time. The classes built once or more per

@@ -75,8 +75,8 @@ class Log:
 
 class Frame:
     """Where one frame is in a log, so that a cache hit on a row not yet committed reads it
-    back from there (the rows themselves are not kept: holding every row until its commit
-    cost the loop ~10 MB and the collector's time)."""
+    back from there: the rows themselves are not kept until their commit (why: the
+    store's log in bench/README.md)."""
 
     __slots__ = ("_rows", "end", "log", "size", "start")
 
